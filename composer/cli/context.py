@@ -1,0 +1,61 @@
+"""Global options shared by every verb (``composer [-f FILE]... [-p NAME] VERB``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from composer.api import Roots
+    from composer.spec.loader import LoadedProject
+
+DEFAULT_STATE_ROOT = "/run/composer"
+DEFAULT_IMAGE_ROOT = "/var/lib/composer"
+
+
+@dataclass
+class GlobalOptions:
+    files: list[Path] = field(default_factory=list)
+    project_name: str | None = None
+    project_directory: Path | None = None
+    env_files: list[Path] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    state_root: Path = Path(os.environ.get("COMPOSER_ROOT", DEFAULT_STATE_ROOT))
+    image_root: Path = Path(os.environ.get("COMPOSER_IMAGE_ROOT", DEFAULT_IMAGE_ROOT))
+    debug: bool = False
+
+    def load(self) -> LoadedProject:
+        """Load and validate the project the options point at (raises SpecError)."""
+        from composer.spec.loader import load_project
+
+        return load_project(
+            files=self.files,
+            project_directory=self.project_directory,
+            env_files=self.env_files,
+            project_name=self.project_name,
+            profiles=self.profiles,
+        )
+
+    def roots(self) -> Roots:
+        from composer.api import Roots
+
+        return Roots(state=self.state_root, images=self.image_root)
+
+    def project(self) -> str:
+        """The project name: -p when given (the file is then not needed), else the loaded file's."""
+        if self.project_name:
+            from composer.naming import normalize_project_name
+
+            return normalize_project_name(self.project_name)
+        return self.load().name
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    """The GlobalOptions stored by the top-level callback."""
+    root = ctx.find_root()
+    assert isinstance(root.obj, GlobalOptions)
+    return root.obj

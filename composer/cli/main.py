@@ -1,0 +1,99 @@
+"""The ``composer`` application: global options, verb registration and error rendering."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from composer import __version__
+from composer.cli.context import GlobalOptions
+from composer.errors import ComposerError
+
+# Each verb lives in composer/cli/<verb>_cmd.py and exposes register(app); they are found by name,
+# so adding a verb is adding a module.
+VERB_SUFFIX = "_cmd"
+
+app = typer.Typer(
+    name="composer",
+    help="Declarative containers and virtual networks from one project file, without a daemon.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"composer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    file: Annotated[
+        list[Path] | None, typer.Option("--file", "-f", help="Project file (repeat to merge, in order).")
+    ] = None,
+    project_name: Annotated[str | None, typer.Option("--project-name", "-p", help="Project name.")] = None,
+    project_directory: Annotated[
+        Path | None, typer.Option("--project-directory", help="Base folder for relative paths.")
+    ] = None,
+    env_file: Annotated[
+        list[Path] | None, typer.Option("--env-file", help="Environment file(s) for interpolation.")
+    ] = None,
+    profile: Annotated[list[str] | None, typer.Option("--profile", help="Enable a profile.")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="State root (default /run/composer, or $COMPOSER_ROOT)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    opts = GlobalOptions(
+        files=list(file or []),
+        project_name=project_name,
+        project_directory=project_directory,
+        env_files=list(env_file or []),
+        profiles=list(profile or []) or _profiles_from_env(),
+        debug=debug,
+    )
+    if root is not None:
+        opts.state_root = root
+    ctx.obj = opts
+
+
+def _profiles_from_env() -> list[str]:
+    raw = os.environ.get("COMPOSE_PROFILES", "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _register_verbs() -> None:
+    folder = Path(__file__).parent
+    for path in sorted(folder.glob(f"*{VERB_SUFFIX}.py")):
+        module = importlib.import_module(f"composer.cli.{path.stem}")
+        module.register(app)
+
+
+def run() -> None:
+    """Console-script entry: run the app, turn ComposerError into a message and an exit status."""
+    _register_verbs()
+    debug = "--debug" in sys.argv
+    try:
+        app()  # standalone: typer renders usage errors itself and exits 2
+    except ComposerError as error:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {error.render()}\n")
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    run()
