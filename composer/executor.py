@@ -1,0 +1,72 @@
+"""Runs a plan: the only place where the host changes.
+
+Actions run as soon as everything they come after has finished, several at a
+time (``max_workers``, ``--parallel``), so independent containers start side by
+side while a dependent waits for its dependency.  The first failure stops new
+actions from starting; those already running finish, then the error is raised.
+What was done is in the state store, so the next ``up`` or ``down`` goes on from
+there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from composer.errors import ComposerError
+from composer.plan import Action, Plan
+
+ActionHandler = Callable[[Action], None]
+
+
+class PlanFailed(ComposerError):
+    """One or more actions failed; ``failures`` keeps each action with its error."""
+
+    def __init__(self, failures: list[tuple[Action, BaseException]]) -> None:
+        self.failures = failures
+        lines = [f"{action.verb} {action.rid}: {_describe(error)}" for action, error in failures]
+        super().__init__("\n".join(lines))
+        first = failures[0][1]
+        self.exit_code = first.exit_code if isinstance(first, ComposerError) else 1
+
+
+def _describe(error: BaseException) -> str:
+    return error.render() if isinstance(error, ComposerError) else f"{type(error).__name__}: {error}"
+
+
+class Executor:
+    def __init__(self, handler: ActionHandler, *, max_workers: int = 8) -> None:
+        self.handler = handler
+        self.max_workers = max(1, max_workers)
+
+    def apply(self, plan: Plan) -> None:
+        if not plan:
+            return
+        order = [action.key for action in plan.ordered()]  # validates: no cycle
+        remaining = {key: set(plan.after[key]) for key in order}
+        done: set[str] = set()
+        failures: list[tuple[Action, BaseException]] = []
+        lock = threading.Lock()
+        running: dict[Future[None], str] = {}
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="composer") as pool:
+            while True:
+                if not failures:
+                    ready = [k for k in order if k in remaining and not remaining[k] - done]
+                    # Submit no more than there are workers: after a failure nothing queued runs.
+                    for key in ready[: self.max_workers - len(running)]:
+                        del remaining[key]
+                        running[pool.submit(self.handler, plan.actions[key])] = key
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    error = future.exception()
+                    with lock:
+                        if error is None:
+                            done.add(key)
+                        else:
+                            failures.append((plan.actions[key], error))
+        if failures:
+            raise PlanFailed(failures)
