@@ -1,0 +1,486 @@
+"""The facade the CLI calls: up() and down() with frozen option objects.
+
+Each verb follows the same flow (see the design notes): load the project,
+take the project's lock, read the host once (observe), compute the desired
+state, reconcile the two into a plan, and hand the plan to the executor.
+Progress goes out as events; nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from composer.apply import Applier, HostOps
+from composer.desired import BuildInputs, DesiredState, Paths, build_desired
+from composer.errors import ComposerError, ContainerError, PlanError, SpecError, SpecIssue
+from composer.events import Event, EventSink, discard
+from composer.executor import Executor
+from composer.net.ipam import InUse, NetworkAddressing
+from composer.observe import ObservedState, observe
+from composer.plan import Plan
+from composer.reconcile import ReconcileOptions, reconcile
+from composer.state import ProjectState, list_projects, project_lock
+
+
+@dataclass(frozen=True)
+class Roots:
+    state: Path = Path("/run/composer")
+    images: Path = Path("/var/lib/composer")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    services: tuple[str, ...] = ()
+    dry_run: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+    no_start: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    parallel: int = 8
+    timeout: float | None = None  # stop timeout when recreating
+    wait_timeout: float = 300.0
+    pull: str | None = None  # overrides every service's pull_policy
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    dry_run: bool = False
+    volumes: bool = False
+    timeout: float | None = None
+    parallel: int = 8
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: Plan
+    desired: DesiredState
+
+
+@dataclass(frozen=True)
+class DownResult:
+    plan: Plan
+    leftovers: list[str]
+
+
+def _default_host(roots: Roots) -> HostOps:
+    from composer.host.real import RealHost
+
+    return RealHost(roots.state, roots.images)
+
+
+# --------------------------------------------------------------------------- up
+
+
+def up(
+    loaded: Any,
+    options: UpOptions,
+    *,
+    roots: Roots = Roots(),
+    host: HostOps | None = None,
+    events: EventSink = discard,
+) -> UpResult:
+    host = host or _default_host(roots)
+    with project_lock(roots.state, loaded.name, on_wait=_waiting(events, loaded.name)) as state:
+        desired = _desired(loaded, options, roots, state, events, pull=not options.dry_run)
+        observed = observe(state, host)
+        plan = reconcile(desired, observed, _reconcile_options(options))
+        _check_host(loaded, desired, observed, plan, host)
+        if options.dry_run or not plan:
+            return UpResult(plan, desired)
+        state.set_meta(addressing=_addressing_json(desired))
+        applier = Applier(
+            state,
+            host,
+            desired,
+            observed,
+            events,
+            stop_timeout=options.timeout,
+            wait_timeout=options.wait_timeout,
+        )
+        try:
+            Executor(applier, max_workers=options.parallel).apply(plan)
+        finally:
+            _refresh_hosts_files(desired)
+        return UpResult(plan, desired)
+
+
+def plan_up(
+    loaded: Any,
+    options: UpOptions,
+    *,
+    roots: Roots = Roots(),
+    host: HostOps | None = None,
+) -> Plan:
+    return up(loaded, UpOptions(**{**options.__dict__, "dry_run": True}), roots=roots, host=host).plan
+
+
+def _reconcile_options(options: UpOptions) -> ReconcileOptions:
+    return ReconcileOptions(
+        force_recreate=options.force_recreate,
+        no_recreate=options.no_recreate,
+        remove_orphans=options.remove_orphans,
+        start=not options.no_start,
+    )
+
+
+def _waiting(events: EventSink, project: str) -> Any:
+    def tell(message: str) -> None:
+        events(Event(f"project:{project}", "Waiting", message))
+
+    return tell
+
+
+def _desired(
+    loaded: Any, options: UpOptions, roots: Roots, state: ProjectState, events: EventSink, *, pull: bool
+) -> DesiredState:
+    from composer.spec.hashing import service_config_hash
+
+    services = _selected_services(loaded, options.services)
+    images = _images(loaded, services, roots, events, pull=pull, override=options.pull)
+    rootfs_layers = _rootfs_layers(loaded, services, roots)
+    hashes = {name: service_config_hash(loaded, name) for name in loaded.spec.services}
+    previous = {
+        name: NetworkAddressing.from_dict(raw) for name, raw in (state.meta.get("addressing") or {}).items()
+    }
+    with ipam_lock(roots.state):
+        in_use = _subnets_in_use(roots.state, loaded.name)
+        inputs = BuildInputs(
+            paths=Paths(state.dir),
+            images=images,
+            service_hashes=hashes,
+            previous_addressing=previous,
+            subnets_in_use=in_use,
+            scale=dict(options.scale),
+            services=services,
+            rootfs_layers=rootfs_layers,
+        )
+        desired = build_desired(loaded, inputs)
+        if not options.dry_run:
+            # Recorded under the IPAM lock so that a project planned next sees these subnets taken.
+            state.set_meta(addressing=_addressing_json(desired))
+    return _only_services(desired, services) if options.services else desired
+
+
+def _selected_services(loaded: Any, wanted: Sequence[str]) -> list[str]:
+    """The services asked for and everything they depend on (all when none is named)."""
+    spec = loaded.spec
+    unknown = [name for name in wanted if name not in spec.services]
+    if unknown:
+        raise SpecError(
+            [
+                SpecIssue.at(
+                    loaded.locate("services"),
+                    "services",
+                    f"no service named {name!r}",
+                    f"known services: {', '.join(sorted(spec.services))}",
+                )
+                for name in unknown
+            ]
+        )
+    if not wanted:
+        return sorted(spec.services)
+    selected: set[str] = set()
+    todo = list(wanted)
+    while todo:
+        name = todo.pop()
+        if name in selected:
+            continue
+        selected.add(name)
+        todo.extend(spec.services[name].depends_on)
+        mode = spec.services[name].network_mode or ""
+        if mode.startswith("service:"):
+            todo.append(mode.partition(":")[2])
+    return sorted(selected)
+
+
+def _only_services(desired: DesiredState, services: Sequence[str]) -> DesiredState:
+    """Keep the other services' containers out of the plan's reach: they are neither made nor removed."""
+    keep = set(services)
+    containers = {rid: c for rid, c in desired.containers.items() if c.service in keep}
+    names = {c.name for c in containers.values()}
+    links = {
+        rid: link
+        for rid, link in desired.links.items()
+        if link.a_container in names and link.b_container in names
+    }
+    return DesiredState(desired.project, desired.networks, containers, links, desired.volumes)
+
+
+def _images(
+    loaded: Any, services: Sequence[str], roots: Roots, events: EventSink, *, pull: bool, override: str | None
+) -> dict[str, Any]:
+    wanted = {name: loaded.spec.services[name] for name in services if loaded.spec.services[name].image}
+    if not wanted:
+        return {}
+    from composer.images.store import ImageStore
+
+    store = ImageStore(roots.images)
+    result: dict[str, Any] = {}
+    for name, svc in sorted(wanted.items()):
+        if svc.rootfs is not None:
+            continue
+        if not pull:
+            image = store.lookup(svc.image)
+            if image is None:
+                raise PlanError(
+                    f"service {name}: image {svc.image} is not pulled yet",
+                    hint="run composer pull, or up without --dry-run",
+                )
+        else:
+            events(Event(f"image:{svc.image}", "Pulling"))
+            image = store.ensure(svc.image, policy=override or svc.pull_policy)
+            events(Event(f"image:{svc.image}", "Pulled"))
+            store.pin(loaded.name, image.image_id)
+        result[name] = image
+    return result
+
+
+def _rootfs_layers(loaded: Any, services: Sequence[str], roots: Roots) -> dict[str, tuple[str, ...]]:
+    from composer.host.rootfs import is_tarball, resolve_rootfs
+
+    result: dict[str, tuple[str, ...]] = {}
+    for name in services:
+        svc = loaded.spec.services[name]
+        if svc.rootfs is None:
+            continue
+        path = Path(svc.rootfs)
+        if not path.exists():
+            raise SpecError(
+                [
+                    SpecIssue.at(
+                        loaded.locate(f"services.{name}.rootfs"),
+                        f"services.{name}.rootfs",
+                        f"{path} does not exist",
+                        "give a folder or a .tar/.tar.gz holding a root filesystem",
+                    )
+                ]
+            )
+        result[name] = resolve_rootfs(path, roots.images) if is_tarball(path) else (str(path),)
+    return result
+
+
+@contextlib.contextmanager
+def ipam_lock(state_root: Path) -> Iterator[None]:
+    """One lock for address planning across projects: two projects planned at once cannot collide."""
+    state_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_root / "ipam.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _subnets_in_use(state_root: Path, project: str) -> list[InUse]:
+    from composer.host.routes import host_routed_networks
+
+    in_use = [InUse(net, f"a host route on {iface}") for iface, net in host_routed_networks()]
+    for other in list_projects(state_root):
+        if other == project:
+            continue
+        meta = ProjectState(state_root, other).load().meta
+        for net_name, raw in (meta.get("addressing") or {}).items():
+            for family in ("ipv4", "ipv6"):
+                if raw.get(family):
+                    in_use.append(InUse(raw[family]["subnet"], f"network {net_name} of project {other}"))
+    return in_use
+
+
+def _addressing_json(desired: DesiredState) -> dict[str, Any]:
+    return {
+        net.name: net.addressing.to_dict() for net in desired.networks.values() if net.addressing is not None
+    }
+
+
+def _check_host(
+    loaded: Any, desired: DesiredState, observed: ObservedState, plan: Plan, host: HostOps
+) -> None:
+    """Host facts the file alone cannot tell, checked before anything is created."""
+    if not plan:
+        return
+    issues: list[SpecIssue] = []
+    if any(link.needs_netem for link in desired.links.values()) and _is_real(host):
+        from composer.host.tc import netem_available
+
+        if not netem_available():
+            raise PlanError(
+                "the kernel lacks the netem qdisc (sch_netem): "
+                "links with delay, jitter or loss cannot be made",
+                hint="load the sch_netem module (modprobe sch_netem), or remove delay/jitter/loss from links",
+            )
+    if _is_real(host):
+        issues += _port_conflicts(loaded, desired, observed)
+    if issues:
+        raise SpecError(issues)
+
+
+def _is_real(host: HostOps) -> bool:
+    from composer.host.real import RealHost
+
+    return isinstance(host, RealHost)
+
+
+def _port_conflicts(loaded: Any, desired: DesiredState, observed: ObservedState) -> list[SpecIssue]:
+    """Published ports that a listening socket on the host already holds."""
+    from composer.host.ports import ports_in_use
+
+    ours = {
+        (p["protocol"], p["host_port"]) for c in observed.containers.values() for p in c.data.get("ports", [])
+    }
+    issues: list[SpecIssue] = []
+    for container in sorted(desired.containers.values(), key=lambda c: c.name):
+        for port in container.ports:
+            if (port.protocol, port.host_port) in ours:
+                continue
+            host_ip = None if port.host_ip in ("", "0.0.0.0") else port.host_ip
+            if ports_in_use(port.protocol, host_ip, [port.host_port]):  # type: ignore[arg-type]
+                path = f"services.{container.service}.ports"
+                issues.append(
+                    SpecIssue.at(
+                        loaded.locate(path),
+                        path,
+                        f"host port {port.host_port}/{port.protocol} is already in use on this host",
+                        "stop what listens there, or publish another port",
+                    )
+                )
+    return issues
+
+
+def _refresh_hosts_files(desired: DesiredState) -> None:
+    """Keep every container's /etc/hosts current (containers recreated or scaled change it).
+
+    The file is bind-mounted into the container, so it is rewritten in place:
+    a rename would leave the container looking at the old inode.
+    """
+    for container in desired.containers.values():
+        path = Path(container.config.state_dir) / "etc" / "hosts"
+        if not path.exists():
+            continue
+        with contextlib.suppress(OSError):
+            if path.read_text() != container.config.hosts:
+                with open(path, "r+") as handle:
+                    handle.write(container.config.hosts)
+                    handle.truncate()
+
+
+# --------------------------------------------------------------------------- down
+
+
+def down(
+    project: str,
+    options: DownOptions,
+    *,
+    roots: Roots = Roots(),
+    host: HostOps | None = None,
+    events: EventSink = discard,
+) -> DownResult:
+    host = host or _default_host(roots)
+    with project_lock(roots.state, project, on_wait=_waiting(events, project)) as state:
+        observed = observe(state, host)
+        plan = reconcile(
+            DesiredState.empty(project), observed, ReconcileOptions(down=True, remove_volumes=options.volumes)
+        )
+        if options.dry_run:
+            return DownResult(plan, [])
+        applier = Applier(
+            state, host, DesiredState.empty(project), observed, events, stop_timeout=options.timeout
+        )
+        Executor(applier, max_workers=options.parallel).apply(plan)
+        leftovers = _finish_down(state, host, options)
+        return DownResult(plan, leftovers)
+
+
+def _finish_down(state: ProjectState, host: HostOps, options: DownOptions) -> list[str]:
+    """Stop the supervisor, drop empty folders, and name anything of the project still there."""
+    from composer import supervisor_client
+
+    if not state.of_kind("container"):
+        supervisor_client.shutdown(state.dir, force=True)
+        for name in ("supervisor.sock", "supervisor.pid", "supervisor.log"):
+            with contextlib.suppress(FileNotFoundError):
+                (state.dir / name).unlink()
+        for folder in ("containers", "netns"):
+            with contextlib.suppress(OSError):
+                (state.dir / folder).rmdir()
+    if options.volumes or not state.of_kind("volume"):
+        with contextlib.suppress(OSError):
+            (state.dir / "volumes").rmdir()
+    if not state.of_kind("container") and not state.of_kind("network"):
+        state.meta.clear()
+    return _leftovers(state, host)
+
+
+def _leftovers(state: ProjectState, host: HostOps) -> list[str]:
+    from composer.host.real import RealHost
+
+    found = [f"{rid} (still recorded)" for rid in sorted(state.records) if not rid.startswith("volume:")]
+    if isinstance(host, RealHost):
+        from composer.host.netlink import list_owned_links
+        from composer.host.nft import table_text
+
+        found += [f"interface {link.name}" for link in list_owned_links(state.project)]
+        if table_text(state.project) is not None:
+            found.append(f"nftables table of project {state.project}")
+    return found
+
+
+def describe_failure(error: BaseException) -> str:
+    return error.render() if isinstance(error, ComposerError) else str(error)
+
+
+# --------------------------------------------------------------------------- up --wait
+
+
+def wait_ready(
+    project: str, desired: DesiredState, *, roots: Roots = Roots(), timeout: float = 300.0
+) -> None:
+    """Return once every container runs (healthy when it has a healthcheck) or completed with 0.
+
+    Fails with the first container that exited non-zero or became unhealthy, and
+    its last log lines.
+    """
+    import time
+
+    from composer.inspect import container_status, load_state
+
+    pending = {c.name for c in desired.containers.values()}
+    has_health = {c.name for c in desired.containers.values() if c.health is not None}
+    deadline = time.monotonic() + timeout
+    while pending:
+        state = load_state(roots.state, project)
+        for name in sorted(pending):
+            status = container_status(state, name)
+            if status.state == "exited" and status.exit_code not in (0, None):
+                raise ContainerError(
+                    f"container {name} exited with code {status.exit_code}",
+                    hint=_last_lines(state.container_dir(name) / "json.log"),
+                )
+            if status.health == "unhealthy":
+                raise ContainerError(
+                    f"container {name} is unhealthy", hint=_last_lines(state.container_dir(name) / "json.log")
+                )
+            ready = status.health == "healthy" if name in has_health else status.state == "running"
+            if ready or (status.state == "exited" and status.exit_code == 0):
+                pending.discard(name)
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise ContainerError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        time.sleep(0.1)
+
+
+def _last_lines(log_file: Path, count: int = 10) -> str:
+    from composer.host.logs import read_logs
+
+    try:
+        lines = [line.text.rstrip("\n") for line in read_logs(str(log_file), tail=count)]
+    except OSError:
+        return "no log"
+    return "last log lines:\n    " + "\n    ".join(lines) if lines else "no output"

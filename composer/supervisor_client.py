@@ -1,0 +1,109 @@
+"""Talking to a project's supervisor: start it when missing, send it requests.
+
+The supervisor is found by its socket under the project's state folder; a
+socket that refuses connections means the supervisor died, and a new one is
+started (it adopts the running containers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from composer.errors import ContainerError
+
+_start_lock = threading.Lock()
+START_TIMEOUT = 10.0
+
+
+def request(project_dir: Path, payload: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request and return the supervisor's answer (raises ConnectionError when it is not there)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(project_dir / "supervisor.sock"))
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (FileNotFoundError, ConnectionRefusedError) as error:
+        raise ConnectionError(str(error)) from error
+    finally:
+        sock.close()
+    if not data:
+        raise ConnectionError("the supervisor closed the connection without answering")
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+def is_running(project_dir: Path) -> bool:
+    try:
+        return bool(request(project_dir, {"op": "ping"}, timeout=5.0).get("ok"))
+    except (ConnectionError, OSError):
+        return False
+
+
+def ensure_running(project_dir: Path) -> None:
+    """Start the project's supervisor unless one answers already."""
+    with _start_lock:
+        if is_running(project_dir):
+            return
+        log = open(project_dir / "supervisor.log", "ab")  # noqa: SIM115
+        with log:
+            subprocess.Popen(
+                [sys.executable, "-m", "composer.supervisor", str(project_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                cwd="/",
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if is_running(project_dir):
+                return
+            time.sleep(0.01)
+        raise ContainerError(
+            f"the project's supervisor did not start within {START_TIMEOUT:.0f}s",
+            hint=f"see {project_dir / 'supervisor.log'}",
+        )
+
+
+def supervisor_pid(project_dir: Path) -> int | None:
+    try:
+        pid_text = (project_dir / "supervisor.pid").read_text().split()
+    except FileNotFoundError:
+        return None
+    return int(pid_text[0]) if pid_text else None
+
+
+def shutdown(project_dir: Path, *, force: bool = False) -> None:
+    """Ask the supervisor to exit (it refuses while containers run, unless forced); wait for it."""
+    pid = supervisor_pid(project_dir)
+    with contextlib.suppress(ConnectionError, OSError):
+        request(project_dir, {"op": "shutdown", "force": force}, timeout=5.0)
+    if pid is None:
+        return
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and _exists(pid):
+        time.sleep(0.01)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
