@@ -1,0 +1,61 @@
+"""``composer down``: remove everything the project made."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("down")
+    def down(
+        ctx: typer.Context,
+        volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Remove named volumes too.")] = False,
+        timeout: Annotated[
+            float | None, typer.Option("--timeout", "-t", help="Seconds before SIGKILL.")
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+        remove_orphans: Annotated[
+            bool,
+            typer.Option("--remove-orphans", help="Accepted for compatibility: down removes all containers."),
+        ] = False,
+        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 8,
+        progress: Annotated[
+            str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+        ] = "auto",
+        quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
+    ) -> None:
+        """Stop and remove containers, links, networks, cgroups and state (-v: named volumes)."""
+        from composer import api
+        from composer.cli.context import options
+        from composer.cli.progress import make_sink
+        from composer.errors import ComposerError
+
+        opts = options(ctx)
+        project = opts.project()
+        if not dry_run:
+            from composer.host.privileges import require_root
+
+            require_root("down")
+        sink, close = make_sink("quiet" if quiet else progress)
+        try:
+            result = api.down(
+                project,
+                api.DownOptions(dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel),
+                roots=opts.roots(),
+                events=sink,
+            )
+        finally:
+            close()
+        del remove_orphans
+        if dry_run:
+            typer.echo(result.plan.render(), nl=False)
+            return
+        if not result.plan:
+            typer.echo(f"project {project}: nothing to remove", err=True)
+        if result.leftovers:
+            raise ComposerError(
+                f"project {project} still has: {', '.join(result.leftovers)}",
+                hint="run composer down again; if it persists, report it with --debug output",
+            )

@@ -1,0 +1,79 @@
+"""``composer start|stop|restart|kill``: act on containers that ``up`` made."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from composer.cli.context import GlobalOptions
+from composer.events import EventSink
+
+Services = Annotated[list[str] | None, typer.Argument(help="Only these services.")]
+Timeout = Annotated[float | None, typer.Option("--timeout", "-t", help="Seconds before SIGKILL.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("start")
+    def start(ctx: typer.Context, services: Services = None) -> None:
+        """Start existing containers."""
+        from composer import lifecycle
+
+        opts, project, sink = _prepare(ctx, "start")
+        lifecycle.start(opts.state_root, project, services or (), events=sink)
+
+    @app.command("stop")
+    def stop(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
+        """Stop running containers (stop_signal, grace period, then SIGKILL)."""
+        from composer import lifecycle
+
+        opts, project, sink = _prepare(ctx, "stop")
+        lifecycle.stop(opts.state_root, project, services or (), timeout=timeout, events=sink)
+
+    @app.command("restart")
+    def restart(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
+        """Restart containers."""
+        from composer import lifecycle
+
+        opts, project, sink = _prepare(ctx, "restart")
+        lifecycle.restart(opts.state_root, project, services or (), timeout=timeout, events=sink)
+
+    @app.command("kill")
+    def kill(
+        ctx: typer.Context,
+        services: Services = None,
+        signal_name: Annotated[str, typer.Option("--signal", "-s", help="Signal to send.")] = "SIGKILL",
+    ) -> None:
+        """Send a signal to containers' main processes."""
+        from composer import lifecycle
+
+        opts, project, sink = _prepare(ctx, "kill")
+        lifecycle.kill(opts.state_root, project, services or (), sig=_signal(signal_name), events=sink)
+
+
+def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSink]:
+    from composer.cli.context import options
+    from composer.cli.progress import make_sink
+    from composer.host.privileges import require_root
+
+    require_root(verb)
+    opts = options(ctx)
+    sink, _close = make_sink("auto")
+    return opts, opts.project(), sink
+
+
+def _signal(name: str) -> int:
+    import signal
+
+    from composer.errors import ComposerError
+
+    text = name.upper()
+    if text.isdigit():
+        return int(text)
+    text = text if text.startswith("SIG") else f"SIG{text}"
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        raise ComposerError(
+            f"unknown signal {name!r}", hint="e.g. SIGTERM, SIGHUP, SIGKILL or a number"
+        ) from None

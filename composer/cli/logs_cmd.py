@@ -1,0 +1,53 @@
+"""``composer logs``: the containers' output."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import typer
+
+_COLOURS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("logs")
+    def logs(
+        ctx: typer.Context,
+        services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following new lines.")] = False,
+        timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show timestamps.")] = False,
+        tail: Annotated[
+            str, typer.Option("--tail", help="Lines from the end of each log, or 'all'.")
+        ] = "all",
+        no_prefix: Annotated[bool, typer.Option("--no-prefix", help="No container name prefix.")] = False,
+    ) -> None:
+        """Print the containers' stdout and stderr."""
+        from composer import lifecycle
+        from composer.cli.context import options
+
+        opts = options(ctx)
+        count = None if tail == "all" else int(tail)
+        lines = lifecycle.logs(
+            opts.state_root, opts.project(), services or (), tail=count, follow=follow, timestamps=timestamps
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            print_lines(lines, prefix=not no_prefix)
+
+
+def print_lines(lines: Iterable[Any], *, prefix: bool) -> None:
+    colour_of: dict[str, str] = {}
+    width = 0
+    use_colour = sys.stdout.isatty()
+    for item in lines:
+        text = item.text if item.text.endswith("\n") else item.text + "\n"
+        if not prefix:
+            sys.stdout.write(text)
+        else:
+            colour = colour_of.setdefault(item.container, _COLOURS[len(colour_of) % len(_COLOURS)])
+            width = max(width, len(item.container))
+            label = f"{item.container:<{width}} | "
+            sys.stdout.write((f"\x1b[{colour}m{label}\x1b[0m" if use_colour else label) + text)
+        sys.stdout.flush()

@@ -1,0 +1,27 @@
+"""``composer ls``: the projects under the state root."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ls")
+    def ls(
+        ctx: typer.Context,
+        fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    ) -> None:
+        """List projects with the state of their containers."""
+        from composer import inspect
+        from composer.cli.context import options
+        from composer.cli.tables import print_table
+
+        rows = inspect.ls(options(ctx).state_root)
+        if fmt == "json":
+            typer.echo(json.dumps([asdict(r) for r in rows]))
+            return
+        print_table(["NAME", "STATUS"], [[r.Name, r.Status] for r in rows])

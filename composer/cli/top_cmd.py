@@ -1,0 +1,30 @@
+"""``composer top``: the processes running in each container."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("top")
+    def top(
+        ctx: typer.Context,
+        services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
+    ) -> None:
+        """Show the processes of the project's containers."""
+        from composer import inspect
+        from composer.cli.context import options
+        from composer.cli.tables import print_table
+
+        opts = options(ctx)
+        project = opts.project()
+        for row in inspect.ps(opts.state_root, project, services=services or ()):
+            typer.echo(row.Name)
+            procs = inspect.top(opts.state_root, project, row.Name)
+            print_table(
+                ["UID", "PID", "PPID", "TIME", "CMD"],
+                [[p.UID, str(p.PID), str(p.PPID), p.TIME, p.CMD] for p in procs],
+            )
+            typer.echo("")

@@ -1,0 +1,134 @@
+"""``composer up``: converge the host on the project file, then attach to the logs unless -d."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("up")
+    def up(
+        ctx: typer.Context,
+        services: Annotated[
+            list[str] | None, typer.Argument(help="Only these services (and their dependencies).")
+        ] = None,
+        detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+        force_recreate: Annotated[
+            bool, typer.Option("--force-recreate", help="Recreate every container.")
+        ] = False,
+        no_recreate: Annotated[
+            bool, typer.Option("--no-recreate", help="Never recreate existing containers.")
+        ] = False,
+        remove_orphans: Annotated[
+            bool,
+            typer.Option("--remove-orphans", help="Remove containers of services no longer in the file."),
+        ] = False,
+        no_start: Annotated[bool, typer.Option("--no-start", help="Create, but do not start.")] = False,
+        scale: Annotated[
+            list[str] | None, typer.Option("--scale", metavar="SERVICE=N", help="Replicas of a service.")
+        ] = None,
+        wait: Annotated[
+            bool, typer.Option("--wait", help="Return once everything is running/healthy (implies -d).")
+        ] = False,
+        wait_timeout: Annotated[
+            float, typer.Option("--wait-timeout", help="Seconds to wait (with --wait).")
+        ] = 300.0,
+        timeout: Annotated[
+            float | None, typer.Option("--timeout", "-t", help="Stop timeout when recreating.")
+        ] = None,
+        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 8,
+        pull: Annotated[
+            str | None, typer.Option("--pull", help="Pull policy for every image: always, missing, never.")
+        ] = None,
+        progress: Annotated[
+            str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+        ] = "auto",
+        quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
+    ) -> None:
+        """Create and start the project's networks, links and containers."""
+        from composer import api
+        from composer.cli.context import options
+        from composer.cli.progress import make_sink
+        from composer.errors import ComposerError, NotRootError
+
+        opts = options(ctx)
+        loaded = opts.load()
+        if not dry_run:
+            _require_root()
+        up_options = api.UpOptions(
+            services=tuple(services or ()),
+            dry_run=dry_run,
+            force_recreate=force_recreate,
+            no_recreate=no_recreate,
+            remove_orphans=remove_orphans,
+            no_start=no_start,
+            scale=_parse_scale(scale or []),
+            parallel=parallel,
+            timeout=timeout,
+            wait_timeout=wait_timeout,
+            pull=pull,
+        )
+        sink, close = make_sink("quiet" if quiet else progress)
+        try:
+            result = api.up(loaded, up_options, roots=opts.roots(), events=sink)
+        finally:
+            close()
+        if dry_run:
+            typer.echo(result.plan.render(), nl=False)
+            return
+        for note in result.plan.notes:
+            typer.echo(f"warning: {note}", err=True)
+        if not result.plan:
+            typer.echo("nothing to do: the project is up to date", err=True)
+        if wait:
+            api.wait_ready(loaded.name, result.desired, roots=opts.roots(), timeout=wait_timeout)
+            return
+        if detach or no_start:
+            return
+        _attach(opts, loaded.name, result.desired, timeout)
+        del ComposerError, NotRootError
+
+
+def _require_root() -> None:
+    from composer.host.privileges import require_root
+
+    require_root("up")
+
+
+def _parse_scale(items: list[str]) -> dict[str, int]:
+    from composer.errors import ComposerError
+
+    scale: dict[str, int] = {}
+    for item in items:
+        service, sep, count = item.partition("=")
+        if not sep or not count.isdigit():
+            raise ComposerError(f"--scale {item!r}: expected SERVICE=N", hint="e.g. --scale web=3")
+        scale[service] = int(count)
+    return scale
+
+
+def _attach(opts: object, project: str, desired: object, timeout: float | None) -> None:
+    """Follow the logs with a coloured prefix per container; Ctrl-C stops the project's containers."""
+    from composer import lifecycle
+    from composer.cli.context import GlobalOptions
+    from composer.cli.logs_cmd import print_lines
+
+    assert isinstance(opts, GlobalOptions)
+    services = sorted({c.service for c in desired.containers.values()})  # type: ignore[attr-defined]
+    names = [c.name for c in desired.containers.values()]  # type: ignore[attr-defined]
+
+    def all_exited() -> bool:
+        from composer.inspect import container_status, load_state
+
+        state = load_state(opts.state_root, project)
+        return all(container_status(state, n).state in ("exited", "dead", "created") for n in names)
+
+    try:
+        lines = lifecycle.logs(opts.state_root, project, services, follow=True, until=all_exited)
+        print_lines(lines, prefix=True)
+    except KeyboardInterrupt:
+        typer.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
+        lifecycle.stop(opts.state_root, project, services, timeout=timeout)
