@@ -92,7 +92,10 @@ def up(
         observed = observe(state, host)
         plan = reconcile(desired, observed, _reconcile_options(options))
         _check_host(loaded, desired, observed, plan, host)
-        if options.dry_run or not plan:
+        if options.dry_run:
+            return UpResult(plan, desired)
+        if not plan:
+            _revive_supervisor(state, host)
             return UpResult(plan, desired)
         state.set_meta(addressing=_addressing_json(desired))
         applier = Applier(
@@ -119,6 +122,14 @@ def plan_up(
     host: HostOps | None = None,
 ) -> Plan:
     return up(loaded, UpOptions(**{**options.__dict__, "dry_run": True}), roots=roots, host=host).plan
+
+
+def _revive_supervisor(state: ProjectState, host: HostOps) -> None:
+    """Nothing to change, but a dead supervisor means nobody watches the containers: start one."""
+    if _is_real(host):
+        from composer import supervisor_client
+
+        supervisor_client.revive(state.dir)
 
 
 def _reconcile_options(options: UpOptions) -> ReconcileOptions:

@@ -107,3 +107,14 @@ def _exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def revive(project_dir: Path) -> bool:
+    """Start a supervisor for containers whose supervisor died (it adopts them); True when one was started."""
+    containers = project_dir / "containers"
+    if os.geteuid() != 0 or not containers.is_dir() or not any(containers.iterdir()):
+        return False
+    if is_running(project_dir):
+        return False
+    ensure_running(project_dir)
+    return True

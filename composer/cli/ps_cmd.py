@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         from composer.cli.context import options
 
         opts = options(ctx)
+        _revive(opts.state_root, opts.project())
         rows = inspect.ps(opts.state_root, opts.project(), services=services or (), all_states=all_states)
         if quiet:
             for row in rows:
@@ -32,6 +33,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=None))
         else:
             _table(rows)
+
+
+def _revive(state_root: object, project: str) -> None:
+    """A dead supervisor is noticed by any command: ps starts a new one that adopts the containers."""
+    from pathlib import Path
+
+    from composer import supervisor_client
+
+    supervisor_client.revive(Path(str(state_root)) / "projects" / project)
 
 
 def _table(rows: Sequence[object]) -> None:

@@ -9,12 +9,13 @@ finished.  Heavy modules (pyroute2) are imported on first use so that a no-op
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,12 @@ class RealHost:
 
     # -- probes (cheap reads only) ---------------------------------------------------
     def interface_exists(self, name: str) -> bool:
-        return os.path.exists(f"/sys/class/net/{name}")
+        # /proc/thread-self/net is the calling thread's netns (sysfs shows the one it was mounted in).
+        try:
+            with open("/proc/thread-self/net/dev") as handle:
+                return any(line.split(":")[0].strip() == name for line in handle)
+        except FileNotFoundError:
+            return False
 
     def netns_exists(self, path: str) -> bool:
         # A bind-mounted namespace sits on nsfs: its device differs from its folder's.
@@ -73,7 +79,8 @@ class RealHost:
         if not network.internal:
             from composer.host.forwarding import enable_forwarding
 
-            enable_forwarding(self.state_root, ipv6=any(":" in s for s in network.subnets))
+            with _forwarding_lock(self.state_root):
+                enable_forwarding(self.state_root, ipv6=any(":" in s for s in network.subnets))
 
     def remove_network(self, data: Mapping[str, Any]) -> None:
         if data.get("external"):
@@ -89,8 +96,9 @@ class RealHost:
         from composer.host.forwarding import release_forwarding
         from composer.host.netlink import list_owned_links
 
-        still = any(link.kind == "bridge" for link in list_owned_links(None))
-        release_forwarding(self.state_root, still_needed=still)
+        with _forwarding_lock(self.state_root):
+            still = any(link.kind == "bridge" for link in list_owned_links(None))
+            release_forwarding(self.state_root, still_needed=still)
 
     # -- volumes ---------------------------------------------------------------------
     def create_volume(self, path: Path) -> None:
@@ -305,6 +313,18 @@ class RealHost:
         from composer.host.nft import delete_project_table
 
         delete_project_table(project)
+
+
+@contextlib.contextmanager
+def _forwarding_lock(state_root: Path) -> Iterator[None]:
+    """The forwarding record is shared by all projects (and by this command's threads)."""
+    state_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_root / "forwarding.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _remove_empty_parents(container_cgroup: Path, project: str) -> None:

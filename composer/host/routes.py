@@ -17,7 +17,7 @@ from composer.naming import BRIDGE_PREFIX
 def _ipv4_routes() -> list[tuple[str, str]]:
     routes: list[tuple[str, str]] = []
     try:
-        with open("/proc/net/route") as handle:
+        with open("/proc/thread-self/net/route") as handle:
             next(handle, None)
             for line in handle:
                 fields = line.split()
@@ -38,7 +38,7 @@ def _ipv4_routes() -> list[tuple[str, str]]:
 def _ipv6_routes() -> list[tuple[str, str]]:
     routes: list[tuple[str, str]] = []
     try:
-        with open("/proc/net/ipv6_route") as handle:
+        with open("/proc/thread-self/net/ipv6_route") as handle:
             for line in handle:
                 fields = line.split()
                 if len(fields) < 10:
