@@ -1,0 +1,174 @@
+"""Variable interpolation and ``.env`` files, with compose's rules.
+
+Forms, in any string value of the project file (never in keys)::
+
+    $VAR  ${VAR}        the value, or "" when unset (and a warning)
+    ${VAR:-default}     default when VAR is unset or empty     ${VAR-default}  only when unset
+    ${VAR:?message}     an error when VAR is unset or empty    ${VAR?message}  only when unset
+    ${VAR:+alt}         alt when VAR is set and not empty      ${VAR+alt}      alt when set
+    $$                  a literal $
+
+Defaults and alternatives may themselves contain interpolations
+(``${A:-${B:-x}}``); they are expanded only when used.  The scanner is a small
+hand-written one (no regular expression can match nested braces).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+
+
+class InterpolationError(ValueError):
+    """A ``${VAR:?message}`` whose variable is missing, or a malformed ``${...}``."""
+
+
+@dataclass
+class Interpolator:
+    """Expands strings against ``environment``; records the names of unset variables."""
+
+    environment: Mapping[str, str]
+    missing: set[str] = field(default_factory=set)
+
+    def expand(self, text: str) -> str:
+        if "$" not in text:
+            return text
+        out: list[str] = []
+        index = 0
+        while index < len(text):
+            dollar = text.find("$", index)
+            if dollar < 0:
+                out.append(text[index:])
+                break
+            out.append(text[index:dollar])
+            piece, index = self._dollar(text, dollar)
+            out.append(piece)
+        return "".join(out)
+
+    def _dollar(self, text: str, at: int) -> tuple[str, int]:
+        """Expand the ``$...`` starting at ``at``; returns the text and the index after it."""
+        following = text[at + 1 : at + 2]
+        if following == "$":
+            return "$", at + 2
+        if following == "{":
+            end = _closing_brace(text, at + 2)
+            return self._braced(text[at + 2 : end]), end + 1
+        match = _NAME.match(text, at + 1)
+        if match is None:
+            return "$", at + 1  # a lone $ is kept, as compose does
+        return self._lookup(match.group()), match.end()
+
+    def _lookup(self, name: str) -> str:
+        value = self.environment.get(name)
+        if value is None:
+            self.missing.add(name)
+            return ""
+        return value
+
+    def _braced(self, body: str) -> str:
+        match = _NAME.match(body)
+        if match is None:
+            raise InterpolationError(
+                f"invalid interpolation ${{{body}}}: expected ${{NAME}} or ${{NAME:-default}}"
+            )
+        name, rest = match.group(), body[match.end() :]
+        if not rest:
+            return self._lookup(name)
+        operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+        if operator is None:
+            raise InterpolationError(f"invalid interpolation ${{{body}}}: unknown operator after {name}")
+        word = rest[len(operator) :]
+        value = self.environment.get(name)
+        # ":" in the operator means "empty counts as unset".
+        absent = value is None or (operator.startswith(":") and value == "")
+        kind = operator[-1]
+        if kind == "-":
+            return self.expand(word) if absent else str(value)
+        if kind == "+":
+            return "" if absent else self.expand(word)
+        if absent:
+            detail = self.expand(word) or "is required"
+            raise InterpolationError(f"required variable {name} is missing a value: {detail}")
+        return str(value)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    depth = 1
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    raise InterpolationError(f"unterminated interpolation in {text!r}: a '}}' is missing")
+
+
+def interpolate_tree(
+    data: Any, interpolator: Interpolator, path: tuple[str | int, ...] = ()
+) -> tuple[Any, list[tuple[tuple[str | int, ...], str]]]:
+    """A copy of ``data`` with every string value expanded, and the (path, message) of each failure."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+
+    def walk(node: Any, where: tuple[str | int, ...]) -> Any:
+        if isinstance(node, str):
+            try:
+                return interpolator.expand(node)
+            except InterpolationError as error:
+                errors.append((where, str(error)))
+                return node
+        if isinstance(node, dict):
+            return {key: walk(value, (*where, key)) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item, (*where, index)) for index, item in enumerate(node)]
+        return node
+
+    return walk(data, path), errors
+
+
+# --------------------------------------------------------------------------- .env files
+
+
+def parse_env_file(text: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Parse a dotenv file (``KEY=value``, ``export KEY=value``, quotes, ``#`` comments).
+
+    Single-quoted values are literal; double-quoted and bare values are
+    interpolated against earlier keys of the file, then ``environment``.
+    Raises InterpolationError with the line number of a malformed line.
+    """
+    result: dict[str, str] = {}
+    base = dict(environment or {})
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not _NAME.fullmatch(key):
+            raise InterpolationError(f"line {number}: expected NAME=value, got {raw_line.strip()!r}")
+        if not sep:
+            continue  # a bare NAME takes its value from the environment: nothing to set here
+        lookup = Interpolator({**base, **result})
+        result[key] = _env_value(value.strip(), lookup)
+    return result
+
+
+def _env_value(value: str, lookup: Interpolator) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        inner = value[1:-1].replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+        return lookup.expand(inner)
+    comment = value.find(" #")
+    if comment >= 0:
+        value = value[:comment].rstrip()
+    return lookup.expand(value)
