@@ -171,7 +171,8 @@ class RealHost:
             from composer.host.netlink import add_route
 
             for to, via in container.routes:
-                add_route(config.netns_path, to, via)
+                family_default = "::/0" if ":" in via else "0.0.0.0/0"
+                add_route(config.netns_path, family_default if to == "default" else to, via)
         supervisor_client.ensure_running(project_dir)
         answer = supervisor_client.request(project_dir, {"op": "start", "name": config.name})
         if not answer.get("ok"):

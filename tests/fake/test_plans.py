@@ -104,7 +104,11 @@ def test_one_service_edited(project_dir: Path, roots: api.Roots) -> None:
     host = FakeHost()
     _up(project_dir, roots, host)
     worker_pid = host.processes["shop-worker-1"]
-    _edit(project_dir, 'command: [sleep, "1d"]\n    depends_on: [web]', 'command: [sleep, "2d"]\n    depends_on: [web]')
+    _edit(
+        project_dir,
+        'command: [sleep, "1d"]\n    depends_on: [web]',
+        'command: [sleep, "2d"]\n    depends_on: [web]',
+    )
     assert _up(project_dir, roots, host, dry_run=True) == (
         "stop           container:shop-worker-1                  config hash changed\n"
         "remove         container:shop-worker-1                  config hash changed\n"

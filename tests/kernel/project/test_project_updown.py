@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.project.conftest import Lab, project_leftovers
+from tests.support.lab import Lab, project_leftovers
 
 pytestmark = pytest.mark.kernel
 
@@ -47,7 +47,11 @@ def test_up_ps_exec_down_roundtrip(lab: Lab) -> None:
     lab.write(TWO_NETWORKS)
     lab.composer("up", "-d", "--progress", "plain")
     rows = {row["Service"]: row for row in lab.ps("duo")}
-    assert {s: r["State"] for s, r in rows.items()} == {"web": "running", "client": "running", "stranger": "running"}
+    assert {s: r["State"] for s, r in rows.items()} == {
+        "web": "running",
+        "client": "running",
+        "stranger": "running",
+    }
     assert rows["web"]["Networks"]["front"].startswith("172.")  # type: ignore[index]
     fetched = lab.exec("duo", "client", "wget", "-qO-", "http://www:80/")
     assert fetched.stdout == "hello from composer\n"
@@ -72,8 +76,11 @@ def test_second_up_keeps_running_containers(lab: Lab) -> None:
 
 
 def test_addresses_survive_down_and_up(lab: Lab) -> None:
-    lab.write(TWO_NETWORKS.replace("front: {aliases: [www]}", "front: {aliases: [www], ipv4_address: 10.77.0.50}")
-              .replace("  front: {}", "  front: {ipam: {config: [{subnet: 10.77.0.0/24}]}}"))
+    lab.write(
+        TWO_NETWORKS.replace(
+            "front: {aliases: [www]}", "front: {aliases: [www], ipv4_address: 10.77.0.50}"
+        ).replace("  front: {}", "  front: {ipam: {config: [{subnet: 10.77.0.0/24}]}}")
+    )
     lab.composer("up", "-d")
     first = {row["Name"]: row["Networks"] for row in lab.ps("duo")}
     assert first["duo-web-1"]["front"] == "10.77.0.50"  # type: ignore[index]
@@ -232,8 +239,14 @@ def test_two_projects_at_once_do_not_collide(lab: Lab) -> None:
 def _big_lab(containers: int) -> str:
     lines = ["name: crash", "services:"]
     for index in range(containers):
-        lines += [f"  n{index}:", "    rootfs: ROOTFS", f"    command: {SLEEPER}", "    pids_limit: 32",
-                  "    mem_limit: 32m", "    networks: [lan]"]
+        lines += [
+            f"  n{index}:",
+            "    rootfs: ROOTFS",
+            f"    command: {SLEEPER}",
+            "    pids_limit: 32",
+            "    mem_limit: 32m",
+            "    networks: [lan]",
+        ]
     lines += ["networks:", "  lan: {}", "links:"]
     lines += [f"  - n{i}:eth{9} -- n{i + 1}:eth{8}" for i in range(0, containers - 1, 2)]
     return "\n".join(lines) + "\n"
