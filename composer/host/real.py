@@ -9,6 +9,7 @@ finished.  Heavy modules (pyroute2) are imported on first use so that a no-op
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
-from composer.errors import ContainerError, PlanError
+from composer.errors import ContainerError, HostError, PlanError
 from composer.naming import ifalias
 from composer.status import ContainerDir, ContainerStatus, SupervisedSpec, is_alive
 
@@ -146,7 +147,7 @@ class RealHost:
                 attachment.gateway4,
                 attachment.gateway6,
             )
-        handle = self._cgroup_driver().create(config.project, config.name, config.cgroup)
+        handle = _create_cgroup(self._cgroup_driver(), config)
         spec = SupervisedSpec(
             config=config,
             cgroup_paths=dict(handle.paths),
@@ -239,9 +240,7 @@ class RealHost:
         driver = self._cgroup_driver()
         if not paths and name:
             # Killed between making the cgroup and recording it: it sits beneath our own cgroup.
-            from composer.host.config import CgroupLimits
-
-            paths = dict(driver.create(project, name, CgroupLimits()).paths)
+            paths = _unrecorded_cgroup_paths(driver, project, name)
         if not paths:
             return
         handle = driver.open(paths)
@@ -326,6 +325,30 @@ def _forwarding_lock(state_root: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _create_cgroup(driver: Any, config: Any) -> Any:
+    """Create the container's cgroup; retry when a parallel removal dropped the empty project level."""
+    for attempt in range(5):
+        try:
+            return driver.create(config.project, config.name, config.cgroup)
+        except HostError as error:
+            if error.errno != errno.ENOENT or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _unrecorded_cgroup_paths(driver: Any, project: str, name: str) -> dict[str, str]:
+    """Where the driver would have made the container's cgroup, for the folders that exist."""
+    if getattr(driver, "version", 1) == 2:
+        folder = driver.base() / project / name
+        return {"unified": str(folder)} if folder.is_dir() else {}
+    found: dict[str, str] = {}
+    for controller in getattr(driver, "mounts", {}):
+        folder = driver.base(controller) / project / name
+        if folder.is_dir():
+            found[controller] = str(folder)
+    return found
 
 
 def _remove_empty_parents(container_cgroup: Path, project: str) -> None:
