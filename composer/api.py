@@ -171,6 +171,7 @@ def _desired(
             scale=dict(options.scale),
             services=services,
             rootfs_layers=rootfs_layers,
+            external_addresses=_external_addresses(loaded),
         )
         desired = build_desired(loaded, inputs)
         if not options.dry_run:
@@ -274,6 +275,35 @@ def _rootfs_layers(loaded: Any, services: Sequence[str], roots: Roots) -> dict[s
                 ]
             )
         result[name] = resolve_rootfs(path, roots.images) if is_tarball(path) else (str(path),)
+    return result
+
+
+def _external_addresses(loaded: Any) -> dict[str, list[str]]:
+    """The addresses of the existing bridges that external networks name (they must exist)."""
+    external = {name: net for name, net in loaded.spec.networks.items() if net.external}
+    if not external:
+        return {}
+    from composer.host.netlink import interface_addresses
+
+    present = interface_addresses(None)
+    result: dict[str, list[str]] = {}
+    issues: list[SpecIssue] = []
+    for name, net in sorted(external.items()):
+        bridge = net.name or name
+        if bridge not in present:
+            path = f"networks.{name}"
+            issues.append(
+                SpecIssue.at(
+                    loaded.locate(path),
+                    path,
+                    f"external network {bridge!r} does not exist",
+                    "create the bridge first, or drop external: true so composer makes it",
+                )
+            )
+            continue
+        result[name] = [cidr for cidr in present[bridge] if not cidr.startswith("fe80:")]
+    if issues:
+        raise SpecError(issues)
     return result
 
 

@@ -16,6 +16,7 @@ Resources and their IDs::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import shlex
@@ -216,6 +217,7 @@ class BuildInputs:
     scale: Mapping[str, int] = field(default_factory=dict)
     services: Sequence[str] | None = None  # only these (and their dependencies); None = all
     rootfs_layers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> lower dirs
+    external_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)  # network -> bridge CIDRs
 
 
 def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
@@ -285,6 +287,13 @@ def _plan_addressing(
     endpoints: dict[str, list[EndpointRequest]] = {}
     for net_name, net in sorted(spec.networks.items()):
         if net.external:
+            # An existing bridge: containers take addresses in the subnet its own address names.
+            bridge_cidrs = inputs.external_addresses.get(net_name, ())
+            if not bridge_cidrs:
+                continue
+            configs = tuple(_external_config(cidr) for cidr in bridge_cidrs)
+            requests.append(NetworkRequest(net_name, configs, any(":" in c for c in bridge_cidrs)))
+            endpoints[net_name] = []
             continue
         configs = tuple(IpamConfig(c.subnet, c.ip_range, c.gateway) for c in net.ipam.config)
         requests.append(NetworkRequest(net_name, configs, bool(net.enable_ipv6)))
@@ -297,7 +306,18 @@ def _plan_addressing(
                 static4 = attach.ipv4_address if number == 1 else None
                 static6 = attach.ipv6_address if number == 1 else None
                 endpoints[net_name].append(EndpointRequest(name, static4, static6))
-    return plan_addressing(requests, endpoints, inputs.subnets_in_use, inputs.previous_addressing)
+    external = {
+        str(ipaddress.ip_interface(cidr).network)
+        for cidrs in inputs.external_addresses.values()
+        for cidr in cidrs
+    }
+    in_use = [u for u in inputs.subnets_in_use if u.network not in external]
+    return plan_addressing(requests, endpoints, in_use, inputs.previous_addressing)
+
+
+def _external_config(cidr: str) -> IpamConfig:
+    interface = ipaddress.ip_interface(cidr)
+    return IpamConfig(subnet=str(interface.network), gateway=str(interface.ip))
 
 
 def _networks(
