@@ -1,0 +1,296 @@
+"""Container logs: FIFOs between the container and the supervisor, JSON-lines files.
+
+Transport
+    Each container gets two named pipes in its state folder
+    (:func:`make_log_fifos`).  The container's first process opens them O_RDWR
+    and makes them its stdout and stderr.  Because the container itself holds a
+    read end, a write never fails with SIGPIPE/EPIPE when the supervisor dies; it
+    only blocks once the 64 KiB pipe buffer is full, and a new supervisor drains
+    it by reopening the same path.  The collector also opens O_RDWR, so the pipe
+    never reports end-of-file (no busy loop on POLLHUP between container runs).
+
+Storage
+    :class:`LogCollector` appends one JSON object per line, as Docker's json-file
+    driver does: ``{"log": "text\\n", "stream": "stdout", "time": "RFC3339Nano"}``.
+    A line longer than 16 KiB is cut into several records (the last without its
+    newline until it comes).  Files rotate by size: ``log.json`` ->
+    ``log.json.1`` -> ... -> ``log.json.<max_files - 1>``.
+
+Reading
+    :func:`read_logs` yields :class:`LogLine` from the rotated files then the
+    current one, with ``tail`` and ``follow`` (which survives rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import stat
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+MAX_LINE = 16 * 1024
+_READ_CHUNK = 65536
+_READS_PER_WAKEUP = 16  # fairness: one chatty container cannot starve the loop
+
+
+@dataclass(frozen=True)
+class LogLine:
+    stream: str  # "stdout" or "stderr"
+    time: str  # RFC3339 with nanoseconds, UTC
+    text: str  # the line, with its newline when it had one
+    show_time: bool = False
+
+    def render(self) -> str:
+        return f"{self.time} {self.text}" if self.show_time else self.text
+
+
+def rfc3339_nano(ns: int) -> str:
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"
+
+
+def make_log_fifos(state_dir: str | os.PathLike[str]) -> tuple[str, str]:
+    """Create (or keep) ``stdout.fifo`` and ``stderr.fifo`` in ``state_dir``."""
+    paths = []
+    for stream in ("stdout", "stderr"):
+        path = os.path.join(state_dir, f"{stream}.fifo")
+        try:
+            os.mkfifo(path, 0o600)
+        except FileExistsError:
+            if not stat.S_ISFIFO(os.lstat(path).st_mode):
+                os.unlink(path)
+                os.mkfifo(path, 0o600)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+class JsonLogWriter:
+    """Appends json-file records to one file, rotating by size."""
+
+    def __init__(self, path: str, max_size: int | None = None, max_files: int = 1) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_files = max(1, max_files)
+        self._file = open(path, "ab")  # noqa: SIM115 - kept open for the container's life
+        self._size = self._file.tell()
+
+    def write(self, stream: str, text: str, time_ns: int | None = None) -> None:
+        record = {"log": text, "stream": stream, "time": rfc3339_nano(time_ns or time.time_ns())}
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        if self.max_size and self._size and self._size + len(data) > self.max_size:
+            self._rotate()
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self.max_files == 1:
+            os.truncate(self.path, 0)
+        else:
+            for index in range(self.max_files - 1, 0, -1):
+                older = f"{self.path}.{index}"
+                newer = self.path if index == 1 else f"{self.path}.{index - 1}"
+                if os.path.exists(newer):
+                    os.replace(newer, older)
+        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._size = 0
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class _Source:
+    container: str
+    stream: str
+    fd: int
+    writer: JsonLogWriter
+    pending: bytes = b""
+
+
+class LogCollector:
+    """Reads container FIFOs from a selectors loop and writes JSON-lines log files.
+
+    Each registered fd carries as selector ``data`` a zero-argument callable that
+    reads it: ``for key, _ in sel.select(): key.data()`` works for a loop that
+    only serves logs; a loop serving more can call :meth:`on_readable` itself.
+    """
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector | None = None,
+        *,
+        max_size: int | None = None,
+        max_files: int = 1,
+    ) -> None:
+        self.selector = selector
+        self.max_size = max_size
+        self.max_files = max_files
+        self._sources: dict[int, _Source] = {}
+        self._writers: dict[str, JsonLogWriter] = {}
+
+    def add(self, container_name: str, stream: str, fifo_path: str, log_file: str) -> int:
+        """Open ``fifo_path`` non-blocking, register it, and return its fd."""
+        fd = os.open(fifo_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        writer = self._writers.get(log_file)
+        if writer is None:
+            writer = self._writers[log_file] = JsonLogWriter(log_file, self.max_size, self.max_files)
+        self._sources[fd] = _Source(container_name, stream, fd, writer)
+        if self.selector is not None:
+            self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
+        return fd
+
+    def on_readable(self, fd: int) -> int:
+        """Read what is available on ``fd`` and write complete lines; return the bytes read."""
+        source = self._sources[fd]
+        total = 0
+        for _ in range(_READS_PER_WAKEUP):
+            try:
+                chunk = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+            self._consume(source, chunk)
+        return total
+
+    @staticmethod
+    def _consume(source: _Source, chunk: bytes) -> None:
+        data = source.pending + chunk
+        lines = data.split(b"\n")
+        source.pending = lines.pop()
+        now = time.time_ns()
+        for line in lines:
+            source.writer.write(source.stream, line.decode(errors="replace") + "\n", now)
+        while len(source.pending) >= MAX_LINE:
+            head, source.pending = source.pending[:MAX_LINE], source.pending[MAX_LINE:]
+            source.writer.write(source.stream, head.decode(errors="replace"), now)
+
+    def _for(self, container_name: str) -> list[_Source]:
+        return [s for s in self._sources.values() if s.container == container_name]
+
+    def drain(self, container_name: str) -> None:
+        """Read everything buffered for a container and flush incomplete lines."""
+        for source in self._for(container_name):
+            while self.on_readable(source.fd):
+                pass
+            if source.pending:
+                source.writer.write(source.stream, source.pending.decode(errors="replace"))
+                source.pending = b""
+
+    def remove(self, container_name: str) -> None:
+        """Drain, unregister and close a container's FIFOs and log file."""
+        self.drain(container_name)
+        for source in self._for(container_name):
+            if self.selector is not None:
+                self.selector.unregister(source.fd)
+            os.close(source.fd)
+            del self._sources[source.fd]
+        used = {s.writer.path for s in self._sources.values()}
+        for path in [p for p in self._writers if p not in used]:
+            self._writers.pop(path).close()
+
+    def close(self) -> None:
+        for name in {s.container for s in self._sources.values()}:
+            self.remove(name)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def log_files(log_file: str) -> list[str]:
+    """The rotated files oldest first, then the current one."""
+    rotated = []
+    index = 1
+    while os.path.exists(f"{log_file}.{index}"):
+        rotated.append(f"{log_file}.{index}")
+        index += 1
+    return [*reversed(rotated), log_file]
+
+
+def _parse(raw: bytes, timestamps: bool) -> LogLine | None:
+    try:
+        record = json.loads(raw)
+        return LogLine(record["stream"], record["time"], record["log"], timestamps)
+    except (ValueError, KeyError, TypeError):
+        return None  # a torn last line while the writer is mid-write
+
+
+def _lines_of(path: str, timestamps: bool) -> Iterator[LogLine]:
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = _parse(raw, timestamps)
+                if line is not None:
+                    yield line
+    except FileNotFoundError:
+        return
+
+
+def read_logs(
+    log_file: str,
+    tail: int | None = None,
+    follow: bool = False,
+    timestamps: bool = False,
+    *,
+    until: Callable[[], bool] | None = None,
+    poll_interval: float = 0.1,
+) -> Iterator[LogLine]:
+    """Yield the lines of a container's log; with ``follow``, keep yielding new ones
+    until ``until()`` is true (or forever)."""
+    history: Iterator[LogLine] | deque[LogLine]
+    history = (line for path in log_files(log_file) for line in _lines_of(path, timestamps))
+    if tail is not None:
+        history = deque(history, maxlen=max(tail, 0))
+    position, inode = _current_end(log_file)
+    yield from history
+    if follow:
+        yield from _follow(log_file, position, inode, timestamps, until, poll_interval)
+
+
+def _current_end(path: str) -> tuple[int, int]:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return 0, 0
+    return info.st_size, info.st_ino
+
+
+def _follow(
+    path: str,
+    position: int,
+    inode: int,
+    timestamps: bool,
+    until: Callable[[], bool] | None,
+    poll_interval: float,
+) -> Iterator[LogLine]:
+    buffer = b""
+    while True:
+        # Ask first, then look: a writer done before the question is fully seen below.
+        done = until is not None and until()
+        size, current = _current_end(path)
+        if current != inode or size < position:  # rotated or truncated: start the new file
+            inode, position, buffer = current, 0, b""
+        if size > position:
+            with open(path, "rb") as handle:
+                handle.seek(position)
+                data = handle.read(size - position)
+            position += len(data)
+            *complete, buffer = (buffer + data).split(b"\n")
+            for raw in complete:
+                line = _parse(raw, timestamps)
+                if line is not None:
+                    yield line
+            continue
+        if done:
+            return
+        time.sleep(poll_interval)
