@@ -455,7 +455,18 @@ def _finish_down(state: ProjectState, host: HostOps, options: DownOptions) -> li
             (state.dir / "volumes").rmdir()
     if not state.of_kind("container") and not state.of_kind("network"):
         state.meta.clear()
+        _unpin_images(state)
     return _leftovers(state, host)
+
+
+def _unpin_images(state: ProjectState) -> None:
+    """The project no longer uses its images: rmi and prune may take them now."""
+    from composer.images.store import ImageStore
+
+    image_root = Path(os.environ.get("COMPOSER_IMAGE_ROOT", "/var/lib/composer"))
+    if image_root.is_dir():
+        with contextlib.suppress(OSError):
+            ImageStore(image_root).unpin_project(state.project)
 
 
 def _leftovers(state: ProjectState, host: HostOps) -> list[str]:

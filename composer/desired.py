@@ -710,11 +710,21 @@ def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -
 
 def _health(svc: ServiceSpec, image_config: Any) -> HealthSpec | None:
     spec = svc.healthcheck
+    raw = getattr(image_config, "healthcheck", None) if image_config is not None else None
+    if spec is not None and not spec.test and raw and raw.get("Test"):
+        # Compose keeps the image's test when the file only changes the timings.
+        return _health_from_test(
+            list(raw["Test"]),
+            spec.interval,
+            spec.timeout,
+            spec.retries,
+            spec.start_period,
+            spec.start_interval,
+        )
     if spec is not None:
         return _health_from_test(
             list(spec.test), spec.interval, spec.timeout, spec.retries, spec.start_period, spec.start_interval
         )
-    raw = getattr(image_config, "healthcheck", None) if image_config is not None else None
     if not raw or not raw.get("Test"):
         return None
     ns = 1e9

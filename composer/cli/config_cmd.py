@@ -7,7 +7,6 @@ the loader, never networkx, pyroute2 or httpx.
 from __future__ import annotations
 
 import enum
-import sys
 from typing import Annotated
 
 import typer
@@ -36,8 +35,6 @@ def register(app: typer.Typer) -> None:
         from composer.cli.context import options
 
         project = options(ctx).load()
-        for warning in project.warnings:
-            sys.stderr.write(f"warning: {warning}\n")
         if quiet:
             return
         names = {"services": services, "networks": networks, "volumes": volumes}

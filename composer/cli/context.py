@@ -30,15 +30,20 @@ class GlobalOptions:
 
     def load(self) -> LoadedProject:
         """Load and validate the project the options point at (raises SpecError)."""
+        import sys
+
         from composer.spec.loader import load_project
 
-        return load_project(
+        project = load_project(
             files=self.files,
             project_directory=self.project_directory,
             env_files=self.env_files,
             project_name=self.project_name,
             profiles=self.profiles,
         )
+        for warning in project.warnings:  # e.g. a variable used but set nowhere, as compose warns
+            sys.stderr.write(f"warning: {warning}\n")
+        return project
 
     def roots(self) -> Roots:
         from composer.api import Roots
