@@ -255,10 +255,12 @@ class Applier:
         deadline = time.monotonic() + self.wait_timeout
         while True:
             status = self.host.container_status(str(self.state.dir), name)
-            if status.state == "exited" and status.exit_code == 0:
+            if status.state == "exited" and status.exit_code is None:
+                pass  # the process is gone but the supervisor has not recorded its exit status yet
+            elif status.state == "exited" and status.exit_code == 0:
                 self._event(action.rid, "Exited", "completed successfully")
                 return
-            if status.state == "exited":
+            elif status.state == "exited":
                 raise ContainerError(
                     f"container {name} exited with code {status.exit_code}; "
                     "its dependents need it to complete successfully",

@@ -67,6 +67,9 @@ class Watched:
     next_health_at: float = 0.0
     health_running: bool = False
     cgroup: Any = None
+    pending: Any = None  # a forked container whose set-up has not finished yet
+    early_exit: int | None = None  # its exit status, when it was reaped before set-up was confirmed
+    start_waiters: list[socket.socket] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -191,7 +194,7 @@ class Supervisor:
         if op == "ping":
             _reply(conn, {"ok": True, "pid": os.getpid(), "containers": sorted(self.watched)})
         elif op == "start":
-            _reply(conn, self._start(name))
+            return self._start(conn, name)
         elif op == "stop":
             return self._stop(conn, name, int(request.get("signal", 0)), float(request.get("timeout", -1)))
         elif op == "kill":
@@ -205,20 +208,24 @@ class Supervisor:
             _reply(conn, {"ok": False, "error": f"unknown request {op!r}"})
         return False
 
-    def _start(self, name: str) -> dict[str, Any]:
+    def _start(self, conn: socket.socket, name: str) -> bool:
+        """Fork the container; answer once it runs (or failed), so several starts overlap."""
         cdir = ContainerDir(self.containers_dir / name)
         spec = cdir.read_spec()
         current = self.watched.get(name)
-        if current is not None and is_alive(current.status):
-            return {"ok": True, "pid": current.status.pid, "already": True}
+        if current is not None and (current.pending is not None or is_alive(current.status)):
+            if current.pending is not None:
+                current.start_waiters.append(conn)
+                return True
+            _reply(conn, {"ok": True, "pid": current.status.pid, "already": True})
+            return False
         status = cdir.read_status()
         status.restart_count = 0 if current is None else current.status.restart_count
         watched = Watched(cdir=cdir, spec=spec, status=status)
         self.watched[name] = watched
-        error = self._spawn(watched)
-        if error:
-            return {"ok": False, "error": error}
-        return {"ok": True, "pid": watched.status.pid}
+        watched.start_waiters.append(conn)
+        self._spawn(watched)
+        return True
 
     def _stop(self, conn: socket.socket, name: str, sig: int, timeout: float) -> bool:
         watched = self.watched.get(name)
@@ -271,22 +278,62 @@ class Supervisor:
             watched.cgroup = self._cgroups.open(watched.spec.cgroup_paths)
         return watched.cgroup
 
-    def _spawn(self, watched: Watched) -> str:
-        from composer.host.launch import spawn_container
+    def _spawn(self, watched: Watched) -> None:
+        """Fork the container; _on_started finishes the job when its set-up pipe closes."""
+        from composer.host.launch import start_container
         from composer.host.logs import make_log_fifos
 
         config = watched.spec.config
-        stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
-        self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.log_file)
         try:
-            pid = spawn_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
+            stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
+            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.log_file)
+            pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
-            watched.status.state = "exited"
-            watched.status.exit_code = 127
-            watched.status.error = getattr(error, "message", str(error))
-            watched.status.finished_at = time.time()
-            self._save(watched)
-            return watched.status.error
+            self._start_failed(watched, getattr(error, "message", str(error)))
+            return
+        watched.pending = pending
+        watched.early_exit = None
+        self.by_pid[pending.pid] = watched.name
+        if config.userns:
+            self._on_started(watched.name, -1)  # the uid maps are written while waiting: do it now
+            return
+        self.selector.register(pending.err_r, selectors.EVENT_READ, ("started", watched.name))
+
+    def _on_started(self, name: str, fd: int) -> None:
+        watched = self.watched.get(name)
+        if watched is None or watched.pending is None:
+            return
+        pending, watched.pending = watched.pending, None
+        if fd >= 0:
+            self.selector.unregister(fd)
+        try:
+            pid = pending.wait()
+        except Exception as error:
+            self.by_pid.pop(pending.pid, None)
+            self._start_failed(watched, getattr(error, "message", str(error)))
+            return
+        self._running(watched, pid)
+        for conn in watched.start_waiters:
+            _reply(conn, {"ok": True, "pid": pid})
+            conn.close()
+        watched.start_waiters.clear()
+        if watched.early_exit is not None:  # it ran and ended before we heard it started
+            code, watched.early_exit = watched.early_exit, None
+            self._exited(watched, exit_code=code)
+
+    def _start_failed(self, watched: Watched, message: str) -> None:
+        status = watched.status
+        status.state = "exited"
+        status.exit_code = 127
+        status.error = message
+        status.finished_at = time.time()
+        self._save(watched)
+        for conn in watched.start_waiters:
+            _reply(conn, {"ok": False, "error": message})
+            conn.close()
+        watched.start_waiters.clear()
+
+    def _running(self, watched: Watched, pid: int) -> None:
         status = watched.status
         status.pid = pid
         status.pid_start_time = process_start_time(pid) or 0
@@ -299,10 +346,8 @@ class Supervisor:
         status.health = "starting" if watched.spec.health else ""
         status.health_failing_streak = 0
         watched.child = True
-        self.by_pid[pid] = watched.name
         self._schedule_first_health(watched)
         self._save(watched)
-        return ""
 
     def _adopt_existing(self) -> None:
         """Take over containers a previous supervisor started (it died; they live on)."""
@@ -352,7 +397,11 @@ class Supervisor:
                 return
             name = self.by_pid.pop(pid, None)
             watched = self.watched.get(name) if name else None
-            if watched is not None and watched.status.pid == pid:
+            if watched is None:
+                continue
+            if watched.pending is not None and watched.pending.pid == pid:
+                watched.early_exit = _decode(wait_status)  # _on_started decides: failed set-up or quick exit
+            elif watched.status.pid == pid:
                 self._exited(watched, exit_code=_decode(wait_status))
 
     def _exited(self, watched: Watched, exit_code: int) -> None:

@@ -27,8 +27,20 @@ def make_busybox_rootfs(dest: Path) -> Path:
     if not BUSYBOX.exists():
         raise RuntimeError("busybox-static is not installed (apt-get install busybox-static)")
     dest.mkdir(parents=True, exist_ok=True)
-    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "tmp", "home/app", "var/www",
-                   "proc", "sys", "dev"):
+    for folder in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "root",
+        "tmp",
+        "home/app",
+        "var/www",
+        "proc",
+        "sys",
+        "dev",
+    ):
         (dest / folder).mkdir(parents=True, exist_ok=True)
     os.chmod(dest / "tmp", 0o1777)
     shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
