@@ -10,7 +10,7 @@ there.
 
 from __future__ import annotations
 
-import threading
+import heapq
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -44,29 +44,34 @@ class Executor:
         if not plan:
             return
         order = [action.key for action in plan.ordered()]  # validates: no cycle
-        remaining = {key: set(plan.after[key]) for key in order}
-        done: set[str] = set()
+        rank = {key: index for index, key in enumerate(order)}
+        waiting = {key: len(plan.after[key]) for key in order}
+        dependents: dict[str, list[str]] = {key: [] for key in order}
+        for key in order:
+            for dep in plan.after[key]:
+                dependents[dep].append(key)
+        ready = [rank[key] for key in order if waiting[key] == 0]
+        heapq.heapify(ready)
         failures: list[tuple[Action, BaseException]] = []
-        lock = threading.Lock()
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="composer") as pool:
             while True:
-                if not failures:
-                    ready = [k for k in order if k in remaining and not remaining[k] - done]
-                    # Submit no more than there are workers: after a failure nothing queued runs.
-                    for key in ready[: self.max_workers - len(running)]:
-                        del remaining[key]
-                        running[pool.submit(self.handler, plan.actions[key])] = key
+                # Submit no more than there are workers: after a failure nothing queued runs.
+                while ready and not failures and len(running) < self.max_workers:
+                    key = order[heapq.heappop(ready)]
+                    running[pool.submit(self.handler, plan.actions[key])] = key
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
                     key = running.pop(future)
                     error = future.exception()
-                    with lock:
-                        if error is None:
-                            done.add(key)
-                        else:
-                            failures.append((plan.actions[key], error))
+                    if error is not None:
+                        failures.append((plan.actions[key], error))
+                        continue
+                    for nxt in dependents[key]:
+                        waiting[nxt] -= 1
+                        if waiting[nxt] == 0:
+                            heapq.heappush(ready, rank[nxt])
         if failures:
             raise PlanFailed(failures)
