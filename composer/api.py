@@ -222,7 +222,10 @@ def _only_services(desired: DesiredState, services: Sequence[str]) -> DesiredSta
         for rid, link in desired.links.items()
         if link.a_container in names and link.b_container in names
     }
-    return DesiredState(desired.project, desired.networks, containers, links, desired.volumes)
+    untouched = frozenset(c.service for c in desired.containers.values()) - keep
+    return DesiredState(
+        desired.project, desired.networks, containers, links, desired.volumes, untouched, desired
+    )
 
 
 def _images(

@@ -183,6 +183,13 @@ class DesiredState:
     containers: Mapping[str, DesiredContainer] = field(default_factory=dict)
     links: Mapping[str, DesiredLink] = field(default_factory=dict)
     volumes: Mapping[str, DesiredVolume] = field(default_factory=dict)
+    untouched_services: frozenset[str] = frozenset()  # in the file, but left out of this `up SERVICE...`
+    whole: DesiredState | None = None  # the whole project, when this is a part of it (firewall rules)
+
+    @property
+    def firewall_view(self) -> DesiredState:
+        """Published ports and NAT cover every service, not only the ones this `up` names."""
+        return self.whole or self
 
     @classmethod
     def empty(cls, project: str) -> DesiredState:
@@ -193,8 +200,9 @@ class DesiredState:
 
     @property
     def needs_firewall(self) -> bool:
-        nat = any(not n.internal and not n.external for n in self.networks.values())
-        return nat or any(c.ports for c in self.containers.values())
+        view = self.firewall_view
+        nat = any(not n.internal and not n.external for n in view.networks.values())
+        return nat or any(c.ports for c in view.containers.values())
 
 
 def canonical_hash(data: Any) -> str:

@@ -49,6 +49,7 @@ class ReconcileOptions:
 
 def firewall_hash(desired: DesiredState) -> str:
     """The firewall table is derived from networks and published ports; its hash says when to rewrite it."""
+    desired = desired.firewall_view
     nets = [
         (n.name, n.bridge, n.internal, n.subnets)
         for n in sorted(desired.networks.values(), key=lambda n: n.name)
@@ -255,7 +256,7 @@ def _plan_removals(
     services = {c.service for c in desired.containers.values()}
     orphans: list[str] = []
     for rid, seen in sorted(observed.containers.items()):
-        if rid in desired.containers:
+        if rid in desired.containers or seen.service in desired.untouched_services:
             continue
         if seen.service in services:
             _remove_container(plan, seen, "scaled down")

@@ -286,6 +286,7 @@ class RealHost:
     def apply_firewall(self, project: str, desired: DesiredState) -> None:
         from composer.host.nft import BridgeNat, NatPlan, PortForward, ensure_project_table
 
+        desired = desired.firewall_view
         bridges = tuple(
             BridgeNat(n.bridge, tuple(n.subnets), n.internal)
             for n in sorted(desired.networks.values(), key=lambda n: n.name)

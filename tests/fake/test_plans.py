@@ -192,3 +192,17 @@ def test_down_of_nothing_succeeds(roots: api.Roots) -> None:
     assert not result.plan
     assert result.leftovers == []
     assert not (roots.state / "projects" / "ghost").exists()
+
+
+def test_up_of_one_service_leaves_the_others_alone(project_dir: Path, roots: api.Roots) -> None:
+    host = FakeHost()
+    _up(project_dir, roots, host)
+    _edit(project_dir, 'command: [sleep, "1d"]\n  migrate', 'command: [sleep, "2d"]\n  migrate')  # cache
+    _edit(project_dir, 'command: [sleep, "1d"]\n    depends_on: [web]', 'command: [sleep, "2d"]\n    depends_on: [web]')
+    # Only cache is asked for: worker changed too but is neither recreated nor called an orphan.
+    assert _up(project_dir, roots, host, dry_run=True, services=("cache",), remove_orphans=True) == (
+        "stop           container:shop-cache-1                   config hash changed\n"
+        "remove         container:shop-cache-1                   config hash changed\n"
+        "create         container:shop-cache-1                   config hash changed\n"
+        "start          container:shop-cache-1                   config hash changed\n"
+    )
