@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from composer.errors import SpecError, SpecIssue
 from composer.host.config import CgroupLimits, ContainerConfig, MountConfig, Ulimit
-from composer.naming import bridge_name, container_name
+from composer.naming import bridge_name, container_name, signal_number
 from composer.net.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
 from composer.spec.models import LinkSpec, NetworkSpec, ServiceSpec
 from composer.status import HealthSpec
@@ -625,14 +625,10 @@ def _image_stop_signal(image_config: Any) -> str | None:
 def _signal_number(name: str | None, path: str) -> int:
     if not name:
         return int(signal.SIGTERM)
-    text = name.strip().upper()
-    if text.isdigit():
-        return int(text)
-    text = text if text.startswith("SIG") else f"SIG{text}"
-    try:
-        return int(signal.Signals[text])
-    except KeyError:
-        raise _Problem(path, f"unknown signal {name!r}", "use a name like SIGTERM or SIGINT") from None
+    number = signal_number(name)
+    if number is None:
+        raise _Problem(path, f"unknown signal {name!r}", "use a name like SIGTERM or SIGINT")
+    return number
 
 
 def _network_mode(

@@ -7,6 +7,7 @@ dependency order for start and the reverse for stop.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -113,7 +114,7 @@ def stop(
 def _stop_all(state: ProjectState, items: list[Target], timeout: float | None, events: EventSink) -> None:
     from composer.host.real import RealHost
 
-    host = RealHost(state.root, Path("/var/lib/composer"))
+    host = RealHost(state.root, state.root)  # stopping needs no image store
     lock = threading.Lock()
 
     def one(target: Target) -> None:
@@ -164,8 +165,6 @@ def kill(
         if supervisor_client.is_running(state.dir):
             supervisor_client.request(state.dir, {"op": "kill", "name": target.name, "signal": sig})
         else:
-            import os
-
             os.kill(status.pid, sig)
         events(
             Event(

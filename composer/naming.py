@@ -24,6 +24,20 @@ _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
 _PROJECT_RE = re.compile(r"[^a-z0-9_-]")
 
 
+def signal_number(name: str) -> int | None:
+    """``SIGTERM``, ``term``, ``15`` -> 15; None for a name that is no signal."""
+    import signal
+
+    text = name.strip().upper()
+    if text.isdigit():
+        return int(text)
+    text = text if text.startswith("SIG") else f"SIG{text}"
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        return None
+
+
 def short_hash(*parts: str, length: int = 10) -> str:
     """Hex digest of ``parts`` joined with NUL bytes (NUL cannot appear in names)."""
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]

@@ -63,17 +63,10 @@ def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSi
 
 
 def _signal(name: str) -> int:
-    import signal
-
     from composer.errors import ComposerError
+    from composer.naming import signal_number
 
-    text = name.upper()
-    if text.isdigit():
-        return int(text)
-    text = text if text.startswith("SIG") else f"SIG{text}"
-    try:
-        return int(signal.Signals[text])
-    except KeyError:
-        raise ComposerError(
-            f"unknown signal {name!r}", hint="e.g. SIGTERM, SIGHUP, SIGKILL or a number"
-        ) from None
+    number = signal_number(name)
+    if number is None:
+        raise ComposerError(f"unknown signal {name!r}", hint="e.g. SIGTERM, SIGHUP, SIGKILL or a number")
+    return number

@@ -23,7 +23,6 @@ import contextlib
 import errno
 import functools
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,24 +31,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from composer.errors import HostError, PlanError
 from composer.host import netns, syscalls
+from composer.spec.units import parse_rate as parse_rate  # one rate syntax for links and tc
 
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-# tc's units: "bit" family is bits per second, "bps" family is BYTES per second.
-_RATE_UNITS = {
-    "": 1,
-    "bit": 1,
-    "kbit": 1000,
-    "mbit": 1000**2,
-    "gbit": 1000**3,
-    "tbit": 1000**4,
-    "kibit": 1024,
-    "mibit": 1024**2,
-    "gibit": 1024**3,
-    "bps": 8,
-    "kbps": 8 * 1000,
-    "mbps": 8 * 1000**2,
-    "gbps": 8 * 1000**3,
-}
 _MIN_BURST = 64 * 1024
 _LATENCY_MS = 100
 _NETEM_MISSING = (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL)
@@ -69,18 +52,6 @@ class Shaping:
 
     def needs_netem(self) -> bool:
         return bool(self.delay_ms or self.jitter_ms or self.loss_percent)
-
-
-def parse_rate(text: str) -> int:
-    """``"2mbit"`` -> 2000000 bits per second, with tc's unit names."""
-    match = _RATE_RE.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _RATE_UNITS:
-        raise ValueError(f"{text!r} is not a rate (like 2mbit, 500kbit, 1gbit)")
-    bits = int(float(match.group(1)) * _RATE_UNITS[unit])
-    if bits <= 0:
-        raise ValueError(f"rate {text!r} must be above zero")
-    return bits
 
 
 def tbf_parameters(rate_bps: int) -> dict[str, Any]:
