@@ -33,11 +33,11 @@ def register(app: typer.Typer) -> None:
         from composer.errors import ComposerError
 
         opts = options(ctx)
-        project = opts.project()
         if not dry_run:
             from composer.host.privileges import require_root
 
             require_root("down")
+        project = opts.project()
         sink, close = make_sink("quiet" if quiet else progress)
         try:
             result = api.down(

@@ -93,6 +93,18 @@ def run() -> None:
             raise
         sys.stderr.write(f"error: {error.render()}\n")
         sys.exit(error.exit_code)
+    except OSError as error:  # a file or device the command could not use: say which, no traceback
+        if debug:
+            raise
+        sys.stderr.write(f"error: {error.strerror or error}: {error.filename or ''}\n".replace(": \n", "\n"))
+        sys.exit(1)
+    except Exception as error:  # a bug: one line, and the way to see more
+        if debug:
+            raise
+        sys.stderr.write(
+            f"internal error: {type(error).__name__}: {error} (run with --debug for a traceback)\n"
+        )
+        sys.exit(70)
 
 
 if __name__ == "__main__":

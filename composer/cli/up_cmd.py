@@ -52,12 +52,10 @@ def register(app: typer.Typer) -> None:
         from composer import api
         from composer.cli.context import options
         from composer.cli.progress import make_sink
-        from composer.errors import ComposerError, NotRootError
-
         opts = options(ctx)
-        loaded = opts.load()
         if not dry_run:
             _require_root()
+        loaded = opts.load()
         up_options = api.UpOptions(
             services=tuple(services or ()),
             dry_run=dry_run,
@@ -89,7 +87,6 @@ def register(app: typer.Typer) -> None:
         if detach or no_start:
             return
         _attach(opts, loaded.name, result.desired, timeout)
-        del ComposerError, NotRootError
 
 
 def _require_root() -> None:

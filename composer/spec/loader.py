@@ -112,10 +112,18 @@ def discover_files(start: Path) -> list[Path]:
     for folder in (start, *start.parents):
         for name in DEFAULT_FILES:
             candidate = folder / name
-            if candidate.is_file():
-                overrides = [folder / o for o in OVERRIDE_FILES if (folder / o).is_file()]
+            if _is_file(candidate):
+                overrides = [folder / o for o in OVERRIDE_FILES if _is_file(folder / o)]
                 return [candidate, *overrides[:1]]
     return []
+
+
+def _is_file(path: Path) -> bool:
+    """Like Path.is_file, but a file we may not look at counts: reading it then says why it fails."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        return True
 
 
 def _resolve_files(files: list[Path], project_directory: Path | None) -> list[Path]:
@@ -164,7 +172,7 @@ def _interpolation_environment(
     candidates = [f.absolute() for f in env_files] if explicit else [project_directory / ".env"]
     values: dict[str, str] = {}
     for path in candidates:
-        if not explicit and not path.is_file():
+        if not explicit and not _is_file(path):
             continue
         text, issue = _read_text(path, display_path(path))
         if issue is not None:
