@@ -245,6 +245,7 @@ class CgroupV1Handle:
         for path in self._paths.values():
             _rmdir_retry(Path(path), timeout)
             _rmdir_quiet(Path(path).parent)  # the project folder, once its last container is gone
+            _rmdir_quiet(Path(path).parent.parent)  # and composer's own folder, once no project is left
 
 
 class CgroupV1Driver:
@@ -402,6 +403,7 @@ class CgroupV2Handle:
             self.kill_all(signal.SIGKILL)
         _rmdir_retry(self.path, timeout)
         _rmdir_quiet(self.path.parent)
+        _rmdir_quiet(self.path.parent.parent)
 
 
 class CgroupV2Driver:

@@ -60,7 +60,9 @@ def test_up_runs_an_image_with_its_config(registry: Registry, busybox_rootfs: Pa
     with Pusher(registry.url) as pusher:
         pusher.push_image("e2e/app", "1", image)
     project = tmp_path / "compose.yaml"
-    project.write_text(f"services:\n  app:\n    image: {registry.host}/e2e/app:1\n")
+    # network_mode none: the container gets a private netns with only loopback, so this test,
+    # which must reach the registry on the host's loopback, changes nothing in the host's network.
+    project.write_text(f"services:\n  app:\n    image: {registry.host}/e2e/app:1\n    network_mode: none\n")
     base = ["-f", str(project), "-p", f"imgup{os.getpid()}", "--root", str(tmp_path / "state")]
     try:
         started = _composer([*base, "up", "-d"], env)
