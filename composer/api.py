@@ -107,10 +107,11 @@ def up(
             stop_timeout=options.timeout,
             wait_timeout=options.wait_timeout,
         )
+        _preload_netlink(plan, host)
         try:
             Executor(applier, max_workers=options.parallel).apply(plan)
         finally:
-            _refresh_hosts_files(desired)
+            _refresh_hosts_files(desired, plan)
         return UpResult(plan, desired)
 
 
@@ -397,13 +398,27 @@ def _port_conflicts(loaded: Any, desired: DesiredState, observed: ObservedState)
     return issues
 
 
-def _refresh_hosts_files(desired: DesiredState) -> None:
-    """Keep every container's /etc/hosts current (containers recreated or scaled change it).
+def _preload_netlink(plan: Plan, host: HostOps) -> None:
+    """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock."""
+    if _is_real(host) and any(a.verb == "create" for a in plan.actions.values()):
+        import composer.host.netlink  # noqa: F401
+
+
+def _refresh_hosts_files(desired: DesiredState, plan: Plan) -> None:
+    """Keep the other containers' /etc/hosts current when containers come or go.
 
     The file is bind-mounted into the container, so it is rewritten in place:
-    a rename would leave the container looking at the old inode.
+    a rename would leave the container looking at the old inode.  Containers
+    made by this plan got the current file when they started.
     """
+    changed = {
+        a.rid for a in plan.actions.values() if a.verb in ("create", "remove") and a.kind == "container"
+    }
+    if not changed:
+        return
     for container in desired.containers.values():
+        if container.rid in changed:
+            continue
         path = Path(container.config.state_dir) / "etc" / "hosts"
         if not path.exists():
             continue
@@ -437,11 +452,12 @@ def down(
             state, host, DesiredState.empty(project), observed, events, stop_timeout=options.timeout
         )
         Executor(applier, max_workers=options.parallel).apply(plan)
-        leftovers = _finish_down(state, host, options)
+        used_images = any(c.image_id for c in observed.containers.values())
+        leftovers = _finish_down(state, host, options, used_images=used_images)
         return DownResult(plan, leftovers)
 
 
-def _finish_down(state: ProjectState, host: HostOps, options: DownOptions) -> list[str]:
+def _finish_down(state: ProjectState, host: HostOps, options: DownOptions, *, used_images: bool) -> list[str]:
     """Stop the supervisor, drop empty folders, and name anything of the project still there."""
     from composer import supervisor_client
 
@@ -458,7 +474,8 @@ def _finish_down(state: ProjectState, host: HostOps, options: DownOptions) -> li
             (state.dir / "volumes").rmdir()
     if not state.of_kind("container") and not state.of_kind("network"):
         state.meta.clear()
-        _unpin_images(state)
+        if used_images:  # the image store (and httpx) is only loaded for projects that use images
+            _unpin_images(state)
     return _leftovers(state, host)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from composer.errors import ComposerError
-from composer.plan import Action, Plan
+from composer.plan import VERB_PHASE, Action, Plan
 
 ActionHandler = Callable[[Action], None]
 
@@ -44,12 +44,15 @@ class Executor:
         if not plan:
             return
         order = [action.key for action in plan.ordered()]  # validates: no cycle
-        rank = {key: index for index, key in enumerate(order)}
+        # Among ready actions, later phases go first: a container starts as soon as it is created
+        # (its start runs in the supervisor, beside the creates still going on here).
+        rank = {key: (-VERB_PHASE[plan.actions[key].verb], index) for index, key in enumerate(order)}
         waiting = {key: len(plan.after[key]) for key in order}
         dependents: dict[str, list[str]] = {key: [] for key in order}
         for key in order:
             for dep in plan.after[key]:
                 dependents[dep].append(key)
+        position = {rank[key]: key for key in order}
         ready = [rank[key] for key in order if waiting[key] == 0]
         heapq.heapify(ready)
         failures: list[tuple[Action, BaseException]] = []
@@ -58,7 +61,7 @@ class Executor:
             while True:
                 # Submit no more than there are workers: after a failure nothing queued runs.
                 while ready and not failures and len(running) < self.max_workers:
-                    key = order[heapq.heappop(ready)]
+                    key = position[heapq.heappop(ready)]
                     running[pool.submit(self.handler, plan.actions[key])] = key
                 if not running:
                     break

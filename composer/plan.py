@@ -18,7 +18,7 @@ Verb = Literal[
 ]  # fmt: skip
 
 # Where an action of each verb comes when the DAG leaves a tie: removals first, then creation.
-_VERB_RANK = {
+VERB_PHASE = {
     "stop": 0, "recreate-stop": 0, "remove": 1, "pull": 2, "create": 3, "apply": 4,
     "start": 5, "restart": 5, "wait-healthy": 6, "wait-completed": 6,
 }  # fmt: skip
@@ -33,6 +33,11 @@ class Action:
     @property
     def key(self) -> str:
         return f"{self.verb} {self.rid}"
+
+    @property
+    def kind(self) -> str:
+        """The resource kind: container, network, link, volume, firewall."""
+        return self.rid.partition(":")[0]
 
     def render(self) -> str:
         return f"{self.verb:<14} {self.rid:<40} {self.cause}".rstrip()
@@ -101,7 +106,7 @@ class Plan:
 
     def _sort_key(self, key: str) -> tuple[int, str, str]:
         action = self.actions[key]
-        return (_VERB_RANK[action.verb], action.rid, key)
+        return (VERB_PHASE[action.verb], action.rid, key)
 
     def render(self) -> str:
         lines = [action.render() for action in self.ordered()]

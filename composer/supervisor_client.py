@@ -54,10 +54,18 @@ def is_running(project_dir: Path) -> bool:
         return False
 
 
+_known_running: set[Path] = set()  # supervisors this process saw answer: one ping per command
+
+
 def ensure_running(project_dir: Path) -> None:
     """Start the project's supervisor unless one answers already."""
+    if project_dir in _known_running:
+        return
     with _start_lock:
+        if project_dir in _known_running:
+            return
         if is_running(project_dir):
+            _known_running.add(project_dir)
             return
         log = open(project_dir / "supervisor.log", "ab")  # noqa: SIM115
         with log:
@@ -73,12 +81,18 @@ def ensure_running(project_dir: Path) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if is_running(project_dir):
+                _known_running.add(project_dir)
                 return
             time.sleep(0.01)
         raise ContainerError(
             f"the project's supervisor did not start within {START_TIMEOUT:.0f}s",
             hint=f"see {project_dir / 'supervisor.log'}",
         )
+
+
+def forget(project_dir: Path) -> None:
+    """Forget that this process saw the supervisor running (it stopped answering)."""
+    _known_running.discard(project_dir)
 
 
 def supervisor_pid(project_dir: Path) -> int | None:
@@ -92,6 +106,7 @@ def supervisor_pid(project_dir: Path) -> int | None:
 def shutdown(project_dir: Path, *, force: bool = False) -> None:
     """Ask the supervisor to exit (it refuses while containers run, unless forced); wait for it."""
     pid = supervisor_pid(project_dir)
+    _known_running.discard(project_dir)
     with contextlib.suppress(ConnectionError, OSError):
         request(project_dir, {"op": "shutdown", "force": force}, timeout=5.0)
     if pid is None:
@@ -102,11 +117,13 @@ def shutdown(project_dir: Path, *, force: bool = False) -> None:
 
 
 def _exists(pid: int) -> bool:
+    """Whether ``pid`` still runs; an exited supervisor waiting to be reaped by init counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return True
+    return stat[stat.rindex(b")") + 2 :][:1] != b"Z"
 
 
 def revive(project_dir: Path) -> bool:

@@ -75,16 +75,49 @@ def _profiles_from_env() -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
-def _register_verbs() -> None:
-    folder = Path(__file__).parent
-    for path in sorted(folder.glob(f"*{VERB_SUFFIX}.py")):
-        module = importlib.import_module(f"composer.cli.{path.stem}")
-        module.register(app)
+# Which module holds each verb: the CLI imports and builds only the verb it runs (typer inspects
+# every registered command's signature at start-up, which costs more than the verb itself).
+VERB_MODULES = {
+    "config": "config_cmd", "graph": "graph_cmd", "up": "up_cmd", "down": "down_cmd", "ps": "ps_cmd",
+    "logs": "logs_cmd", "exec": "exec_cmd", "start": "lifecycle_cmd", "stop": "lifecycle_cmd",
+    "restart": "lifecycle_cmd", "kill": "lifecycle_cmd", "top": "top_cmd", "ls": "ls_cmd",
+    "port": "port_cmd", "network": "network_cmd", "pull": "pull_cmd", "images": "images_cmd",
+    "rmi": "images_cmd", "image": "images_cmd", "login": "login_cmd", "logout": "login_cmd",
+}  # fmt: skip
+_OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
+                        "--profile", "--root"}  # fmt: skip
+
+
+def verb_in(argv: list[str]) -> str | None:
+    """The verb of a command line, skipping the global options (and their values) before it."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_VALUES:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _register_verbs(argv: list[str]) -> None:
+    verb = verb_in(argv)
+    if verb in VERB_MODULES and not _wants_completion():
+        modules = [VERB_MODULES[verb]]
+    else:  # help, completion, or a typo that deserves the list of verbs
+        modules = sorted(p.stem for p in Path(__file__).parent.glob(f"*{VERB_SUFFIX}.py"))
+    for name in dict.fromkeys(modules):
+        importlib.import_module(f"composer.cli.{name}").register(app)
+
+
+def _wants_completion() -> bool:
+    return any(key.endswith("_COMPLETE") for key in os.environ)
 
 
 def run() -> None:
     """Console-script entry: run the app, turn ComposerError into a message and an exit status."""
-    _register_verbs()
+    _register_verbs(sys.argv[1:])
     debug = "--debug" in sys.argv
     try:
         app()  # standalone: typer renders usage errors itself and exits 2

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ class RealHost:
         self.state_root = state_root
         self.cache_root = cache_root
         self._cgroups: Any = None
+        self._local = threading.local()
 
     # -- probes (cheap reads only) ---------------------------------------------------
     def interface_exists(self, name: str) -> bool:
@@ -132,21 +134,7 @@ class RealHost:
         if container.owns_netns and config.netns_path:
             self._make_netns(config.netns_path, container)
         for attachment in container.attachments:
-            network = networks[attachment.network]
-            from composer.host.netlink import attach_to_bridge, delete_link
-
-            delete_link(veths[attachment.network])  # a leftover of an interrupted run
-            attach_to_bridge(
-                network.bridge,
-                veths[attachment.network],
-                ifalias(container.config.project, container.rid),
-                str(config.netns_path),
-                attachment.ifname,
-                attachment.addresses,
-                network.mtu,
-                attachment.gateway4,
-                attachment.gateway6,
-            )
+            self._attach(container, networks[attachment.network], attachment, veths[attachment.network])
         handle = _create_cgroup(self._cgroup_driver(), config)
         spec = SupervisedSpec(
             config=config,
@@ -156,6 +144,35 @@ class RealHost:
         )
         cdir.write_spec(spec)
         return {"cgroup_paths": dict(handle.paths)}
+
+    def _host_iproute(self) -> Any:
+        """One netlink socket of the host netns per worker thread, reused for every attachment."""
+        ipr = getattr(self._local, "ipr", None)
+        if ipr is None:
+            from pyroute2 import IPRoute
+
+            ipr = self._local.ipr = IPRoute()
+        return ipr
+
+    def _attach(
+        self, container: DesiredContainer, network: DesiredNetwork, attachment: Any, veth: str
+    ) -> None:
+        from composer.host.netlink import attach_to_bridge, delete_link
+
+        def attach() -> None:
+            attach_to_bridge(
+                network.bridge, veth, ifalias(container.config.project, container.rid),
+                str(container.config.netns_path), attachment.ifname, attachment.addresses, network.mtu,
+                attachment.gateway4, attachment.gateway6, host_ipr=self._host_iproute(),
+            )  # fmt: skip
+
+        try:
+            attach()
+        except HostError as error:
+            if error.errno != errno.EEXIST:
+                raise
+            delete_link(veth)  # a leftover of an interrupted run holds the name
+            attach()
 
     def _make_netns(self, path: str, container: DesiredContainer) -> None:
         from composer.host.netns import create_netns, is_netns_mount
@@ -174,8 +191,14 @@ class RealHost:
             for to, via in container.routes:
                 family_default = "::/0" if ":" in via else "0.0.0.0/0"
                 add_route(config.netns_path, family_default if to == "default" else to, via)
+        request = {"op": "start", "name": config.name}
         supervisor_client.ensure_running(project_dir)
-        answer = supervisor_client.request(project_dir, {"op": "start", "name": config.name})
+        try:
+            answer = supervisor_client.request(project_dir, request)
+        except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
+            supervisor_client.forget(project_dir)
+            supervisor_client.ensure_running(project_dir)
+            answer = supervisor_client.request(project_dir, request)
         if not answer.get("ok"):
             raise ContainerError(f"container {config.name} failed to start: {answer.get('error')}")
         return int(answer["pid"])

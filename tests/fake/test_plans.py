@@ -172,14 +172,13 @@ def test_orphans_are_named_then_removed_on_request(project_dir: Path, roots: api
 
 
 def test_down_of_half_created_project(project_dir: Path, roots: api.Roots) -> None:
-    host = FakeHost(fail_at=4)  # network, then three sandboxes: the third one fails half-way
+    host = FakeHost(fail_at=3)  # the network, the firewall, then the first sandbox fails half-way
     with pytest.raises(Exception, match="injected failure"):
         _up(project_dir, roots, host, parallel=1)
     plan = api.down("shop", api.DownOptions(dry_run=True), roots=roots, host=host).plan.render()
     assert plan == (
-        "remove         container:shop-cache-1                   down\n"
-        "remove         container:shop-db-1                      down\n"
-        "remove         container:shop-migrate-1                 down (half-made)\n"
+        "remove         container:shop-cache-1                   down (half-made)\n"
+        "remove         firewall:shop                            down\n"
         "remove         network:default                          down\n"
     )
     result = api.down("shop", api.DownOptions(), roots=roots, host=host)
