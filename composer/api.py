@@ -97,7 +97,6 @@ def up(
         if not plan:
             _revive_supervisor(state, host)
             return UpResult(plan, desired)
-        state.set_meta(addressing=_addressing_json(desired))
         applier = Applier(
             state,
             host,
@@ -175,9 +174,10 @@ def _desired(
             external_addresses=_external_addresses(loaded),
         )
         desired = build_desired(loaded, inputs)
-        if not options.dry_run:
+        addressing = _addressing_json(desired)
+        if not options.dry_run and state.meta.get("addressing") != addressing:
             # Recorded under the IPAM lock so that a project planned next sees these subnets taken.
-            state.set_meta(addressing=_addressing_json(desired))
+            state.set_meta(addressing=addressing)
     return _only_services(desired, services) if options.services else desired
 
 

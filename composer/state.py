@@ -176,6 +176,12 @@ class ProjectState:
 
     def compact(self) -> None:
         """Rewrite state.json from the records and empty the journal (or remove both when empty)."""
+        if (
+            self._journal is None
+            and (self.dir / "state.json").exists()
+            and not (self.dir / "journal.jsonl").exists()
+        ):
+            return  # nothing was appended since the last snapshot: a no-op command writes nothing
         if self._journal is not None:
             self._journal.close()
             self._journal = None
