@@ -187,6 +187,7 @@ def write_project(folder: Path, rootfs: Path, count: int) -> Path:
             f"    mem_limit: {MEMORY}",
             f"    pids_limit: {PIDS}",
             "    network_mode: none",
+            "    stop_signal: SIGKILL",  # sleep as PID 1 ignores SIGTERM: down need not wait 10 s each
         ]
     path = folder / "compose.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -197,7 +198,7 @@ def run_cli(rootfs: Path, work: Path, count: int) -> float | None:
     folder = Path(tempfile.mkdtemp(prefix=f"cli{count}-", dir=work))
     project = write_project(folder, rootfs, count)
     composer = [sys.executable, "-m", "composer.cli.main"]
-    name = ["-p", "bench" + uuid.uuid4().hex[:8]]
+    name = ["-p", "bench" + uuid.uuid4().hex[:8], "--root", str(folder / "state")]
     begin = time.perf_counter()
     result = subprocess.run(
         [*composer, *name, "-f", str(project), "up", "-d"], capture_output=True, text=True
