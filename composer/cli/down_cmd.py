@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--remove-orphans", help="Accepted for compatibility: down removes all containers."),
         ] = False,
-        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 8,
+        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 32,
         progress: Annotated[
             str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = "auto",
