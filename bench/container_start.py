@@ -12,8 +12,10 @@ exec'ed), two ways in the same run:
     instead (and ``composer down`` after);
 (b) baseline: one process, no composer: cgroup mkdir + limit writes, then per
     container unshare(CLONE_NEWPID) + fork, and in the child cgroup join,
-    unshare(mount), overlay mount, chroot, exec; the parent waits for the exec
-    through a CLOEXEC pipe, like (a).
+    unshare of the namespaces composer gives a container (mount, uts, ipc,
+    cgroup; and net with ``--cli``, where composer's containers get their own
+    network namespace from ``network_mode: none``), overlay mount, chroot,
+    exec; the parent waits for the exec through a CLOEXEC pipe, like (a).
 
 Everything is removed after each run.  Each figure is the median of
 ``--repeat`` rounds (the columns of a round run back to back).  Run as root:
@@ -107,12 +109,14 @@ def _baseline_cgroups(project: str, index: int) -> list[str]:
     return files
 
 
-def _baseline_child(procs: list[str], layer: str, upper: str, workdir: str, merged: str, err_w: int) -> None:
+def _baseline_child(
+    procs: list[str], layer: str, upper: str, workdir: str, merged: str, err_w: int, namespaces: int
+) -> None:
     try:
         for name in procs:
             with open(name, "w") as handle:
                 handle.write("0")
-        sc.unshare(sc.CLONE_NEWNS)
+        sc.unshare(namespaces)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
         sc.mount("overlay", merged, "overlay", 0, f"lowerdir={layer},upperdir={upper},workdir={workdir}")
         os.chroot(merged)
@@ -123,7 +127,10 @@ def _baseline_child(procs: list[str], layer: str, upper: str, workdir: str, merg
         os._exit(127)
 
 
-def run_baseline(rootfs: Path, work: Path, count: int) -> float:
+def run_baseline(rootfs: Path, work: Path, count: int, new_netns: bool = False) -> float:
+    namespaces = sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWCGROUP
+    if new_netns:
+        namespaces |= sc.CLONE_NEWNET
     project = "base" + uuid.uuid4().hex[:8]
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     pids: list[int] = []
@@ -139,7 +146,7 @@ def run_baseline(rootfs: Path, work: Path, count: int) -> float:
             sc.unshare(sc.CLONE_NEWPID)
             pid = os.fork()
             if pid == 0:
-                _baseline_child(procs, str(rootfs), *dirs, err_w)
+                _baseline_child(procs, str(rootfs), dirs[0], dirs[1], dirs[2], err_w, namespaces)
             sc.setns(own_pidns, sc.CLONE_NEWPID)
             os.close(err_w)
             failed = os.read(err_r, 1)
@@ -217,7 +224,7 @@ def run_cli(rootfs: Path, work: Path, count: int) -> float | None:
 def _measure(rootfs: Path, work: Path, count: int, cli: bool) -> tuple[float, float | None, float | None]:
     """One round, interleaved so that a noisy neighbour hits every column alike."""
     run_composer(rootfs, work, 1)  # warm caches (seccomp program, capability sets)
-    base = run_baseline(rootfs, work, count)
+    base = run_baseline(rootfs, work, count, new_netns=cli)
     if cli:
         return base, run_cli(rootfs, work, count), None
     return base, run_composer(rootfs, work, count), run_composer(rootfs, work, count, pipelined=True)

@@ -108,7 +108,7 @@ def up(
             stop_timeout=options.timeout,
             wait_timeout=options.wait_timeout,
         )
-        _preload_netlink(plan, host)
+        _preload_netlink(plan, host, desired)
         try:
             Executor(applier, max_workers=options.parallel).apply(plan)
         finally:
@@ -400,9 +400,18 @@ def _port_conflicts(loaded: Any, desired: DesiredState, observed: ObservedState)
     return issues
 
 
-def _preload_netlink(plan: Plan, host: HostOps) -> None:
+def _has_attachments(desired: DesiredState, rid: str) -> bool:
+    container = desired.containers.get(rid)
+    return container is not None and bool(container.attachments or container.routes)
+
+
+def _preload_netlink(plan: Plan, host: HostOps, desired: DesiredState) -> None:
     """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock."""
-    if _is_real(host) and any(a.verb == "create" for a in plan.actions.values()):
+    netlink_work = any(
+        a.verb == "create" and (a.kind in ("network", "link") or _has_attachments(desired, a.rid))
+        for a in plan.actions.values()
+    )
+    if _is_real(host) and netlink_work:
         import composer.host.netlink  # noqa: F401
 
 
@@ -455,11 +464,16 @@ def down(
         )
         Executor(applier, max_workers=options.parallel).apply(plan)
         used_images = any(c.image_id for c in observed.containers.values())
-        leftovers = _finish_down(state, host, options, used_images=used_images)
+        had_interfaces = bool(observed.networks or observed.links) or any(
+            c.data.get("veths") for c in observed.containers.values()
+        )
+        leftovers = _finish_down(state, host, options, used_images=used_images, had_interfaces=had_interfaces)
         return DownResult(plan, leftovers)
 
 
-def _finish_down(state: ProjectState, host: HostOps, options: DownOptions, *, used_images: bool) -> list[str]:
+def _finish_down(
+    state: ProjectState, host: HostOps, options: DownOptions, *, used_images: bool, had_interfaces: bool
+) -> list[str]:
     """Stop the supervisor, drop empty folders, and name anything of the project still there."""
     from composer import supervisor_client
 
@@ -478,7 +492,7 @@ def _finish_down(state: ProjectState, host: HostOps, options: DownOptions, *, us
         state.meta.clear()
         if used_images:  # the image store (and httpx) is only loaded for projects that use images
             _unpin_images(state)
-    return _leftovers(state, host)
+    return _leftovers(state, host, had_interfaces=had_interfaces)
 
 
 def _unpin_images(state: ProjectState) -> None:
@@ -491,15 +505,18 @@ def _unpin_images(state: ProjectState) -> None:
             ImageStore(image_root).unpin_project(state.project)
 
 
-def _leftovers(state: ProjectState, host: HostOps) -> list[str]:
+def _leftovers(state: ProjectState, host: HostOps, *, had_interfaces: bool) -> list[str]:
+    """What of the project still exists; marked interfaces are looked for when it had any."""
     from composer.host.real import RealHost
 
     found = [f"{rid} (still recorded)" for rid in sorted(state.records) if not rid.startswith("volume:")]
     if isinstance(host, RealHost):
-        from composer.host.netlink import list_owned_links
         from composer.host.nft import table_text
 
-        found += [f"interface {link.name}" for link in list_owned_links(state.project)]
+        if had_interfaces:
+            from composer.host.netlink import list_owned_links
+
+            found += [f"interface {link.name}" for link in list_owned_links(state.project)]
         if table_text(state.project) is not None:
             found.append(f"nftables table of project {state.project}")
     return found

@@ -26,8 +26,10 @@ import struct
 from collections.abc import Iterator
 from fcntl import ioctl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyroute2 import IPRoute
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 from composer.errors import HostError
 from composer.host import syscalls
@@ -136,6 +138,8 @@ def delete_netns(path: str | os.PathLike[str]) -> None:
 
 def netns_iproute(path: str | os.PathLike[str] | None) -> IPRoute:
     """An ``IPRoute`` whose socket lives in the netns at ``path`` (None: the current one)."""
+    from pyroute2 import IPRoute  # imported on first use: a netns with only loopback never needs it
+
     with in_netns(path):
         return IPRoute()
 
