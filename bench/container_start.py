@@ -25,6 +25,7 @@ Everything is removed after each run.  Each figure is the median of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import shutil
@@ -170,6 +171,8 @@ def _remove_baseline_cgroups(project: str) -> None:
             if child.is_dir():
                 _rmdir_retry(child)
         _rmdir_retry(folder)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # composer-baseline itself, once no round uses it
 
 
 def _rmdir_retry(folder: Path) -> None:
