@@ -9,9 +9,8 @@ Progress goes out as events; nothing here prints or exits.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from composer.net.ipam import InUse, NetworkAddressing
 from composer.observe import ObservedState, observe
 from composer.plan import Plan
 from composer.reconcile import ReconcileOptions, reconcile
-from composer.state import ProjectState, list_projects, project_lock
+from composer.state import ProjectState, list_projects, project_lock, remove_root_files, root_lock
 
 
 @dataclass(frozen=True)
@@ -313,16 +312,9 @@ def _external_addresses(loaded: Any) -> dict[str, list[str]]:
     return result
 
 
-@contextlib.contextmanager
-def ipam_lock(state_root: Path) -> Iterator[None]:
+def ipam_lock(state_root: Path) -> contextlib.AbstractContextManager[None]:
     """One lock for address planning across projects: two projects planned at once cannot collide."""
-    state_root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_root / "ipam.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return root_lock(state_root / "ipam.lock", "address planning")
 
 
 def _subnets_in_use(state_root: Path, project: str) -> list[InUse]:
@@ -468,7 +460,9 @@ def down(
             c.data.get("veths") for c in observed.containers.values()
         )
         leftovers = _finish_down(state, host, options, used_images=used_images, had_interfaces=had_interfaces)
-        return DownResult(plan, leftovers)
+    if not leftovers and _is_real(host):
+        remove_root_files(roots.state)  # the last project gone: no lock file stays behind either
+    return DownResult(plan, leftovers)
 
 
 def _finish_down(

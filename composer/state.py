@@ -244,7 +244,7 @@ def project_lock(
     so the CLI can say why) and fails with StateError after ``timeout`` seconds.
     """
     state = ProjectState(root, project)
-    fd = _open_locked(state.dir / "lock", project, timeout, on_wait)
+    fd = _open_locked(state.dir / "lock", f"project {project!r}", timeout, on_wait)
     try:
         state.load()
         try:
@@ -275,6 +275,38 @@ def _open_locked(path: Path, project: str, timeout: float, on_wait: Any) -> int:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def root_lock(path: Path, what: str, *, timeout: float = 120.0) -> Iterator[None]:
+    """A lock shared by every project under the state root (address planning, forwarding).
+
+    Like the project lock it survives its file being removed by the last ``down``.
+    """
+    fd = _open_locked(path, what, timeout, None)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_root_files(root: Path) -> None:
+    """After the last project's ``down``: remove the root-wide lock files, then the root if empty.
+
+    Each lock file is removed while held, so a command waiting on it notices (the
+    inode check in _open_locked) and opens a fresh one.
+    """
+    if list_projects(root):
+        return
+    for name in ("ipam.lock", "forwarding.lock"):
+        path = root / name
+        if not path.exists():
+            continue
+        with root_lock(path, name, timeout=5.0), contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    for folder in (projects_dir(root), root):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: another command may be starting right now
+
+
 def _same_file(fd: int, path: Path) -> bool:
     try:
         current = os.stat(path)
@@ -295,11 +327,11 @@ def _acquire(fd: int, project: str, timeout: float, on_wait: Any) -> None:
             if error.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
         if not told and on_wait is not None:
-            on_wait(f"waiting for another composer command on project {project!r} to finish")
+            on_wait(f"waiting for another composer command on {project} to finish")
             told = True
         if time.monotonic() >= deadline:
             raise StateError(
-                f"project {project!r} is locked by another composer command",
+                f"{project} is locked by another composer command",
                 hint=f"wait for it to finish, or raise the timeout (waited {timeout:.0f}s)",
             )
         time.sleep(0.05)

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from composer.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
 from composer.errors import ContainerError, HostError, PlanError
 from composer.naming import ifalias
+from composer.state import root_lock
 from composer.status import ContainerDir, ContainerStatus, SupervisedSpec, is_alive
 
 
@@ -339,16 +339,9 @@ class RealHost:
         delete_project_table(project)
 
 
-@contextlib.contextmanager
-def _forwarding_lock(state_root: Path) -> Iterator[None]:
+def _forwarding_lock(state_root: Path) -> contextlib.AbstractContextManager[None]:
     """The forwarding record is shared by all projects (and by this command's threads)."""
-    state_root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_root / "forwarding.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return root_lock(state_root / "forwarding.lock", "the forwarding record")
 
 
 def _create_cgroup(driver: Any, config: Any) -> Any:

@@ -63,6 +63,7 @@ def test_up_ps_exec_down_roundtrip(lab: Lab) -> None:
     down = lab.composer("down", "--progress", "plain")
     assert "Removed" in down.stderr
     assert project_leftovers(lab.root, "duo") == []
+    assert not lab.root.exists()  # the last project gone: no lock file or folder is left either
 
 
 def test_second_up_keeps_running_containers(lab: Lab) -> None:
