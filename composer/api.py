@@ -179,6 +179,9 @@ def _desired(
         if not options.dry_run and state.meta.get("addressing") != addressing:
             # Recorded under the IPAM lock so that a project planned next sees these subnets taken.
             state.set_meta(addressing=addressing)
+    files = ",".join(str(f) for f in getattr(loaded, "files", ()))
+    if not options.dry_run and state.meta.get("files") != files:
+        state.set_meta(files=files)  # for composer ls
     return _only_services(desired, services) if options.services else desired
 
 

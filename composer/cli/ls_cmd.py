@@ -24,4 +24,4 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             typer.echo(json.dumps([asdict(r) for r in rows]))
             return
-        print_table(["NAME", "STATUS"], [[r.Name, r.Status] for r in rows])
+        print_table(["NAME", "STATUS", "CONFIG FILES"], [[r.Name, r.Status, r.ConfigFiles] for r in rows])
