@@ -70,6 +70,7 @@ class Watched:
     pending: Any = None  # a forked container whose set-up has not finished yet
     early_exit: int | None = None  # its exit status, when it was reaped before set-up was confirmed
     start_waiters: list[socket.socket] = field(default_factory=list)
+    stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
 
     @property
     def name(self) -> str:
@@ -229,6 +230,11 @@ class Supervisor:
 
     def _stop(self, conn: socket.socket, name: str, sig: int, timeout: float) -> bool:
         watched = self.watched.get(name)
+        if watched is not None and watched.pending is not None:
+            # Still setting up: stop it as soon as it runs, and answer then.
+            watched.stop_requested = (sig, timeout)
+            watched.stop_waiters.append(conn)
+            return True
         if watched is None or not is_alive(watched.status):
             if watched is not None:
                 watched.status.stopped_by_user = True
@@ -236,6 +242,12 @@ class Supervisor:
                 self._save(watched)
             _reply(conn, {"ok": True, "already": True})
             return False
+        watched.stop_waiters.append(conn)
+        self._begin_stop(watched, sig, timeout)
+        return True  # answered when the container has exited
+
+    def _begin_stop(self, watched: Watched, sig: int, timeout: float) -> None:
+        """Send the stop signal; the timers send SIGKILL to the cgroup once the grace period ends."""
         config = watched.spec.config
         watched.status.stopped_by_user = True
         watched.restart_at = 0.0
@@ -243,9 +255,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError):
             os.kill(watched.status.pid, sig or config.stop_signal)
         watched.stop_deadline = time.monotonic() + grace
-        watched.stop_waiters.append(conn)
         self._save(watched)
-        return True  # answered when the container has exited
 
     def _kill(self, name: str, sig: int) -> dict[str, Any]:
         watched = self.watched.get(name)
@@ -320,6 +330,10 @@ class Supervisor:
         if watched.early_exit is not None:  # it ran and ended before we heard it started
             code, watched.early_exit = watched.early_exit, None
             self._exited(watched, exit_code=code)
+        elif watched.stop_requested is not None:  # a stop came while it was setting up
+            sig, timeout = watched.stop_requested
+            self._begin_stop(watched, sig, timeout)
+        watched.stop_requested = None
 
     def _start_failed(self, watched: Watched, message: str) -> None:
         status = watched.status
@@ -332,6 +346,11 @@ class Supervisor:
             _reply(conn, {"ok": False, "error": message})
             conn.close()
         watched.start_waiters.clear()
+        for conn in watched.stop_waiters:  # a stop asked during set-up: nothing runs any more
+            _reply(conn, {"ok": True, "already": True})
+            conn.close()
+        watched.stop_waiters.clear()
+        watched.stop_requested = None
 
     def _running(self, watched: Watched, pid: int) -> None:
         status = watched.status
