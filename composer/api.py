@@ -25,6 +25,7 @@ from composer.observe import ObservedState, observe
 from composer.plan import Plan
 from composer.reconcile import ReconcileOptions, reconcile
 from composer.state import ProjectState, list_projects, project_lock, remove_root_files, root_lock
+from composer.upcache import UpInputs
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,36 @@ def _default_host(roots: Roots) -> HostOps:
 # --------------------------------------------------------------------------- up
 
 
+def _plain(options: UpOptions) -> bool:
+    """An `up` whose desired state depends on the project alone (so it may be cached)."""
+    return not (options.services or options.scale or options.dry_run or options.no_start or options.pull)
+
+
+def up_cached(
+    inputs: UpInputs,
+    options: UpOptions,
+    *,
+    roots: Roots = Roots(),
+    host: HostOps | None = None,
+    events: EventSink = discard,
+) -> UpResult | None:
+    """A no-op `up` from the desired state stored by the last one; None when the full path must run."""
+    if not _plain(options) or options.force_recreate:
+        return None
+    from composer import upcache
+
+    desired = upcache.load(roots.state, inputs)
+    if desired is None:
+        return None
+    host = host or _default_host(roots)
+    with project_lock(roots.state, desired.project, on_wait=_waiting(events, desired.project)) as state:
+        plan = reconcile(desired, observe(state, host), _reconcile_options(options))
+        if plan:
+            return None  # something to do: the full path loads the project and decides
+        _revive_supervisor(state, host)
+        return UpResult(plan, desired)
+
+
 def up(
     loaded: Any,
     options: UpOptions,
@@ -86,8 +117,17 @@ def up(
     roots: Roots = Roots(),
     host: HostOps | None = None,
     events: EventSink = discard,
+    inputs: UpInputs | None = None,
 ) -> UpResult:
+    """Converge the host on the project; with ``inputs``, remember the result for up_cached()."""
     host = host or _default_host(roots)
+    cache = inputs if inputs is not None and _plain(options) else None
+    if cache is not None:
+        from composer import upcache
+
+        upcache.forget(
+            roots.state / upcache.CACHE_FOLDER / f"{cache.key()}.json"
+        )  # stale until this succeeds
     with project_lock(roots.state, loaded.name, on_wait=_waiting(events, loaded.name)) as state:
         desired = _desired(loaded, options, roots, state, events, pull=not options.dry_run)
         observed = observe(state, host)
@@ -97,6 +137,7 @@ def up(
             return UpResult(plan, desired)
         if not plan:
             _revive_supervisor(state, host)
+            _remember(roots, cache, loaded, desired)
             return UpResult(plan, desired)
         applier = Applier(
             state,
@@ -112,7 +153,15 @@ def up(
             Executor(applier, max_workers=options.parallel).apply(plan)
         finally:
             _refresh_hosts_files(desired, plan)
+        _remember(roots, cache, loaded, desired)
         return UpResult(plan, desired)
+
+
+def _remember(roots: Roots, inputs: UpInputs | None, loaded: Any, desired: DesiredState) -> None:
+    if inputs is not None:
+        from composer import upcache
+
+        upcache.save(roots.state, inputs, loaded, desired)
 
 
 def plan_up(
@@ -463,6 +512,9 @@ def down(
             c.data.get("veths") for c in observed.containers.values()
         )
         leftovers = _finish_down(state, host, options, used_images=used_images, had_interfaces=had_interfaces)
+    from composer import upcache
+
+    upcache.forget_project(roots.state, project)
     if not leftovers and _is_real(host):
         remove_root_files(roots.state)  # the last project gone: no lock file stays behind either
     return DownResult(plan, leftovers)

@@ -24,14 +24,16 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from composer.errors import SpecError, SpecIssue
 from composer.host.config import CgroupLimits, ContainerConfig, MountConfig, Ulimit
 from composer.naming import bridge_name, container_name, signal_number
 from composer.net.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
-from composer.spec.models import LinkSpec, NetworkSpec, ServiceSpec
 from composer.status import HealthSpec
+
+if TYPE_CHECKING:  # the models load pydantic: a no-op `up` from the cached desired state never needs them
+    from composer.spec.models import LinkSpec, NetworkSpec, ServiceSpec
 
 DEFAULT_SHM = 64 * 1024 * 1024
 
@@ -126,6 +128,15 @@ class PublishedPort:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """One ``depends_on`` entry, resolved."""
+
+    condition: str = "service_started"
+    required: bool = True
+    restart: bool = False
+
+
+@dataclass(frozen=True)
 class DesiredContainer:
     rid: str
     service: str
@@ -138,7 +149,7 @@ class DesiredContainer:
     attachments: tuple[Attachment, ...]
     routes: tuple[tuple[str, str], ...]
     ports: tuple[PublishedPort, ...]
-    depends_on: Mapping[str, Any]  # service -> DependsOnSpec
+    depends_on: Mapping[str, Dependency]
     restart: str
     health: HealthSpec | None
 
@@ -203,6 +214,51 @@ class DesiredState:
         view = self.firewall_view
         nat = any(not n.internal and not n.external for n in view.networks.values())
         return nat or any(c.ports for c in view.containers.values())
+
+
+def desired_to_json(desired: DesiredState) -> dict[str, Any]:
+    """The whole desired state as JSON, so that an unchanged project is not loaded again (see api)."""
+    return {
+        "project": desired.project,
+        "networks": [
+            {**asdict(n), "addressing": n.addressing.to_dict() if n.addressing else None}
+            for n in desired.networks.values()
+        ],
+        "containers": [asdict(c) for c in desired.containers.values()],
+        "links": [asdict(link) for link in desired.links.values()],
+        "volumes": [{**asdict(v), "path": str(v.path)} for v in desired.volumes.values()],
+    }
+
+
+def desired_from_json(raw: Mapping[str, Any]) -> DesiredState:
+    networks = {}
+    for item in raw["networks"]:
+        addressing = NetworkAddressing.from_dict(item["addressing"]) if item["addressing"] else None
+        networks[item["rid"]] = DesiredNetwork(**{**item, "addressing": addressing})
+    containers = {item["rid"]: _container_from_json(item) for item in raw["containers"]}
+    links = {
+        item["rid"]: DesiredLink(**{**item, "a_addresses": tuple(item["a_addresses"]),
+                                    "b_addresses": tuple(item["b_addresses"])})
+        for item in raw["links"]
+    }  # fmt: skip
+    volumes = {item["rid"]: DesiredVolume(**{**item, "path": Path(item["path"])}) for item in raw["volumes"]}
+    return DesiredState(raw["project"], networks, containers, links, volumes)
+
+
+def _container_from_json(item: Mapping[str, Any]) -> DesiredContainer:
+    health = item["health"]
+    return DesiredContainer(**{
+        **item,
+        "config": ContainerConfig.from_dict(item["config"]),
+        "attachments": tuple(
+            Attachment(**{**a, "addresses": tuple(a["addresses"]), "aliases": tuple(a["aliases"])})
+            for a in item["attachments"]
+        ),
+        "routes": tuple(tuple(r) for r in item["routes"]),
+        "ports": tuple(PublishedPort(**p) for p in item["ports"]),
+        "depends_on": {name: Dependency(**d) for name, d in item["depends_on"].items()},
+        "health": HealthSpec(**{**health, "argv": tuple(health["argv"])}) if health else None,
+    })  # fmt: skip
 
 
 def canonical_hash(data: Any) -> str:
@@ -473,7 +529,9 @@ def _container(
         attachments=attachments,
         routes=tuple((r.to, r.via) for r in svc.routes),
         ports=ports,
-        depends_on=dict(svc.depends_on),
+        depends_on={
+            name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
+        },
         restart=svc.restart,
         health=_health(svc, image_config),
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from composer.cli.context import GlobalOptions
+
+if TYPE_CHECKING:
+    from composer.upcache import UpInputs
 
 
 def register(app: typer.Typer) -> None:
@@ -52,10 +57,10 @@ def register(app: typer.Typer) -> None:
         from composer import api
         from composer.cli.context import options
         from composer.cli.progress import make_sink
+
         opts = options(ctx)
         if not dry_run:
             _require_root()
-        loaded = opts.load()
         up_options = api.UpOptions(
             services=tuple(services or ()),
             dry_run=dry_run,
@@ -69,11 +74,16 @@ def register(app: typer.Typer) -> None:
             wait_timeout=wait_timeout,
             pull=pull,
         )
+        inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)
         try:
-            result = api.up(loaded, up_options, roots=opts.roots(), events=sink)
+            result = api.up_cached(inputs, up_options, roots=opts.roots(), events=sink) if inputs else None
+            if result is None:  # something may have changed: load the project and converge
+                loaded = opts.load()
+                result = api.up(loaded, up_options, roots=opts.roots(), events=sink, inputs=inputs)
         finally:
             close()
+        project = result.desired.project
         if dry_run:
             typer.echo(result.plan.render(), nl=False)
             return
@@ -82,11 +92,27 @@ def register(app: typer.Typer) -> None:
         if not result.plan:
             typer.echo("nothing to do: the project is up to date", err=True)
         if wait:
-            api.wait_ready(loaded.name, result.desired, roots=opts.roots(), timeout=wait_timeout)
+            api.wait_ready(project, result.desired, roots=opts.roots(), timeout=wait_timeout)
             return
         if detach or no_start:
             return
-        _attach(opts, loaded.name, result.desired, timeout)
+        _attach(opts, project, result.desired, timeout)
+
+
+def _inputs(opts: GlobalOptions) -> UpInputs | None:
+    from composer.spec.discovery import project_files
+    from composer.upcache import UpInputs
+
+    files = project_files(opts.files, opts.project_directory)
+    if not files:
+        return None
+    return UpInputs(
+        files=tuple(files),
+        project_name=opts.project_name,
+        project_directory=opts.project_directory.absolute() if opts.project_directory else None,
+        env_files=tuple(opts.env_files),
+        profiles=tuple(opts.profiles),
+    )
 
 
 def _require_root() -> None:

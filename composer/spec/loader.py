@@ -35,18 +35,12 @@ from pydantic import BaseModel, ValidationError
 
 from composer.errors import SpecError, SpecIssue
 from composer.naming import normalize_project_name
+from composer.spec.discovery import DEFAULT_FILES, _is_file, discover_files
 from composer.spec.interpolate import InterpolationError, Interpolator, interpolate_tree, parse_env_file
 from composer.spec.merge import merge_projects
 from composer.spec.models import ProjectSpec
 from composer.spec.yamlsafe import YamlDocument, load_yaml
 
-DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-OVERRIDE_FILES = (
-    "compose.override.yaml",
-    "compose.override.yml",
-    "docker-compose.override.yaml",
-    "docker-compose.override.yml",
-)
 # Compose keys composer knows about but does not do; a clearer hint than "unknown key".
 UNSUPPORTED = {
     "build": "composer does not build images: build it elsewhere and use `image:` (or `rootfs:`)",
@@ -105,25 +99,6 @@ def dotted(path: tuple[str | int, ...]) -> str:
 
 
 # --------------------------------------------------------------------------- discovery
-
-
-def discover_files(start: Path) -> list[Path]:
-    """compose.yaml (or a sibling name) in ``start`` or the nearest parent, plus its override file."""
-    for folder in (start, *start.parents):
-        for name in DEFAULT_FILES:
-            candidate = folder / name
-            if _is_file(candidate):
-                overrides = [folder / o for o in OVERRIDE_FILES if _is_file(folder / o)]
-                return [candidate, *overrides[:1]]
-    return []
-
-
-def _is_file(path: Path) -> bool:
-    """Like Path.is_file, but a file we may not look at counts: reading it then says why it fails."""
-    try:
-        return path.is_file()
-    except PermissionError:
-        return True
 
 
 def _resolve_files(files: list[Path], project_directory: Path | None) -> list[Path]:

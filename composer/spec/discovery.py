@@ -1,0 +1,43 @@
+"""Finding the project files, as compose does, without loading them (cheap: no YAML, no pydantic)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = (
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yaml",
+    "docker-compose.override.yml",
+)
+
+
+def discover_files(start: Path) -> list[Path]:
+    """compose.yaml (or a sibling name) in ``start`` or the nearest parent, plus its override file."""
+    for folder in (start, *start.parents):
+        for name in DEFAULT_FILES:
+            candidate = folder / name
+            if _is_file(candidate):
+                overrides = [folder / o for o in OVERRIDE_FILES if _is_file(folder / o)]
+                return [candidate, *overrides[:1]]
+    return []
+
+
+def _is_file(path: Path) -> bool:
+    """Like Path.is_file, but a file we may not look at counts: reading it then says why it fails."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        return True
+
+
+def project_files(files: list[Path], project_directory: Path | None) -> list[Path]:
+    """The files a command reads: -f, else $COMPOSE_FILE, else discovery ([] when none is found)."""
+    if files:
+        return [f.absolute() for f in files]
+    from_env = os.environ.get("COMPOSE_FILE")
+    if from_env:
+        return [Path(p).absolute() for p in from_env.split(os.pathsep) if p]
+    return discover_files((project_directory or Path.cwd()).absolute())
