@@ -110,6 +110,12 @@ def _default_route(ipr: IPRoute, gateway: str) -> None:
         ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, family=socket.AF_INET)
 
 
+def link_index(name: str, ipr: IPRoute | None = None) -> int | None:
+    """The index of interface ``name`` in the host netns (or ``ipr``'s), None when it does not exist."""
+    with _iproute(reuse=ipr) as handle, _netlink(f"looking up interface {name}"):
+        return _index(handle, name)
+
+
 def link_exists(name: str, netns_path: str | None = None) -> bool:
     with _iproute(netns_path) as ipr, _netlink(f"looking up interface {name}"):
         return _index(ipr, name) is not None
@@ -169,18 +175,20 @@ def attach_to_bridge(
     gateway6: str | None = None,
     *,
     host_ipr: IPRoute | None = None,
+    bridge_index: int | None = None,
 ) -> None:
     """Plug the netns at ``netns_path`` into ``bridge`` through a veth pair.
 
     The host end ``host_ifname`` joins the bridge; the other end appears in the
     netns as ``ifname`` with ``addresses`` (CIDR strings), up, and default routes
     via the gateways given.  On any failure after the pair exists it is deleted.
-    ``host_ipr``: an ``IPRoute`` of the host netns to reuse when attaching many.
+    ``host_ipr``: an ``IPRoute`` of the host netns to reuse when attaching many;
+    ``bridge_index``: the bridge's index when the caller knows it (one lookup less).
     """
     nsfd = _open_netns(netns_path)
     try:
         with _iproute(reuse=host_ipr) as ipr, _netlink(f"attaching {netns_path} to bridge {bridge}"):
-            master = _require_index(ipr, bridge)
+            master = bridge_index if bridge_index is not None else _require_index(ipr, bridge)
             options: dict[str, Any] = {"mtu": mtu} if mtu else {}
             peer: dict[str, Any] = {"ifname": ifname, "net_ns_fd": nsfd, **options}
             ipr.link("add", ifname=host_ifname, kind="veth", peer=peer, master=master, state="up", **options)

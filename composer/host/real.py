@@ -35,6 +35,7 @@ class RealHost:
         self.cache_root = cache_root
         self._cgroups: Any = None
         self._local = threading.local()
+        self._bridges: dict[str, int] = {}
 
     # -- probes (cheap reads only) ---------------------------------------------------
     def interface_exists(self, name: str) -> bool:
@@ -76,6 +77,7 @@ class RealHost:
             return
         from composer.host.netlink import ensure_bridge
 
+        self._bridges.pop(network.bridge, None)  # made again: a new index
         ensure_bridge(network.bridge, ifalias(project, network.rid), network.mtu, network.gateways)
         with contextlib.suppress(OSError):  # published ports reach containers from 127.0.0.1 through it
             Path(f"/proc/sys/net/ipv4/conf/{network.bridge}/route_localnet").write_text("1")
@@ -154,6 +156,17 @@ class RealHost:
             ipr = self._local.ipr = IPRoute()
         return ipr
 
+    def _bridge_index(self, bridge: str) -> int | None:
+        """Looked up once per command: every container of a network attaches to the same bridge."""
+        index = self._bridges.get(bridge)
+        if index is None:
+            from composer.host.netlink import link_index
+
+            index = link_index(bridge, self._host_iproute())
+            if index is not None:
+                self._bridges[bridge] = index
+        return index
+
     def _attach(
         self, container: DesiredContainer, network: DesiredNetwork, attachment: Any, veth: str
     ) -> None:
@@ -164,6 +177,7 @@ class RealHost:
                 network.bridge, veth, ifalias(container.config.project, container.rid),
                 str(container.config.netns_path), attachment.ifname, attachment.addresses, network.mtu,
                 attachment.gateway4, attachment.gateway6, host_ipr=self._host_iproute(),
+                bridge_index=self._bridge_index(network.bridge),
             )  # fmt: skip
 
         try:
