@@ -204,6 +204,7 @@ def _desired(
     from composer.spec.hashing import service_config_hash
 
     services = _selected_services(loaded, options.services)
+    _warn_missing_optional(loaded, events)
     images = _images(loaded, services, roots, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, roots)
     hashes = {name: service_config_hash(loaded, name) for name in loaded.spec.services}
@@ -234,6 +235,19 @@ def _desired(
     return _only_services(desired, services) if options.services else desired
 
 
+def _warn_missing_optional(loaded: Any, events: EventSink) -> None:
+    for name, svc in sorted(loaded.spec.services.items()):
+        for dependency, spec in sorted(svc.depends_on.items()):
+            if dependency not in loaded.spec.services and not spec.required:
+                events(
+                    Event(
+                        f"container:{name}",
+                        "Warning",
+                        f"optional dependency {dependency} is not in the project; starting without it",
+                    )
+                )
+
+
 def _selected_services(loaded: Any, wanted: Sequence[str]) -> list[str]:
     """The services asked for and everything they depend on (all when none is named)."""
     spec = loaded.spec
@@ -259,7 +273,7 @@ def _selected_services(loaded: Any, wanted: Sequence[str]) -> list[str]:
         if name in selected:
             continue
         selected.add(name)
-        todo.extend(spec.services[name].depends_on)
+        todo.extend(d for d in spec.services[name].depends_on if d in spec.services)
         mode = spec.services[name].network_mode or ""
         if mode.startswith("service:"):
             todo.append(mode.partition(":")[2])

@@ -203,8 +203,7 @@ def _plan_dependent_restarts(
         if rid in recreated or plan.has("start", rid) or rid not in observed.containers:
             continue
         triggers = [
-            dep for dep, spec in container.depends_on.items()
-            if getattr(spec, "restart", False) and dep in recreated_services
+            dep for dep, spec in container.depends_on.items() if spec.restart and dep in recreated_services
         ]  # fmt: skip
         if triggers and observed.containers[rid].running:
             plan.add(Action("restart", rid, f"dependency {triggers[0]} was recreated"))
@@ -383,7 +382,8 @@ def _order_start(plan: Plan, desired: DesiredState, container: DesiredContainer,
     for key in (start, restart):
         plan.require(key, after=[firewall_key])
     for dependency, spec in sorted(container.depends_on.items()):
-        condition = getattr(spec, "condition", "service_started")
+        # An optional dependency (required: false) orders the start but never gates it.
+        condition = spec.condition if spec.required else "service_started"
         for dep in desired.containers_of(dependency):
             gates = [f"start {dep.rid}", f"restart {dep.rid}"]
             if condition == "service_healthy":

@@ -123,6 +123,7 @@ def describe(spec: ProjectSpec) -> dict[str, Any]:
         {"service": name, "depends_on": dependency, **options.model_dump()}
         for name, service in spec.services.items()
         for dependency, options in service.depends_on.items()
+        if dependency in spec.services  # an optional (required: false) service may be absent
     ]
     networks = {
         name: {

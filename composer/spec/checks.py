@@ -118,7 +118,8 @@ def _check_depends_on(c: _Checker, name: str, service: ServiceSpec) -> None:
         if dependency == name:
             c.add(path, f"`{name}` depends on itself")
         elif dependency not in c.project.services:
-            c.add(path, f"unknown service `{dependency}`", c.suggest(dependency, services, "services"))
+            if options.required:  # required: false only warns when the service is missing (at up)
+                c.add(path, f"unknown service `{dependency}`", c.suggest(dependency, services, "services"))
         elif options.condition == "service_healthy" and not _may_be_healthy(c.project.services[dependency]):
             c.add(
                 path,

@@ -205,3 +205,35 @@ def test_up_of_one_service_leaves_the_others_alone(project_dir: Path, roots: api
         "create         container:shop-cache-1                   config hash changed\n"
         "start          container:shop-cache-1                   config hash changed\n"
     )
+
+
+def test_optional_dependencies_order_but_never_gate(tmp_path: Path, busybox_rootfs: Path, roots: api.Roots) -> None:
+    text = """\
+name: opt
+services:
+  db:
+    rootfs: ROOTFS
+    command: [sleep, "1d"]
+    healthcheck: {test: [CMD, "true"]}
+  app:
+    rootfs: ROOTFS
+    command: [sleep, "1d"]
+    depends_on:
+      db: {condition: service_healthy, required: false}
+      ghost: {condition: service_started, required: false}
+"""
+    project = write_project(tmp_path / "opt", text, busybox_rootfs)
+    from composer.events import Recorder
+
+    events = Recorder()
+    result = api.up(load(project), api.UpOptions(dry_run=True), roots=roots, host=FakeHost(), events=events)
+    assert "wait-healthy" not in result.plan.render()
+    order = [a.rid for a in result.plan.ordered() if a.verb == "start"]
+    assert order == ["container:opt-db-1", "container:opt-app-1"]
+    assert [e.text for e in events.events if e.status == "Warning"] == [
+        "optional dependency ghost is not in the project; starting without it"
+    ]
+    from composer.topology import render
+
+    for fmt in ("dot", "mermaid", "json"):  # the graph still draws what the file says
+        assert "opt" in render(load(project).spec, fmt) or "app" in render(load(project).spec, fmt)
