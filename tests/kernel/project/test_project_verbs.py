@@ -97,3 +97,22 @@ networks:
     assert lab.exec("six", "a", "ping", "-6", "-c", "1", "-W", "2", address).returncode == 0
     lab.composer("down")
     assert project_leftovers(lab.root, "six") == []
+
+
+def test_attached_up_prints_prefixed_logs_and_ctrl_c_stops(lab: Lab) -> None:
+    import signal
+    import time
+
+    lab.write(PROJECT)
+    proc = lab.popen("up", "--progress", "quiet")
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while "verbs-app-1 | hello" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    assert "verbs-app-1 | hello" in seen
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert _states(lab) == {"app": "exited", "other": "exited"}
+    lab.composer("down")
+    assert project_leftovers(lab.root, "verbs") == []
