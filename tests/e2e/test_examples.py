@@ -38,8 +38,9 @@ def test_ci_stack_comes_up_healthy_and_serves(lab: Lab) -> None:
 def test_three_routers_route_end_to_end(lab: Lab) -> None:
     folder = _copy_example(lab, "three-routers")
     lab.composer("up", "-d", cwd=folder)
-    ping = lab.composer("-p", "three-routers", "exec", "-T", "r1", "ping", "-c", "1", "-W", "2", "10.0.23.2",
-                        check=False)
+    ping = lab.composer(
+        "-p", "three-routers", "exec", "-T", "r1", "ping", "-c", "1", "-W", "2", "10.0.23.2", check=False
+    )
     assert ping.returncode == 0, ping.stdout + ping.stderr
     graph = lab.composer("graph", "--format", "json", cwd=folder).stdout
     assert "10.0.12.1/30" in graph and "eth1" in graph
@@ -51,8 +52,9 @@ def test_ring_of_twenty_routes_around(lab: Lab) -> None:
     folder = _copy_example(lab, "ring20")
     lab.composer("up", "-d", cwd=folder)
     # r01's default route points clockwise: a packet to r11's far side crosses ten routers and comes back.
-    ping = lab.composer("-p", "ring20", "exec", "-T", "r01", "ping", "-c", "1", "-W", "3", "10.0.10.2",
-                        check=False)
+    ping = lab.composer(
+        "-p", "ring20", "exec", "-T", "r01", "ping", "-c", "1", "-W", "3", "10.0.10.2", check=False
+    )
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert len([r for r in lab.ps("ring20") if r["State"] == "running"]) == 20
     lab.composer("down", cwd=folder)

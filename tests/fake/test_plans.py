@@ -197,7 +197,11 @@ def test_up_of_one_service_leaves_the_others_alone(project_dir: Path, roots: api
     host = FakeHost()
     _up(project_dir, roots, host)
     _edit(project_dir, 'command: [sleep, "1d"]\n  migrate', 'command: [sleep, "2d"]\n  migrate')  # cache
-    _edit(project_dir, 'command: [sleep, "1d"]\n    depends_on: [web]', 'command: [sleep, "2d"]\n    depends_on: [web]')
+    _edit(
+        project_dir,
+        'command: [sleep, "1d"]\n    depends_on: [web]',
+        'command: [sleep, "2d"]\n    depends_on: [web]',
+    )
     # Only cache is asked for: worker changed too but is neither recreated nor called an orphan.
     assert _up(project_dir, roots, host, dry_run=True, services=("cache",), remove_orphans=True) == (
         "stop           container:shop-cache-1                   config hash changed\n"
@@ -207,7 +211,9 @@ def test_up_of_one_service_leaves_the_others_alone(project_dir: Path, roots: api
     )
 
 
-def test_optional_dependencies_order_but_never_gate(tmp_path: Path, busybox_rootfs: Path, roots: api.Roots) -> None:
+def test_optional_dependencies_order_but_never_gate(
+    tmp_path: Path, busybox_rootfs: Path, roots: api.Roots
+) -> None:
     text = """\
 name: opt
 services:

@@ -15,7 +15,9 @@ def _all_commands() -> set[str]:
     app = typer.Typer()
     for path in sorted(Path(main.__file__).parent.glob("*_cmd.py")):
         importlib.import_module(f"composer.cli.{path.stem}").register(app)
-    names = {info.name or (info.callback.__name__ if info.callback else "") for info in app.registered_commands}
+    names = {
+        info.name or (info.callback.__name__ if info.callback else "") for info in app.registered_commands
+    }
     names |= {group.name or "" for group in app.registered_groups}
     return names
 

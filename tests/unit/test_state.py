@@ -36,7 +36,9 @@ def test_compaction_writes_a_versioned_snapshot_and_empties_the_journal(tmp_path
         state.confirm("network:a")
     snapshot = json.loads((tmp_path / "projects" / "p" / "state.json").read_text())
     assert snapshot["schema_version"] == 1
-    assert snapshot["resources"] == [{"rid": "network:a", "phase": "created", "hash": "h1", "data": {"bridge": "cmb1"}}]
+    assert snapshot["resources"] == [
+        {"rid": "network:a", "phase": "created", "hash": "h1", "data": {"bridge": "cmb1"}}
+    ]
     assert not (tmp_path / "projects" / "p" / "journal.jsonl").exists()
     assert list_projects(tmp_path) == ["p"]
 
@@ -73,8 +75,9 @@ def test_a_second_command_waits_says_why_and_gives_up(tmp_path: Path) -> None:
     holding.wait(5)
     messages: list[str] = []
     started = time.monotonic()
-    with pytest.raises(StateError, match="locked by another composer command"), project_lock(
-        tmp_path, "p", timeout=0.3, on_wait=messages.append
+    with (
+        pytest.raises(StateError, match="locked by another composer command"),
+        project_lock(tmp_path, "p", timeout=0.3, on_wait=messages.append),
     ):
         pass
     assert time.monotonic() - started >= 0.3

@@ -68,7 +68,9 @@ def test_top_ls_and_logs(lab: Lab) -> None:
     top = lab.composer("top", "app").stdout
     assert "sleep 3600" in top and "verbs-app-1" in top
     listing = json.loads(lab.composer("ls", "--format", "json").stdout)
-    assert listing == [{"Name": "verbs", "Status": "running(2)", "ConfigFiles": str(lab.folder / "compose.yaml")}]
+    assert listing == [
+        {"Name": "verbs", "Status": "running(2)", "ConfigFiles": str(lab.folder / "compose.yaml")}
+    ]
     logs = lab.composer("logs", "--no-prefix", "app").stdout
     assert logs.splitlines() == ["hello", "oops"]
     stamped = lab.composer("logs", "-t", "--tail", "1", "app").stdout
