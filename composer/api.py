@@ -17,7 +17,7 @@ from typing import Any
 
 from composer.apply import Applier, HostOps
 from composer.desired import BuildInputs, DesiredState, Paths, build_desired
-from composer.errors import ComposerError, ContainerError, PlanError, SpecError, SpecIssue
+from composer.errors import ContainerError, PlanError, SpecError, SpecIssue
 from composer.events import Event, EventSink, discard
 from composer.executor import Executor
 from composer.net.ipam import InUse, NetworkAddressing
@@ -162,16 +162,6 @@ def _remember(roots: Roots, inputs: UpInputs | None, loaded: Any, desired: Desir
         from composer import upcache
 
         upcache.save(roots.state, inputs, loaded, desired)
-
-
-def plan_up(
-    loaded: Any,
-    options: UpOptions,
-    *,
-    roots: Roots = Roots(),
-    host: HostOps | None = None,
-) -> Plan:
-    return up(loaded, UpOptions(**{**options.__dict__, "dry_run": True}), roots=roots, host=host).plan
 
 
 def _revive_supervisor(state: ProjectState, host: HostOps) -> None:
@@ -583,13 +573,6 @@ def _leftovers(state: ProjectState, host: HostOps, *, had_interfaces: bool) -> l
         if table_text(state.project) is not None:
             found.append(f"nftables table of project {state.project}")
     return found
-
-
-def describe_failure(error: BaseException) -> str:
-    return error.render() if isinstance(error, ComposerError) else str(error)
-
-
-# --------------------------------------------------------------------------- up --wait
 
 
 def wait_ready(

@@ -757,7 +757,7 @@ def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -
             "attach the service to a bridge network, or remove ports:",
         )
     result: list[PublishedPort] = []
-    for index, port in enumerate(svc.ports):
+    for port in svc.ports:
         if port.published is None:
             continue  # compose would pick a random host port; composer needs one written
         first, _, last = port.published.partition("-")
@@ -766,7 +766,6 @@ def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -
         for offset, host_port in enumerate(host_ports):
             target = port.target + offset if target_count > 1 else port.target
             result.append(PublishedPort(port.host_ip or "0.0.0.0", host_port, target, port.protocol, address))
-        del index
     return tuple(result)
 
 
@@ -846,19 +845,4 @@ def _volumes(specs: Mapping[str, Any], paths: Paths) -> dict[str, DesiredVolume]
     return {
         f"volume:{name}": DesiredVolume(f"volume:{name}", name, paths.volume(name), bool(spec.external))
         for name, spec in sorted(specs.items())
-    }
-
-
-def addressing_to_json(addressing: Mapping[str, NetworkAddressing]) -> dict[str, Any]:
-    return {name: plan.to_dict() for name, plan in addressing.items()}
-
-
-def desired_summary(desired: DesiredState) -> dict[str, Any]:
-    """A JSON-able digest of the desired state, for debugging and tests."""
-    return {
-        "networks": sorted(desired.networks),
-        "containers": sorted(desired.containers),
-        "links": sorted(desired.links),
-        "volumes": sorted(desired.volumes),
-        "configs": {rid: asdict(c.config) for rid, c in sorted(desired.containers.items())},
     }

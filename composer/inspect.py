@@ -17,7 +17,7 @@ from typing import Any
 
 from composer.errors import ComposerError
 from composer.state import ProjectState, list_projects
-from composer.status import ContainerDir, ContainerStatus, is_alive
+from composer.status import ContainerDir, ContainerStatus, live_status
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,7 @@ def load_state(state_root: Path, project: str) -> ProjectState:
 
 
 def container_status(state: ProjectState, name: str) -> ContainerStatus:
-    status = ContainerDir(state.container_dir(name)).read_status()
-    if status.state == "running" and not is_alive(status):
-        status.state = "exited"
-    return status
+    return live_status(ContainerDir(state.container_dir(name)))
 
 
 def ps(

@@ -86,15 +86,12 @@ def start(
 ) -> None:
     with project_lock(state_root, project) as state:
         _require_project(state)
-        supervisor_client.ensure_running(state.dir)
         for target in targets(state, services):
             status = ContainerDir(state.container_dir(target.name)).read_status()
             if is_alive(status):
                 continue
             events(Event(f"container:{target.name}", "Starting"))
-            answer = supervisor_client.request(state.dir, {"op": "start", "name": target.name})
-            if not answer.get("ok"):
-                raise ContainerError(f"container {target.name} failed to start: {answer.get('error')}")
+            supervisor_client.start(state.dir, target.name)
             events(Event(f"container:{target.name}", "Started"))
 
 

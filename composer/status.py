@@ -9,9 +9,7 @@ time atomically, and any command may read it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +123,17 @@ class ContainerDir:
         atomic_write(self.status_file, json.dumps(asdict(status), sort_keys=True))
 
 
+def live_status(cdir: ContainerDir) -> ContainerStatus:
+    """The recorded status, corrected when it says running but the process is gone.
+
+    That happens when the process ended and no supervisor was there to record it.
+    """
+    status = cdir.read_status()
+    if status.state == "running" and not is_alive(status):
+        status.state = "exited"
+    return status
+
+
 def process_start_time(pid: int) -> int | None:
     """The start time of ``pid`` in clock ticks since boot, or None when it does not exist."""
     try:
@@ -145,8 +154,3 @@ def is_alive(status: ContainerStatus) -> bool:
         return False
     started = process_start_time(status.pid)
     return started is not None and started == status.pid_start_time
-
-
-def remove_file(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

@@ -58,7 +58,6 @@ class Watched:
     cdir: ContainerDir
     spec: SupervisedSpec
     status: ContainerStatus
-    child: bool = False  # our own child (waitpid) or adopted (pidfd)
     pidfd: int = -1
     backoff: float = BACKOFF_START
     restart_at: float = 0.0
@@ -364,7 +363,6 @@ class Supervisor:
         status.stopped_by_user = False
         status.health = "starting" if watched.spec.health else ""
         status.health_failing_streak = 0
-        watched.child = True
         self._schedule_first_health(watched)
         self._save(watched)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import ContainerError
+from composer.status import process_start_time
 
 _start_lock = threading.Lock()
 START_TIMEOUT = 10.0
@@ -45,6 +46,21 @@ def request(project_dir: Path, payload: dict[str, Any], *, timeout: float = 30.0
         raise ConnectionError("the supervisor closed the connection without answering")
     answer: dict[str, Any] = json.loads(data)
     return answer
+
+
+def start(project_dir: Path, name: str) -> int:
+    """Have the supervisor (started when missing) start container ``name``; its PID once it runs."""
+    ensure_running(project_dir)
+    payload = {"op": "start", "name": name}
+    try:
+        answer = request(project_dir, payload)
+    except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
+        forget(project_dir)
+        ensure_running(project_dir)
+        answer = request(project_dir, payload)
+    if not answer.get("ok"):
+        raise ContainerError(f"container {name} failed to start: {answer.get('error')}")
+    return int(answer["pid"])
 
 
 def is_running(project_dir: Path) -> bool:
@@ -118,12 +134,7 @@ def shutdown(project_dir: Path, *, force: bool = False) -> None:
 
 def _exists(pid: int) -> bool:
     """Whether ``pid`` still runs; an exited supervisor waiting to be reaped by init counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat[stat.rindex(b")") + 2 :][:1] != b"Z"
+    return process_start_time(pid) is not None
 
 
 def revive(project_dir: Path) -> bool:

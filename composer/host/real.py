@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from composer.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
-from composer.errors import ContainerError, HostError, PlanError
+from composer.errors import HostError, PlanError
 from composer.naming import ifalias
 from composer.state import root_lock
-from composer.status import ContainerDir, ContainerStatus, SupervisedSpec, is_alive
+from composer.status import ContainerDir, ContainerStatus, SupervisedSpec, is_alive, live_status
 
 
 class RealHost:
@@ -55,11 +55,7 @@ class RealHost:
             return False
 
     def container_status(self, project_dir: str, name: str) -> ContainerStatus:
-        status = ContainerDir(Path(project_dir) / "containers" / name).read_status()
-        if status.state in ("running", "restarting") and status.state == "running" and not is_alive(status):
-            # Recorded as running, but the process is gone and no supervisor saw it end.
-            status.state = "exited"
-        return status
+        return live_status(ContainerDir(Path(project_dir) / "containers" / name))
 
     def firewall_exists(self, project: str) -> bool:
         from composer.host.nft import table_text
@@ -205,17 +201,7 @@ class RealHost:
             for to, via in container.routes:
                 family_default = "::/0" if ":" in via else "0.0.0.0/0"
                 add_route(config.netns_path, family_default if to == "default" else to, via)
-        request = {"op": "start", "name": config.name}
-        supervisor_client.ensure_running(project_dir)
-        try:
-            answer = supervisor_client.request(project_dir, request)
-        except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
-            supervisor_client.forget(project_dir)
-            supervisor_client.ensure_running(project_dir)
-            answer = supervisor_client.request(project_dir, request)
-        if not answer.get("ok"):
-            raise ContainerError(f"container {config.name} failed to start: {answer.get('error')}")
-        return int(answer["pid"])
+        return supervisor_client.start(project_dir, config.name)
 
     def stop_container(self, project_dir: Path, name: str, timeout: float | None) -> None:
         from composer import supervisor_client
@@ -282,9 +268,7 @@ class RealHost:
             return
         handle = driver.open(paths)
         handle.kill_all(signal.SIGKILL)
-        handle.remove()
-        for path in paths.values():
-            _remove_empty_parents(Path(path), project)
+        handle.remove()  # also drops composer/<project> and composer once empty
 
     # -- links -----------------------------------------------------------------------
     def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None:
@@ -380,18 +364,6 @@ def _unrecorded_cgroup_paths(driver: Any, project: str, name: str) -> dict[str, 
         if folder.is_dir():
             found[controller] = str(folder)
     return found
-
-
-def _remove_empty_parents(container_cgroup: Path, project: str) -> None:
-    """Drop ``composer/<project>`` and ``composer`` once the last container's cgroup is gone."""
-    project_dir = container_cgroup.parent
-    if project_dir.name != project or project_dir.parent.name != "composer":
-        return
-    for folder in (project_dir, project_dir.parent):
-        try:
-            folder.rmdir()
-        except OSError:
-            return  # not empty: another container or project still lives there
 
 
 def _bridge_of(container: DesiredContainer, desired: DesiredState) -> str:
