@@ -4,7 +4,7 @@ Per endpoint, both sides do: create a named network namespace (loopback up),
 create a veth pair, put one end on the bridge with an alias and up, get the
 other end into the namespace named eth0, add its address, set it up, add the
 default route via the bridge's address.  Composer does it in one process
-(:func:`composer.host.netns.create_netns` + :func:`composer.host.netlink.attach_to_bridge`);
+(:func:`composer.kernel.net.netns.create_netns` + :func:`composer.kernel.net.netlink.attach_to_bridge`);
 the baseline runs one ``ip`` command per step, the way shell scripts do.
 
 The whole run happens in a throwaway network AND mount namespace (the script
@@ -43,8 +43,8 @@ def _ip(*args: str) -> None:
 
 
 def run_composer(n: int, root: Path) -> float:
-    from composer import naming
-    from composer.host import netlink, netns
+    from composer.kernel.net import netlink, netns
+    from composer.model import naming
 
     host = netns.netns_iproute(None)  # one host socket for the whole loop, as the executor would
 

@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
 
 def _print_hashes(project: object, wanted: str) -> None:
     from composer.errors import ComposerError
-    from composer.spec.hashing import service_config_hash
-    from composer.spec.loader import LoadedProject
+    from composer.project.hashing import service_config_hash
+    from composer.project.loader import LoadedProject
 
     assert isinstance(project, LoadedProject)
     names = list(project.spec.services) if wanted == "*" else [n.strip() for n in wanted.split(",")]
@@ -67,7 +67,7 @@ def _print_hashes(project: object, wanted: str) -> None:
 def _render(project: object, fmt: ConfigFormat) -> str:
     import json
 
-    from composer.spec.loader import LoadedProject
+    from composer.project.loader import LoadedProject
 
     assert isinstance(project, LoadedProject)
     data = project.spec.model_dump(mode="json", exclude_defaults=True)

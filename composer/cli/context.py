@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from composer.api import Roots
-    from composer.spec.loader import LoadedProject
+    from composer.engine.api import Roots
+    from composer.project.loader import LoadedProject
 
 DEFAULT_STATE_ROOT = "/run/composer"
 DEFAULT_IMAGE_ROOT = "/var/lib/composer"
@@ -32,7 +32,7 @@ class GlobalOptions:
         """Load and validate the project the options point at (raises SpecError)."""
         import sys
 
-        from composer.spec.loader import load_project
+        from composer.project.loader import load_project
 
         project = load_project(
             files=self.files,
@@ -46,14 +46,14 @@ class GlobalOptions:
         return project
 
     def roots(self) -> Roots:
-        from composer.api import Roots
+        from composer.engine.api import Roots
 
         return Roots(state=self.state_root, images=self.image_root)
 
     def project(self) -> str:
         """The project name: -p when given (the file is then not needed), else the loaded file's."""
         if self.project_name:
-            from composer.naming import normalize_project_name
+            from composer.model.naming import normalize_project_name
 
             return normalize_project_name(self.project_name)
         return self.load().name

@@ -27,14 +27,14 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
     ) -> None:
         """Stop and remove containers, links, networks, cgroups and state (-v: named volumes)."""
-        from composer import api
         from composer.cli.context import options
         from composer.cli.progress import make_sink
+        from composer.engine import api
         from composer.errors import ComposerError
 
         opts = options(ctx)
         if not dry_run:
-            from composer.host.privileges import require_root
+            from composer.kernel.privileges import require_root
 
             require_root("down")
         project = opts.project()

@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
         index: Annotated[int, typer.Option("--index", help="Which replica.")] = 1,
     ) -> None:
         """Run a command inside a service's container; its exit status becomes composer's."""
-        from composer import lifecycle
         from composer.cli.context import options
-        from composer.host.privileges import require_root
+        from composer.kernel.privileges import require_root
+        from composer.verbs import lifecycle
 
         require_root("exec")
         opts = options(ctx)

@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Render services, networks, links and dependencies."""
-        from composer import topology
         from composer.cli.context import options
+        from composer.project import graph as topology
 
         spec = options(ctx).load().spec
         if fmt in (GraphFormat.svg, GraphFormat.png):
@@ -45,8 +45,8 @@ def register(app: typer.Typer) -> None:
 def _draw(spec: object, fmt: str, output: Path | None) -> None:
     import tempfile
 
-    from composer import topology
-    from composer.spec.models import ProjectSpec
+    from composer.project import graph as topology
+    from composer.project.models import ProjectSpec
 
     assert isinstance(spec, ProjectSpec)
     if output is not None:

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("start")
     def start(ctx: typer.Context, services: Services = None) -> None:
         """Start existing containers."""
-        from composer import lifecycle
+        from composer.verbs import lifecycle
 
         opts, project, sink = _prepare(ctx, "start")
         lifecycle.start(opts.state_root, project, services or (), events=sink)
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     @app.command("stop")
     def stop(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
         """Stop running containers (stop_signal, grace period, then SIGKILL)."""
-        from composer import lifecycle
+        from composer.verbs import lifecycle
 
         opts, project, sink = _prepare(ctx, "stop")
         lifecycle.stop(opts.state_root, project, services or (), timeout=timeout, events=sink)
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     @app.command("restart")
     def restart(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
         """Restart containers."""
-        from composer import lifecycle
+        from composer.verbs import lifecycle
 
         opts, project, sink = _prepare(ctx, "restart")
         lifecycle.restart(opts.state_root, project, services or (), timeout=timeout, events=sink)
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         signal_name: Annotated[str, typer.Option("--signal", "-s", help="Signal to send.")] = "SIGKILL",
     ) -> None:
         """Send a signal to containers' main processes."""
-        from composer import lifecycle
+        from composer.verbs import lifecycle
 
         opts, project, sink = _prepare(ctx, "kill")
         lifecycle.kill(opts.state_root, project, services or (), sig=_signal(signal_name), events=sink)
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSink]:
     from composer.cli.context import options
     from composer.cli.progress import make_sink
-    from composer.host.privileges import require_root
+    from composer.kernel.privileges import require_root
 
     require_root(verb)
     opts = options(ctx)
@@ -64,7 +64,7 @@ def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSi
 
 def _signal(name: str) -> int:
     from composer.errors import ComposerError
-    from composer.naming import signal_number
+    from composer.model.naming import signal_number
 
     number = signal_number(name)
     if number is None:

@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         no_prefix: Annotated[bool, typer.Option("--no-prefix", help="No container name prefix.")] = False,
     ) -> None:
         """Print the containers' stdout and stderr."""
-        from composer import lifecycle
         from composer.cli.context import options
+        from composer.verbs import lifecycle
 
         opts = options(ctx)
         count = None if tail == "all" else int(tail)

@@ -16,9 +16,9 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
         """List projects with the state of their containers."""
-        from composer import inspect
         from composer.cli.context import options
         from composer.cli.tables import print_table
+        from composer.verbs import views as inspect
 
         rows = inspect.ls(options(ctx).state_root)
         if fmt == "json":

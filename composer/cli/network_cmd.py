@@ -17,9 +17,9 @@ def network_ls(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """List the project's networks with bridge, subnets and gateways."""
-    from composer import inspect
     from composer.cli.context import options
     from composer.cli.tables import print_table
+    from composer.verbs import views as inspect
 
     opts = options(ctx)
     rows = inspect.network_ls(opts.state_root, opts.project())

@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         index: Annotated[int, typer.Option("--index", help="Which replica.")] = 1,
     ) -> None:
         """Print the host address a container port is published on."""
-        from composer import inspect
         from composer.cli.context import options
+        from composer.verbs import views as inspect
 
         opts = options(ctx)
         typer.echo(inspect.port(opts.state_root, opts.project(), service, private_port, protocol, index))

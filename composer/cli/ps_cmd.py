@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only names.")] = False,
     ) -> None:
         """List the project's containers with state, health, addresses and published ports."""
-        from composer import inspect
         from composer.cli.context import options
+        from composer.verbs import views as inspect
 
         opts = options(ctx)
         _revive(opts.state_root, opts.project())
@@ -39,7 +39,7 @@ def _revive(state_root: object, project: str) -> None:
     """A dead supervisor is noticed by any command: ps starts a new one that adopts the containers."""
     from pathlib import Path
 
-    from composer import supervisor_client
+    from composer.supervisor import client as supervisor_client
 
     supervisor_client.revive(Path(str(state_root)) / "projects" / project)
 

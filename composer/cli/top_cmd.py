@@ -14,9 +14,9 @@ def register(app: typer.Typer) -> None:
         services: Annotated[list[str] | None, typer.Argument(help="Only these services.")] = None,
     ) -> None:
         """Show the processes of the project's containers."""
-        from composer import inspect
         from composer.cli.context import options
         from composer.cli.tables import print_table
+        from composer.verbs import views as inspect
 
         opts = options(ctx)
         project = opts.project()

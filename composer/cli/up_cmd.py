@@ -9,7 +9,7 @@ import typer
 from composer.cli.context import GlobalOptions
 
 if TYPE_CHECKING:
-    from composer.upcache import UpInputs
+    from composer.engine.fastpath import UpInputs
 
 
 def register(app: typer.Typer) -> None:
@@ -54,9 +54,9 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
     ) -> None:
         """Create and start the project's networks, links and containers."""
-        from composer import api
         from composer.cli.context import options
         from composer.cli.progress import make_sink
+        from composer.engine import api
 
         opts = options(ctx)
         if not dry_run:
@@ -100,8 +100,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _inputs(opts: GlobalOptions) -> UpInputs | None:
-    from composer.spec.discovery import project_files
-    from composer.upcache import UpInputs
+    from composer.engine.fastpath import UpInputs
+    from composer.project.discovery import project_files
 
     files = project_files(opts.files, opts.project_directory)
     if not files:
@@ -116,7 +116,7 @@ def _inputs(opts: GlobalOptions) -> UpInputs | None:
 
 
 def _require_root() -> None:
-    from composer.host.privileges import require_root
+    from composer.kernel.privileges import require_root
 
     require_root("up")
 
@@ -135,16 +135,16 @@ def _parse_scale(items: list[str]) -> dict[str, int]:
 
 def _attach(opts: object, project: str, desired: object, timeout: float | None) -> None:
     """Follow the logs with a coloured prefix per container; Ctrl-C stops the project's containers."""
-    from composer import lifecycle
     from composer.cli.context import GlobalOptions
     from composer.cli.logs_cmd import print_lines
+    from composer.verbs import lifecycle
 
     assert isinstance(opts, GlobalOptions)
     services = sorted({c.service for c in desired.containers.values()})  # type: ignore[attr-defined]
     names = [c.name for c in desired.containers.values()]  # type: ignore[attr-defined]
 
     def all_exited() -> bool:
-        from composer.inspect import container_status, load_state
+        from composer.verbs.views import container_status, load_state
 
         state = load_state(opts.state_root, project)
         return all(container_status(state, n).state in ("exited", "dead", "created") for n in names)

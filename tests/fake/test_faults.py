@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from composer import api
-from composer.host.fake import FakeHost
+from composer.engine import api
+from composer.engine.hosts.fake import FakeHost
 from tests.fake.test_plans import SHOP
 from tests.support.projects import load, write_project
 

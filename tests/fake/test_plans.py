@@ -1,6 +1,6 @@
 """Golden plans: the rendered plan of each situation compared with the expected text.
 
-The host is composer.host.fake.FakeHost (an in-memory kernel that records calls),
+The host is composer.engine.hosts.fake.FakeHost (an in-memory kernel that records calls),
 so these run without root; the state store is real, in a temporary folder.
 """
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from composer import api
-from composer.host.fake import FakeHost
+from composer.engine import api
+from composer.engine.hosts.fake import FakeHost
 from tests.support.projects import load, write_project
 
 SHOP = """\
@@ -239,7 +239,7 @@ services:
     assert [e.text for e in events.events if e.status == "Warning"] == [
         "optional dependency ghost is not in the project; starting without it"
     ]
-    from composer.topology import render
+    from composer.project.graph import render
 
     for fmt in ("dot", "mermaid", "json"):  # the graph still draws what the file says
         assert "opt" in render(load(project).spec, fmt) or "app" in render(load(project).spec, fmt)

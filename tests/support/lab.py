@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.host import syscalls
+from composer.kernel import syscalls
 
 BUSYBOX = "/bin/busybox"
 
@@ -75,7 +75,7 @@ class Lab:
 
 def project_leftovers(root: Path, project: str) -> list[str]:
     """Everything of ``project`` still on the (sandboxed) host."""
-    from composer.host import netlink, nft
+    from composer.kernel.net import netlink, nft
 
     found = [f"interface {link.name}" for link in netlink.list_owned_links(project)]
     if nft.table_text(project) is not None:

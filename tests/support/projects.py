@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from composer.spec.loader import LoadedProject, load_project
+from composer.project.loader import LoadedProject, load_project
 
 
 def write_project(folder: Path, text: str, rootfs: Path | None = None) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from composer.errors import StateError
-from composer.state import ProjectState, list_projects, project_lock
+from composer.store.journal import ProjectState, list_projects, project_lock
 
 
 def test_journal_survives_a_cut_last_line(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from net_sandbox import Sandbox
 
-from composer.host import netlink, netns, nft, syscalls
+from composer.kernel import syscalls
+from composer.kernel.net import netlink, netns, nft
 
 
 def _mounts_under(root: Path) -> list[str]:

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from composer.host import netns
+from composer.kernel.net import netns
 
 BUSYBOX = "/bin/busybox"
 

@@ -10,10 +10,10 @@ import pytest
 from net_sandbox import Sandbox
 from pyroute2 import IPRoute
 
-from composer import naming
 from composer.errors import HostError, PlanError
-from composer.host import forwarding, netlink, netns, nft, ports
-from composer.host.nft import BridgeNat, NatPlan, PortForward
+from composer.kernel.net import forwarding, netlink, netns, nft, ports
+from composer.kernel.net.nft import BridgeNat, NatPlan, PortForward
+from composer.model import naming
 
 pytestmark = pytest.mark.kernel
 HERE = "/proc/thread-self/ns/net"  # the sandbox host's own namespace, as a path

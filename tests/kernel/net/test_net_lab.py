@@ -12,8 +12,8 @@ import pytest
 from net_sandbox import Sandbox
 
 from composer.errors import HostError, PlanError
-from composer.host import forwarding, netlink, netns, nft, tc
-from composer.host.nft import BridgeNat, NatPlan
+from composer.kernel.net import forwarding, netlink, netns, nft, tc
+from composer.kernel.net.nft import BridgeNat, NatPlan
 
 pytestmark = pytest.mark.kernel
 

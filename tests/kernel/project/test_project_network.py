@@ -86,7 +86,7 @@ def test_published_port_taken_on_the_host_is_refused(lab: Lab) -> None:
 
 
 def test_link_delay_without_netem_fails_before_creating_anything(lab: Lab) -> None:
-    from composer.host.tc import netem_available
+    from composer.kernel.net.tc import netem_available
 
     if netem_available():
         pytest.skip("this kernel has sch_netem: the refusal cannot be shown")

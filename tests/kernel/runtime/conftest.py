@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab, leaks
 
-from composer.host.cgroups import detect_cgroup_driver
+from composer.kernel.cgroups import detect_cgroup_driver
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from composer.host.cgroups import CgroupDriver, CgroupHandle
-from composer.host.config import ContainerConfig
-from composer.host.launch import decode_wait_status, spawn_container
+from composer.kernel.cgroups import CgroupDriver, CgroupHandle
+from composer.kernel.launch import decode_wait_status, spawn_container
+from composer.model.container import ContainerConfig
 
 
 @dataclass

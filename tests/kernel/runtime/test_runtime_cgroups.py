@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab
 
-from composer.host.cgroups import CgroupV1Driver, parse_proc_cgroup
-from composer.host.config import CgroupLimits
+from composer.kernel.cgroups import CgroupV1Driver, parse_proc_cgroup
+from composer.model.container import CgroupLimits
 
 pytestmark = pytest.mark.kernel
 
@@ -56,7 +56,7 @@ def test_v1_limits_are_written(lab: Lab) -> None:
 def test_another_process_reopens_the_handle_from_paths(lab: Lab) -> None:
     container = lab.start("c", ["sleep", "30"])
     code = (
-        "import json,sys; from composer.host.cgroups import open_handle;"
+        "import json,sys; from composer.kernel.cgroups import open_handle;"
         " h = open_handle(json.loads(sys.argv[1])); print(sorted(h.pids()))"
     )
     out = subprocess.run([sys.executable, "-c", code, json.dumps(container.cgroup.paths)],

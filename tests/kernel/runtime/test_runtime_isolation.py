@@ -9,7 +9,7 @@ import pytest
 from runtime_support import Lab, mounts_under
 
 from composer.errors import ContainerError
-from composer.host.config import MountConfig, Ulimit
+from composer.model.container import MountConfig, Ulimit
 
 pytestmark = pytest.mark.kernel
 
@@ -173,7 +173,7 @@ def test_user_namespace_maps_root_to_an_unprivileged_range(lab: Lab) -> None:
 def test_tarball_rootfs_is_unpacked_once_and_reused(lab: Lab, tmp_path: Path) -> None:
     import tarfile
 
-    from composer.host.rootfs import resolve_rootfs
+    from composer.images.rootfs import resolve_rootfs
 
     tarball = tmp_path / "rootfs.tar.gz"
     with tarfile.open(tarball, "w:gz") as archive:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab
 
-from composer.host.config import CgroupLimits
-from composer.host.launch import exec_in_container, run_in_container, spawn_container, stop_container
-from composer.host.logs import LogCollector, make_log_fifos, read_logs
+from composer.kernel.launch import exec_in_container, run_in_container, spawn_container, stop_container
+from composer.kernel.logs import LogCollector, make_log_fifos, read_logs
+from composer.model.container import CgroupLimits
 
 pytestmark = pytest.mark.kernel
 
@@ -138,8 +138,8 @@ def test_exec_with_a_tty(lab: Lab) -> None:
 
     container = lab.start("c", ["sleep", "30"])
     code = (
-        "import json, sys; from composer.host.config import ContainerConfig;"
-        " from composer.host.launch import exec_in_container;"
+        "import json, sys; from composer.model.container import ContainerConfig;"
+        " from composer.kernel.launch import exec_in_container;"
         " cfg = ContainerConfig.from_json(sys.argv[2]);"
         " sys.exit(exec_in_container(int(sys.argv[1]), ['sh', '-c', 'tty; exit 4'], tty=True, cfg=cfg))"
     )

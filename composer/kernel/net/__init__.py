@@ -1,0 +1,1 @@
+"""Networking on the kernel: netlink, network namespaces, tc, nftables, routes, forwarding, ports."""

@@ -1,0 +1,16 @@
+"""The project file: what the user wrote, read safely, validated and normalised.
+
+* ``yamlsafe``    bounded YAML reading with the line/column of every node
+* ``interpolate`` ``${VAR:-default}`` & co. and ``.env`` files
+* ``merge``       several ``-f`` files merged with compose's rules
+* ``models``      the normalised, frozen pydantic models (``ProjectSpec`` ...)
+* ``checks``      cross-references, every problem at once
+* ``loader``      ``load_project()``: all of the above, in compose's order
+* ``hashing``     per-service config hashes for recreate decisions
+* ``schema``      the JSON Schema generator (``python -m composer.project.schema``)
+* ``units``       sizes, durations, rates
+
+Nothing here touches the host except reading the project's files.  This
+package's ``__init__`` imports nothing so that each verb pays only for what it
+uses.
+"""

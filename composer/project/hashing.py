@@ -1,0 +1,44 @@
+"""Config hashes: one SHA-256 per service, of what forces its containers to be recreated.
+
+The hash covers the normalised service fields (canonical JSON: sorted keys, no
+whitespace) minus those that change how many containers run or when, not what
+a container is: ``depends_on``, ``scale``, ``deploy.replicas``, ``profiles`` and
+``pull_policy`` (Docker Compose leaves the same ones out).  ``environment``
+entries without a value are resolved from the project environment first, so
+that changing such a variable recreates the container as it should.
+
+The hash does not cover the contents of a ``rootfs`` folder or the image
+digest: the image layer compares those itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from composer.project.loader import LoadedProject
+
+EXCLUDED_FIELDS = frozenset({"depends_on", "scale", "profiles", "pull_policy"})
+
+
+def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
+    """The JSON-ready fields of ``service`` that the hash covers."""
+    spec = project.spec.services[service]
+    data = spec.model_dump(mode="json", exclude=set(EXCLUDED_FIELDS))
+    data["environment"] = {
+        key: project.environment.get(key) if value is None else value
+        for key, value in spec.environment.items()
+    }
+    if isinstance(data.get("deploy"), dict):
+        data["deploy"].pop("replicas", None)
+    return data
+
+
+def service_config_hash(project: LoadedProject, service: str) -> str:
+    """SHA-256 hex of the canonical JSON of ``canonical_service``; raises KeyError for an unknown service."""
+    text = json.dumps(
+        canonical_service(project, service), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""The project supervisor: one process per project that runs and watches its containers."""

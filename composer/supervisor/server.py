@@ -1,0 +1,601 @@
+"""The project supervisor: one process per project that runs and watches its containers.
+
+``up`` starts it (detached, in its own session) when a container must run and it
+is not already there; ``down`` asks it to exit once nothing is left.  It is the
+parent of every container's PID 1, so it gets real exit statuses through
+waitpid(2).  It:
+
+* starts containers on request (``spec.json`` in the container's folder says how),
+* records exits, exit codes and OOM kills in ``status.json``,
+* applies restart policies with back-off (100 ms doubling to 30 s, reset after
+  10 s of running, as Docker does),
+* runs healthchecks inside the containers' namespaces,
+* drains the containers' stdout/stderr FIFOs into rotated JSON log files.
+
+If it dies, the containers keep running (their log FIFOs are opened read-write
+by the container itself, so nobody gets SIGPIPE); the next composer command
+starts a new supervisor that adopts them: it watches adopted PIDs through
+pidfds (their exit codes are then unknown, recorded as -1) and reopens the FIFOs.
+
+Requests come over a Unix socket as one JSON object per line; every answer is
+one JSON line (``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``).
+A single thread runs the event loop; healthchecks run in worker threads and
+post their results back through a queue and a wake-up pipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import selectors
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from composer.store.container import (
+    ContainerDir,
+    ContainerStatus,
+    SupervisedSpec,
+    is_alive,
+    process_start_time,
+)
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 30.0
+BACKOFF_RESET_AFTER = 10.0
+HEALTH_LOG_KEEP = 5
+PR_SET_CHILD_SUBREAPER = 36
+LOG_MAX_SIZE = 10 * 1024 * 1024
+LOG_MAX_FILES = 3
+
+
+@dataclass
+class Watched:
+    """One container the supervisor looks after."""
+
+    cdir: ContainerDir
+    spec: SupervisedSpec
+    status: ContainerStatus
+    pidfd: int = -1
+    backoff: float = BACKOFF_START
+    restart_at: float = 0.0
+    stop_deadline: float = 0.0
+    stop_waiters: list[socket.socket] = field(default_factory=list)
+    next_health_at: float = 0.0
+    health_running: bool = False
+    cgroup: Any = None
+    pending: Any = None  # a forked container whose set-up has not finished yet
+    early_exit: int | None = None  # its exit status, when it was reaped before set-up was confirmed
+    start_waiters: list[socket.socket] = field(default_factory=list)
+    stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
+
+    @property
+    def name(self) -> str:
+        return self.cdir.name
+
+
+class Supervisor:
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+        self.containers_dir = project_dir / "containers"
+        self.socket_path = project_dir / "supervisor.sock"
+        self.selector = selectors.DefaultSelector()
+        self.watched: dict[str, Watched] = {}
+        self.by_pid: dict[int, str] = {}
+        self.results: queue.Queue[tuple[str, int, str]] = queue.Queue()
+        self.health_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+        self.running = True
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._logs: Any = None
+        self._logged: set[str] = set()
+        self._cgroups: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def serve(self) -> None:
+        from composer.kernel.logs import LogCollector
+
+        self._logs = LogCollector(self.selector, max_size=LOG_MAX_SIZE, max_files=LOG_MAX_FILES)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        listener = self._listen()
+        self.selector.register(listener, selectors.EVENT_READ, ("accept", listener))
+        self._adopt_existing()
+        while self.running:
+            self._tick()
+        self._shutdown(listener)
+
+    def _on_term(self, *_: object) -> None:
+        self.running = False
+
+    def _listen(self) -> socket.socket:
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.bind(str(self.socket_path))
+        os.chmod(self.socket_path, 0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+        return sock
+
+    def _shutdown(self, listener: socket.socket) -> None:
+        self.selector.unregister(listener)
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.project_dir / "supervisor.pid").unlink()
+        self.health_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _tick(self) -> None:
+        timeout = self._next_timer_in()
+        for key, _mask in self.selector.select(timeout):
+            if callable(key.data):  # a log FIFO: the collector reads it
+                key.data()
+                continue
+            kind, payload = key.data
+            handler = getattr(self, f"_on_{kind}")
+            handler(payload, key.fd)
+        self._reap_children()
+        self._drain_health_results()
+        self._run_timers()
+
+    def _next_timer_in(self) -> float:
+        now = time.monotonic()
+        deadlines = [1.0]
+        for w in self.watched.values():
+            for when in (w.restart_at, w.stop_deadline, w.next_health_at):
+                if when:
+                    deadlines.append(max(0.0, when - now))
+        return min(deadlines)
+
+    # -- event handlers ----------------------------------------------------------
+    def _on_wake(self, _payload: Any, fd: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(fd, 512):
+                pass
+
+    def _on_accept(self, listener: socket.socket, _fd: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            conn, _ = listener.accept()
+            conn.setblocking(True)
+            conn.settimeout(5.0)
+            self.selector.register(conn, selectors.EVENT_READ, ("request", conn))
+
+    def _on_request(self, conn: socket.socket, _fd: int) -> None:
+        self.selector.unregister(conn)
+        try:
+            line = _read_line(conn)
+            request = json.loads(line) if line else {}
+            keep_open = self._dispatch(conn, request)
+        except Exception as error:  # a bad request must never bring the supervisor down
+            _reply(conn, {"ok": False, "error": f"{type(error).__name__}: {error}"})
+            keep_open = False
+        if not keep_open:
+            conn.close()
+
+    def _on_pidfd(self, name: str, fd: int) -> None:
+        self.selector.unregister(fd)
+        os.close(fd)
+        watched = self.watched.get(name)
+        if watched is None:
+            return
+        watched.pidfd = -1
+        self._exited(watched, exit_code=-1)
+
+    # -- requests ----------------------------------------------------------------
+    def _dispatch(self, conn: socket.socket, request: dict[str, Any]) -> bool:
+        op = request.get("op")
+        name = str(request.get("name", ""))
+        if op == "ping":
+            _reply(conn, {"ok": True, "pid": os.getpid(), "containers": sorted(self.watched)})
+        elif op == "start":
+            return self._start(conn, name)
+        elif op == "stop":
+            return self._stop(conn, name, int(request.get("signal", 0)), float(request.get("timeout", -1)))
+        elif op == "kill":
+            _reply(conn, self._kill(name, int(request.get("signal", signal.SIGKILL))))
+        elif op == "forget":
+            _reply(conn, self._forget(name))
+        elif op == "shutdown":
+            self.running = not request.get("force") and any(is_alive(w.status) for w in self.watched.values())
+            _reply(conn, {"ok": not self.running, "containers": sorted(self.watched)})
+        else:
+            _reply(conn, {"ok": False, "error": f"unknown request {op!r}"})
+        return False
+
+    def _start(self, conn: socket.socket, name: str) -> bool:
+        """Fork the container; answer once it runs (or failed), so several starts overlap."""
+        cdir = ContainerDir(self.containers_dir / name)
+        spec = cdir.read_spec()
+        current = self.watched.get(name)
+        if current is not None and (current.pending is not None or is_alive(current.status)):
+            if current.pending is not None:
+                current.start_waiters.append(conn)
+                return True
+            _reply(conn, {"ok": True, "pid": current.status.pid, "already": True})
+            return False
+        status = cdir.read_status()
+        status.restart_count = 0 if current is None else current.status.restart_count
+        watched = Watched(cdir=cdir, spec=spec, status=status)
+        self.watched[name] = watched
+        watched.start_waiters.append(conn)
+        self._spawn(watched)
+        return True
+
+    def _stop(self, conn: socket.socket, name: str, sig: int, timeout: float) -> bool:
+        watched = self.watched.get(name)
+        if watched is not None and watched.pending is not None:
+            # Still setting up: stop it as soon as it runs, and answer then.
+            watched.stop_requested = (sig, timeout)
+            watched.stop_waiters.append(conn)
+            return True
+        if watched is None or not is_alive(watched.status):
+            if watched is not None:
+                watched.status.stopped_by_user = True
+                watched.restart_at = 0.0
+                self._save(watched)
+            _reply(conn, {"ok": True, "already": True})
+            return False
+        watched.stop_waiters.append(conn)
+        self._begin_stop(watched, sig, timeout)
+        return True  # answered when the container has exited
+
+    def _begin_stop(self, watched: Watched, sig: int, timeout: float) -> None:
+        """Send the stop signal; the timers send SIGKILL to the cgroup once the grace period ends."""
+        config = watched.spec.config
+        watched.status.stopped_by_user = True
+        watched.restart_at = 0.0
+        grace = config.stop_grace_period if timeout < 0 else timeout
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(watched.status.pid, sig or config.stop_signal)
+        watched.stop_deadline = time.monotonic() + grace
+        self._save(watched)
+
+    def _kill(self, name: str, sig: int) -> dict[str, Any]:
+        watched = self.watched.get(name)
+        if watched is None or not is_alive(watched.status):
+            return {"ok": False, "error": f"container {name} is not running"}
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            watched.status.stopped_by_user = True
+        os.kill(watched.status.pid, sig)
+        return {"ok": True}
+
+    def _forget(self, name: str) -> dict[str, Any]:
+        watched = self.watched.pop(name, None)
+        if watched is not None:
+            self.by_pid.pop(watched.status.pid, None)
+            if name in self._logged:
+                self._logs.remove(name)
+                self._logged.discard(name)
+            if watched.pidfd >= 0:
+                self.selector.unregister(watched.pidfd)
+                os.close(watched.pidfd)
+        return {"ok": True}
+
+    # -- processes ---------------------------------------------------------------
+    def _cgroup_of(self, watched: Watched) -> Any:
+        if watched.cgroup is None:
+            if self._cgroups is None:
+                from composer.kernel.cgroups import detect_cgroup_driver
+
+                self._cgroups = detect_cgroup_driver()
+            watched.cgroup = self._cgroups.open(watched.spec.cgroup_paths)
+        return watched.cgroup
+
+    def _spawn(self, watched: Watched) -> None:
+        """Fork the container; _on_started finishes the job when its set-up pipe closes."""
+        from composer.kernel.launch import start_container
+        from composer.kernel.logs import make_log_fifos
+
+        config = watched.spec.config
+        try:
+            stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
+            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.log_file)
+            pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
+        except Exception as error:
+            self._start_failed(watched, getattr(error, "message", str(error)))
+            return
+        watched.pending = pending
+        watched.early_exit = None
+        self.by_pid[pending.pid] = watched.name
+        if config.userns:
+            self._on_started(watched.name, -1)  # the uid maps are written while waiting: do it now
+            return
+        self.selector.register(pending.err_r, selectors.EVENT_READ, ("started", watched.name))
+
+    def _on_started(self, name: str, fd: int) -> None:
+        watched = self.watched.get(name)
+        if watched is None or watched.pending is None:
+            return
+        pending, watched.pending = watched.pending, None
+        if fd >= 0:
+            self.selector.unregister(fd)
+        try:
+            pid = pending.wait()
+        except Exception as error:
+            self.by_pid.pop(pending.pid, None)
+            self._start_failed(watched, getattr(error, "message", str(error)))
+            return
+        self._running(watched, pid)
+        for conn in watched.start_waiters:
+            _reply(conn, {"ok": True, "pid": pid})
+            conn.close()
+        watched.start_waiters.clear()
+        if watched.early_exit is not None:  # it ran and ended before we heard it started
+            code, watched.early_exit = watched.early_exit, None
+            self._exited(watched, exit_code=code)
+        elif watched.stop_requested is not None:  # a stop came while it was setting up
+            sig, timeout = watched.stop_requested
+            self._begin_stop(watched, sig, timeout)
+        watched.stop_requested = None
+
+    def _start_failed(self, watched: Watched, message: str) -> None:
+        status = watched.status
+        status.state = "exited"
+        status.exit_code = 127
+        status.error = message
+        status.finished_at = time.time()
+        self._save(watched)
+        for conn in watched.start_waiters:
+            _reply(conn, {"ok": False, "error": message})
+            conn.close()
+        watched.start_waiters.clear()
+        for conn in watched.stop_waiters:  # a stop asked during set-up: nothing runs any more
+            _reply(conn, {"ok": True, "already": True})
+            conn.close()
+        watched.stop_waiters.clear()
+        watched.stop_requested = None
+
+    def _running(self, watched: Watched, pid: int) -> None:
+        status = watched.status
+        status.pid = pid
+        status.pid_start_time = process_start_time(pid) or 0
+        status.state = "running"
+        status.exit_code = None
+        status.oom_killed = False
+        status.error = ""
+        status.started_at = time.time()
+        status.stopped_by_user = False
+        status.health = "starting" if watched.spec.health else ""
+        status.health_failing_streak = 0
+        self._schedule_first_health(watched)
+        self._save(watched)
+
+    def _adopt_existing(self) -> None:
+        """Take over containers a previous supervisor started (it died; they live on)."""
+        if not self.containers_dir.is_dir():
+            return
+        for path in sorted(self.containers_dir.iterdir()):
+            cdir = ContainerDir(path)
+            if not cdir.spec_file.exists():
+                continue
+            status = cdir.read_status()
+            if status.state not in ("running", "restarting"):
+                continue
+            watched = Watched(cdir=cdir, spec=cdir.read_spec(), status=status)
+            self.watched[cdir.name] = watched
+            stdout_path, stderr_path = _fifo_paths(watched)
+            if os.path.exists(stdout_path) and os.path.exists(stderr_path):
+                self._collect_logs(cdir.name, stdout_path, stderr_path, cdir.log_file)
+            if is_alive(status):
+                self._watch_pidfd(watched)
+                self._schedule_first_health(watched)
+            else:
+                self._exited(watched, exit_code=-1)
+
+    def _collect_logs(self, name: str, stdout_path: str, stderr_path: str, log_file: Path) -> None:
+        if name in self._logged:
+            return
+        self._logs.add(name, "stdout", stdout_path, str(log_file))
+        self._logs.add(name, "stderr", stderr_path, str(log_file))
+        self._logged.add(name)
+
+    def _watch_pidfd(self, watched: Watched) -> None:
+        try:
+            fd = os.pidfd_open(watched.status.pid)
+        except ProcessLookupError:
+            self._exited(watched, exit_code=-1)
+            return
+        watched.pidfd = fd
+        self.selector.register(fd, selectors.EVENT_READ, ("pidfd", watched.name))
+
+    def _reap_children(self) -> None:
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            name = self.by_pid.pop(pid, None)
+            watched = self.watched.get(name) if name else None
+            if watched is None:
+                continue
+            if watched.pending is not None and watched.pending.pid == pid:
+                watched.early_exit = _decode(wait_status)  # _on_started decides: failed set-up or quick exit
+            elif watched.status.pid == pid:
+                self._exited(watched, exit_code=_decode(wait_status))
+
+    def _exited(self, watched: Watched, exit_code: int) -> None:
+        status = watched.status
+        oom = False
+        with contextlib.suppress(Exception):
+            oom = bool(self._cgroup_of(watched).oom_killed()) and exit_code in (137, -1)
+        if oom:
+            exit_code = 137
+        with contextlib.suppress(Exception):
+            self._cgroup_of(watched).kill_all(signal.SIGKILL)  # no orphan outlives its PID 1
+        status.state = "exited"
+        status.exit_code = exit_code
+        status.oom_killed = oom
+        status.finished_at = time.time()
+        status.health = ""
+        watched.stop_deadline = 0.0
+        watched.next_health_at = 0.0
+        if self._should_restart(watched):
+            ran_for = status.finished_at - status.started_at
+            if ran_for >= BACKOFF_RESET_AFTER:
+                watched.backoff = BACKOFF_START
+            status.state = "restarting"
+            watched.restart_at = time.monotonic() + watched.backoff
+            watched.backoff = min(BACKOFF_MAX, watched.backoff * 2)
+        self._save(watched)
+        for conn in watched.stop_waiters:
+            _reply(conn, {"ok": True, "exit_code": exit_code})
+            conn.close()
+        watched.stop_waiters.clear()
+
+    def _should_restart(self, watched: Watched) -> bool:
+        status = watched.status
+        if status.stopped_by_user:
+            return False
+        policy = watched.spec.restart
+        if policy in ("always", "unless-stopped"):
+            return True
+        if policy.startswith("on-failure"):
+            _, _, limit = policy.partition(":")
+            within = not limit or status.restart_count < int(limit)
+            return status.exit_code not in (0, None) and within
+        return False
+
+    # -- timers ------------------------------------------------------------------
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        for watched in list(self.watched.values()):
+            if watched.restart_at and now >= watched.restart_at:
+                watched.restart_at = 0.0
+                watched.status.restart_count += 1
+                self._spawn(watched)
+            if watched.stop_deadline and now >= watched.stop_deadline:
+                watched.stop_deadline = 0.0
+                with contextlib.suppress(Exception):
+                    self._cgroup_of(watched).kill_all(signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(watched.status.pid, signal.SIGKILL)
+            if watched.next_health_at and now >= watched.next_health_at and not watched.health_running:
+                self._launch_health(watched)
+
+    # -- healthchecks --------------------------------------------------------------
+    def _schedule_first_health(self, watched: Watched) -> None:
+        health = watched.spec.health
+        if health is None:
+            watched.next_health_at = 0.0
+            return
+        first = health.start_interval if health.start_period > 0 else health.interval
+        watched.next_health_at = time.monotonic() + min(first, health.interval)
+
+    def _launch_health(self, watched: Watched) -> None:
+        health = watched.spec.health
+        if health is None or watched.status.state != "running":
+            watched.next_health_at = 0.0
+            return
+        watched.health_running = True
+        watched.next_health_at = 0.0
+        pid, name = watched.status.pid, watched.name
+        cgroup = self._cgroup_of(watched)
+        self.health_pool.submit(
+            self._health_worker, name, pid, health.argv, health.timeout, watched.spec.config, cgroup
+        )
+
+    def _health_worker(
+        self, name: str, pid: int, argv: tuple[str, ...], timeout: float, config: Any, cgroup: Any
+    ) -> None:
+        from composer.kernel.launch import run_in_container
+
+        try:
+            code, output = run_in_container(pid, list(argv), timeout, cfg=config, cgroup=cgroup)
+            text = output.decode("utf-8", "replace")[-4096:]
+        except Exception as error:
+            code, text = -1, f"healthcheck could not run: {error}"
+        self.results.put((name, code, text))
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"h")
+
+    def _drain_health_results(self) -> None:
+        while True:
+            try:
+                name, code, output = self.results.get_nowait()
+            except queue.Empty:
+                return
+            watched = self.watched.get(name)
+            if watched is None or watched.spec.health is None:
+                continue
+            watched.health_running = False
+            if watched.status.state != "running":
+                continue
+            self._record_health(watched, code, output)
+
+    def _record_health(self, watched: Watched, code: int, output: str) -> None:
+        health = watched.spec.health
+        assert health is not None
+        status = watched.status
+        in_start_period = time.time() - status.started_at < health.start_period
+        log = {"start": time.time(), "exit_code": code, "output": output}
+        status.health_log = [*status.health_log, log][-HEALTH_LOG_KEEP:]
+        if code == 0:
+            status.health = "healthy"
+            status.health_failing_streak = 0
+        elif not in_start_period:
+            status.health_failing_streak += 1
+            if status.health_failing_streak >= health.retries:
+                status.health = "unhealthy"
+        still_starting = status.health == "starting" and in_start_period
+        delay = health.start_interval if still_starting else health.interval
+        watched.next_health_at = time.monotonic() + delay
+        self._save(watched)
+
+    def _save(self, watched: Watched) -> None:
+        watched.cdir.write_status(watched.status)
+
+
+def _fifo_paths(watched: Watched) -> tuple[str, str]:
+    state_dir = watched.spec.config.state_dir
+    return os.path.join(state_dir, "stdout.fifo"), os.path.join(state_dir, "stderr.fifo")
+
+
+def _decode(wait_status: int) -> int:
+    if os.WIFSIGNALED(wait_status):
+        return 128 + os.WTERMSIG(wait_status)
+    return os.waitstatus_to_exitcode(wait_status)
+
+
+def _read_line(conn: socket.socket) -> str:
+    chunks = b""
+    while not chunks.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks += chunk
+    return chunks.decode()
+
+
+def _reply(conn: socket.socket, payload: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(payload).encode() + b"\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="composer-supervisor")
+    parser.add_argument("project_dir", type=Path)
+    args = parser.parse_args(argv)
+    # A subreaper: processes orphaned inside containers' init trees come back to us, not to PID 1.
+    from composer.kernel.syscalls import prctl
+
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    (args.project_dir / "supervisor.pid").write_text(f"{os.getpid()} {process_start_time(os.getpid())}\n")
+    Supervisor(args.project_dir).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,125 @@
+"""The cgroup v2 driver against a FAKE cgroupfs tree in a temporary folder.
+
+This host runs cgroup v1 (hybrid), so v2 controllers cannot be exercised for
+real here; the fake tree is plain folders and files laid out like a unified
+hierarchy (cgroup.controllers, cgroup.subtree_control, cgroup.procs), which the
+driver reads and writes exactly as it would the real one.  The v1 driver is
+tested for real in tests/kernel/runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from composer.errors import HostError
+from composer.kernel.cgroups import (
+    CgroupV1Driver,
+    CgroupV2Driver,
+    CgroupV2Handle,
+    cpu_weight,
+    detect_cgroup_driver,
+    open_handle,
+    parse_proc_cgroup,
+)
+from composer.model.container import CgroupLimits
+
+
+@pytest.fixture
+def fake_v2(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "cgroup"
+    own = root / "user.slice" / "session"
+    own.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
+    (own / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (own / "cgroup.subtree_control").write_text("")
+    (own / "cgroup.procs").write_text("")
+    proc = tmp_path / "proc_self_cgroup"
+    proc.write_text("0::/user.slice/session\n")
+    return root, proc
+
+
+def test_detects_v2_and_creates_beneath_own_cgroup(fake_v2: tuple[Path, Path]) -> None:
+    root, proc = fake_v2
+    driver = detect_cgroup_driver(root, proc)
+    assert isinstance(driver, CgroupV2Driver)
+    limits = CgroupLimits(memory=256 << 20, memory_swap=512 << 20, memory_reservation=128 << 20, cpus=1.5,
+                          cpu_shares=1024, cpuset="0-1", pids=64)  # fmt: skip
+    handle = driver.create("proj", "web", limits)
+    folder = root / "user.slice/session/composer/proj/web"
+    assert handle.paths == {"unified": str(folder)}
+    assert (folder / "memory.max").read_text() == str(256 << 20)
+    assert (folder / "memory.low").read_text() == str(128 << 20)
+    assert (folder / "cpu.max").read_text() == "150000 100000"
+    assert (folder / "cpu.weight").read_text() == "39"
+    assert (folder / "cpuset.cpus").read_text() == "0-1"
+    assert (folder / "pids.max").read_text() == "64"
+    for level in ("", "/composer", "/composer/proj"):
+        text = (root / f"user.slice/session{level}/cgroup.subtree_control").read_text()
+        assert text == "+cpuset +cpu +memory +pids"
+    assert handle.cpu_quota() == (150000, 100000)
+    assert handle.memory_limit() == 256 << 20
+
+
+def test_swap_is_memswap_minus_memory(fake_v2: tuple[Path, Path]) -> None:
+    root, proc = fake_v2
+    driver = detect_cgroup_driver(root, proc)
+    base = root / "user.slice/session/composer/p"
+    for name, limits, expected in [
+        ("a", CgroupLimits(memory=100, memory_swap=300), "200"),
+        ("b", CgroupLimits(memory=100, memory_swap=-1), "max"),
+        ("c", CgroupLimits(memory=100), "100"),  # Docker: unset memswap = twice the memory
+    ]:
+        (base / name).mkdir(parents=True)
+        (base / name / "memory.swap.max").write_text("max")  # the kernel offers the file
+        driver.create("p", name, limits)
+        assert (base / name / "memory.swap.max").read_text() == expected
+
+
+def test_reopen_from_paths_oom_and_pids(fake_v2: tuple[Path, Path]) -> None:
+    root, proc = fake_v2
+    handle = detect_cgroup_driver(root, proc).create("p", "c", CgroupLimits())
+    reopened = open_handle(handle.paths)
+    assert isinstance(reopened, CgroupV2Handle)
+    folder = Path(handle.paths["unified"])
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
+    assert not reopened.oom_killed()
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert reopened.oom_killed()
+    (folder / "cgroup.procs").write_text("12\n34\n")
+    assert reopened.pids() == {12, 34}
+    (folder / "cpu.max").write_text("max 100000\n")
+    assert reopened.cpu_quota() is None
+
+
+def test_enabling_controllers_failure_is_a_host_error(fake_v2: tuple[Path, Path]) -> None:
+    # The real refusal (EBUSY: composer's cgroup holds processes) cannot be produced in a
+    # fake tree; a folder in place of the control file makes the write fail instead.
+    root, proc = fake_v2
+    own = root / "user.slice/session"
+    driver = detect_cgroup_driver(root, proc)
+    (own / "cgroup.subtree_control").unlink()
+    (own / "cgroup.subtree_control").mkdir()
+    with pytest.raises(HostError, match="cannot enable cgroup controllers"):
+        driver.create("p", "c", CgroupLimits())
+
+
+def test_cpu_weight_matches_runc() -> None:
+    assert cpu_weight(2) == 1
+    assert cpu_weight(1024) == 39
+    assert cpu_weight(262144) == 10000
+
+
+def test_parse_proc_cgroup_and_v1_detection(tmp_path: Path) -> None:
+    text = "9:name=systemd:/\n4:memory:/box/1\n3:cpu,cpuacct:/\n1:pids:/\n0::/\n"
+    parsed = parse_proc_cgroup(text)
+    assert parsed["memory"] == "/box/1" and parsed["cpuacct"] == "/" and parsed["unified"] == "/"
+    for controller in ("memory", "cpu", "pids"):
+        (tmp_path / controller).mkdir()
+    proc = tmp_path / "self_cgroup"
+    proc.write_text(text)
+    driver = detect_cgroup_driver(tmp_path, proc)
+    assert isinstance(driver, CgroupV1Driver)
+    assert driver.base("memory") == tmp_path / "memory/box/1/composer"
+    assert driver.base("cpu") == tmp_path / "cpu/composer"
