@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from composer.engine.api import Roots
+    from composer.engine.hosts.base import Host
+    from composer.engine.options import Roots
     from composer.project.loader import LoadedProject
+    from composer.store.layout import ProjectLayout, StateRoot
 
 DEFAULT_STATE_ROOT = "/run/composer"
 DEFAULT_IMAGE_ROOT = "/var/lib/composer"
@@ -46,9 +48,24 @@ class GlobalOptions:
         return project
 
     def roots(self) -> Roots:
-        from composer.engine.api import Roots
+        from composer.engine.options import Roots
 
         return Roots(state=self.state_root, images=self.image_root)
+
+    def host(self) -> Host:
+        """The machine the verbs act on (the composition root's choice: the real one)."""
+        from composer.engine.hosts import default_host
+
+        return default_host(self.roots())
+
+    def root(self) -> StateRoot:
+        from composer.store.layout import StateRoot
+
+        return StateRoot(self.state_root)
+
+    def layout(self) -> ProjectLayout:
+        """Where the named (or loaded) project's state is."""
+        return self.root().project(self.project())
 
     def project(self) -> str:
         """The project name: -p when given (the file is then not needed), else the loaded file's."""

@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         """Stop and remove containers, links, networks, cgroups and state (-v: named volumes)."""
         from composer.cli.context import options
         from composer.cli.progress import make_sink
-        from composer.engine import api
+        from composer.engine.down import down as down_project
+        from composer.engine.options import DownOptions
         from composer.errors import ComposerError
 
         opts = options(ctx)
@@ -40,9 +41,9 @@ def register(app: typer.Typer) -> None:
         project = opts.project()
         sink, close = make_sink("quiet" if quiet else progress)
         try:
-            result = api.down(
+            result = down_project(
                 project,
-                api.DownOptions(dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel),
+                DownOptions(dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel),
                 roots=opts.roots(),
                 events=sink,
             )

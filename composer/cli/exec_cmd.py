@@ -24,22 +24,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a command inside a service's container; its exit status becomes composer's."""
         from composer.cli.context import options
+        from composer.engine.hosts.base import ExecRequest
         from composer.kernel.privileges import require_root
-        from composer.verbs import lifecycle
+        from composer.verbs.execute import exec_in
 
         require_root("exec")
         opts = options(ctx)
         variables = dict(item.partition("=")[::2] for item in env or [])
         tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
-        code = lifecycle.exec_in(
-            opts.state_root,
-            opts.project(),
-            service,
-            command,
-            index=index,
-            user=user,
-            working_dir=workdir,
-            env=variables or None,
-            tty=tty,
-        )
+        request = ExecRequest(tuple(command), user=user, working_dir=workdir, env=variables, tty=tty)
+        code = exec_in(opts.layout(), opts.host(), service, request, index=index)
         raise typer.Exit(code)

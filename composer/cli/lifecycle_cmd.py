@@ -19,24 +19,24 @@ def register(app: typer.Typer) -> None:
         """Start existing containers."""
         from composer.verbs import lifecycle
 
-        opts, project, sink = _prepare(ctx, "start")
-        lifecycle.start(opts.state_root, project, services or (), events=sink)
+        opts, sink = _prepare(ctx, "start")
+        lifecycle.start(opts.layout(), opts.host(), services or (), events=sink)
 
     @app.command("stop")
     def stop(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
         """Stop running containers (stop_signal, grace period, then SIGKILL)."""
         from composer.verbs import lifecycle
 
-        opts, project, sink = _prepare(ctx, "stop")
-        lifecycle.stop(opts.state_root, project, services or (), timeout=timeout, events=sink)
+        opts, sink = _prepare(ctx, "stop")
+        lifecycle.stop(opts.layout(), opts.host(), services or (), timeout=timeout, events=sink)
 
     @app.command("restart")
     def restart(ctx: typer.Context, services: Services = None, timeout: Timeout = None) -> None:
         """Restart containers."""
         from composer.verbs import lifecycle
 
-        opts, project, sink = _prepare(ctx, "restart")
-        lifecycle.restart(opts.state_root, project, services or (), timeout=timeout, events=sink)
+        opts, sink = _prepare(ctx, "restart")
+        lifecycle.restart(opts.layout(), opts.host(), services or (), timeout=timeout, events=sink)
 
     @app.command("kill")
     def kill(
@@ -47,11 +47,11 @@ def register(app: typer.Typer) -> None:
         """Send a signal to containers' main processes."""
         from composer.verbs import lifecycle
 
-        opts, project, sink = _prepare(ctx, "kill")
-        lifecycle.kill(opts.state_root, project, services or (), sig=_signal(signal_name), events=sink)
+        opts, sink = _prepare(ctx, "kill")
+        lifecycle.kill(opts.layout(), opts.host(), services or (), sig=_signal(signal_name), events=sink)
 
 
-def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSink]:
+def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, EventSink]:
     from composer.cli.context import options
     from composer.cli.progress import make_sink
     from composer.kernel.privileges import require_root
@@ -59,7 +59,7 @@ def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, str, EventSi
     require_root(verb)
     opts = options(ctx)
     sink, _close = make_sink("auto")
-    return opts, opts.project(), sink
+    return opts, sink
 
 
 def _signal(name: str) -> int:

@@ -26,13 +26,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the containers' stdout and stderr."""
         from composer.cli.context import options
-        from composer.verbs import lifecycle
+        from composer.verbs.logs import logs as read_logs
 
         opts = options(ctx)
         count = None if tail == "all" else int(tail)
-        lines = lifecycle.logs(
-            opts.state_root, opts.project(), services or (), tail=count, follow=follow, timestamps=timestamps
-        )
+        lines = read_logs(opts.layout(), services or (), tail=count, follow=follow, timestamps=timestamps)
         with contextlib.suppress(KeyboardInterrupt):
             print_lines(lines, prefix=not no_prefix)
 

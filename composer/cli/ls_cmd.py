@@ -18,9 +18,10 @@ def register(app: typer.Typer) -> None:
         """List projects with the state of their containers."""
         from composer.cli.context import options
         from composer.cli.tables import print_table
-        from composer.verbs import views as inspect
+        from composer.verbs import views
 
-        rows = inspect.ls(options(ctx).state_root)
+        opts = options(ctx)
+        rows = views.ls(opts.root(), opts.host())
         if fmt == "json":
             typer.echo(json.dumps([asdict(r) for r in rows]))
             return

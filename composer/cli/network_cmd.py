@@ -19,10 +19,9 @@ def network_ls(
     """List the project's networks with bridge, subnets and gateways."""
     from composer.cli.context import options
     from composer.cli.tables import print_table
-    from composer.verbs import views as inspect
+    from composer.verbs import views
 
-    opts = options(ctx)
-    rows = inspect.network_ls(opts.state_root, opts.project())
+    rows = views.network_ls(options(ctx).layout())
     if fmt == "json":
         typer.echo(json.dumps([asdict(r) for r in rows]))
         return

@@ -18,7 +18,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the host address a container port is published on."""
         from composer.cli.context import options
-        from composer.verbs import views as inspect
+        from composer.verbs import views
 
-        opts = options(ctx)
-        typer.echo(inspect.port(opts.state_root, opts.project(), service, private_port, protocol, index))
+        typer.echo(views.port(options(ctx).layout(), service, private_port, protocol, index))

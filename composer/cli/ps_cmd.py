@@ -21,11 +21,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the project's containers with state, health, addresses and published ports."""
         from composer.cli.context import options
-        from composer.verbs import views as inspect
+        from composer.verbs import views
 
         opts = options(ctx)
-        _revive(opts.state_root, opts.project())
-        rows = inspect.ps(opts.state_root, opts.project(), services=services or (), all_states=all_states)
+        layout, host = opts.layout(), opts.host()
+        host.revive_supervisor(
+            layout
+        )  # a dead supervisor is noticed by any ps: a new one adopts the containers
+        rows = views.ps(layout, host, services=services or (), all_states=all_states)
         if quiet:
             for row in rows:
                 typer.echo(row.Name)
@@ -33,15 +36,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=None))
         else:
             _table(rows)
-
-
-def _revive(state_root: object, project: str) -> None:
-    """A dead supervisor is noticed by any command: ps starts a new one that adopts the containers."""
-    from pathlib import Path
-
-    from composer.supervisor import client as supervisor_client
-
-    supervisor_client.revive(Path(str(state_root)) / "projects" / project)
 
 
 def _table(rows: Sequence[object]) -> None:

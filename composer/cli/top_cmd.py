@@ -16,13 +16,13 @@ def register(app: typer.Typer) -> None:
         """Show the processes of the project's containers."""
         from composer.cli.context import options
         from composer.cli.tables import print_table
-        from composer.verbs import views as inspect
+        from composer.verbs import views
 
         opts = options(ctx)
-        project = opts.project()
-        for row in inspect.ps(opts.state_root, project, services=services or ()):
+        layout, host = opts.layout(), opts.host()
+        for row in views.ps(layout, host, services=services or ()):
             typer.echo(row.Name)
-            procs = inspect.top(opts.state_root, project, row.Name)
+            procs = views.top(layout, host, row.Name)
             print_table(
                 ["UID", "PID", "PPID", "TIME", "CMD"],
                 [[p.UID, str(p.PID), str(p.PPID), p.TIME, p.CMD] for p in procs],

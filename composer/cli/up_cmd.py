@@ -10,6 +10,7 @@ from composer.cli.context import GlobalOptions
 
 if TYPE_CHECKING:
     from composer.engine.fastpath import UpInputs
+    from composer.model.desired import DesiredState
 
 
 def register(app: typer.Typer) -> None:
@@ -56,12 +57,13 @@ def register(app: typer.Typer) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
         from composer.cli.progress import make_sink
-        from composer.engine import api
+        from composer.engine import up as engine
+        from composer.engine.options import UpOptions
 
         opts = options(ctx)
         if not dry_run:
             _require_root()
-        up_options = api.UpOptions(
+        up_options = UpOptions(
             services=tuple(services or ()),
             dry_run=dry_run,
             force_recreate=force_recreate,
@@ -77,10 +79,15 @@ def register(app: typer.Typer) -> None:
         inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)
         try:
-            result = api.up_cached(inputs, up_options, roots=opts.roots(), events=sink) if inputs else None
+            host = opts.host()
+            result = None
+            if inputs is not None:
+                result = engine.up_cached(inputs, up_options, roots=opts.roots(), host=host, events=sink)
             if result is None:  # something may have changed: load the project and converge
                 loaded = opts.load()
-                result = api.up(loaded, up_options, roots=opts.roots(), events=sink, inputs=inputs)
+                result = engine.up(
+                    loaded, up_options, roots=opts.roots(), host=host, events=sink, inputs=inputs
+                )
         finally:
             close()
         project = result.desired.project
@@ -92,7 +99,9 @@ def register(app: typer.Typer) -> None:
         if not result.plan:
             typer.echo("nothing to do: the project is up to date", err=True)
         if wait:
-            api.wait_ready(project, result.desired, roots=opts.roots(), timeout=wait_timeout)
+            from composer.engine.wait import wait_ready
+
+            wait_ready(opts.root().project(project), result.desired, host, timeout=wait_timeout)
             return
         if detach or no_start:
             return
@@ -133,25 +142,21 @@ def _parse_scale(items: list[str]) -> dict[str, int]:
     return scale
 
 
-def _attach(opts: object, project: str, desired: object, timeout: float | None) -> None:
+def _attach(opts: GlobalOptions, project: str, desired: DesiredState, timeout: float | None) -> None:
     """Follow the logs with a coloured prefix per container; Ctrl-C stops the project's containers."""
-    from composer.cli.context import GlobalOptions
     from composer.cli.logs_cmd import print_lines
     from composer.verbs import lifecycle
+    from composer.verbs.logs import logs
 
-    assert isinstance(opts, GlobalOptions)
-    services = sorted({c.service for c in desired.containers.values()})  # type: ignore[attr-defined]
-    names = [c.name for c in desired.containers.values()]  # type: ignore[attr-defined]
+    layout, host = opts.root().project(project), opts.host()
+    services = sorted({c.service for c in desired.containers.values()})
+    names = [c.name for c in desired.containers.values()]
 
     def all_exited() -> bool:
-        from composer.verbs.views import container_status, load_state
-
-        state = load_state(opts.state_root, project)
-        return all(container_status(state, n).state in ("exited", "dead", "created") for n in names)
+        return all(host.container_status(layout, n).state in ("exited", "dead", "created") for n in names)
 
     try:
-        lines = lifecycle.logs(opts.state_root, project, services, follow=True, until=all_exited)
-        print_lines(lines, prefix=True)
+        print_lines(logs(layout, services, follow=True, until=all_exited), prefix=True)
     except KeyboardInterrupt:
         typer.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
-        lifecycle.stop(opts.state_root, project, services, timeout=timeout)
+        lifecycle.stop(layout, host, services, timeout=timeout)

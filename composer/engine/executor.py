@@ -1,11 +1,13 @@
-"""Runs a plan: the only place where the host changes.
+"""Runs a plan: the one place where the host changes (through the action handler).
 
 Actions run as soon as everything they come after has finished, several at a
 time (``max_workers``, ``--parallel``), so independent containers start side by
-side while a dependent waits for its dependency.  The first failure stops new
-actions from starting; those already running finish, then the error is raised.
-What was done is in the state store, so the next ``up`` or ``down`` goes on from
-there.
+side while a dependent waits for its dependency.  Among ready actions, later
+phases go first (a container starts as soon as it exists, its start running in
+the supervisor beside the creates still going on), and ties keep the plan's own
+order.  The first failure stops new actions from starting; those already
+running finish, then the error is raised.  What was done is in the state store,
+so the next ``up`` or ``down`` goes on from there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import heapq
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from composer.engine.plan import VERB_PHASE, Action, Plan
+from composer.engine.plan import VERB_PHASE, Action, ActionKey, Plan
 from composer.errors import ComposerError
 
 ActionHandler = Callable[[Action], None]
@@ -43,38 +45,34 @@ class Executor:
     def apply(self, plan: Plan) -> None:
         if not plan:
             return
-        order = [action.key for action in plan.ordered()]  # validates: no cycle
-        # Among ready actions, later phases go first: a container starts as soon as it is created
-        # (its start runs in the supervisor, beside the creates still going on here).
-        rank = {key: (-VERB_PHASE[plan.actions[key].verb], index) for index, key in enumerate(order)}
-        waiting = {key: len(plan.after[key]) for key in order}
-        dependents: dict[str, list[str]] = {key: [] for key in order}
-        for key in order:
-            for dep in plan.after[key]:
-                dependents[dep].append(key)
-        position = {rank[key]: key for key in order}
-        ready = [rank[key] for key in order if waiting[key] == 0]
+        rank = {k: (-VERB_PHASE[k.verb], index) for index, k in enumerate(plan.order)}
+        waiting = {k: len(plan.after[k]) for k in plan.order}
+        dependents: dict[ActionKey, list[ActionKey]] = {k: [] for k in plan.order}
+        for k in plan.order:
+            for dep in plan.after[k]:
+                dependents[dep].append(k)
+        ready = [(rank[k], k) for k in plan.order if waiting[k] == 0]
         heapq.heapify(ready)
         failures: list[tuple[Action, BaseException]] = []
-        running: dict[Future[None], str] = {}
+        running: dict[Future[None], ActionKey] = {}
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="composer") as pool:
             while True:
                 # Submit no more than there are workers: after a failure nothing queued runs.
                 while ready and not failures and len(running) < self.max_workers:
-                    key = position[heapq.heappop(ready)]
-                    running[pool.submit(self.handler, plan.actions[key])] = key
+                    _, k = heapq.heappop(ready)
+                    running[pool.submit(self.handler, plan.actions[k])] = k
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    key = running.pop(future)
+                    k = running.pop(future)
                     error = future.exception()
                     if error is not None:
-                        failures.append((plan.actions[key], error))
+                        failures.append((plan.actions[k], error))
                         continue
-                    for nxt in dependents[key]:
+                    for nxt in dependents[k]:
                         waiting[nxt] -= 1
                         if waiting[nxt] == 0:
-                            heapq.heappush(ready, rank[nxt])
+                            heapq.heappush(ready, (rank[nxt], nxt))
         if failures:
             raise PlanFailed(failures)

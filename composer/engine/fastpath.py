@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from composer import __version__
-from composer.model.desired import DesiredState, desired_from_json, desired_to_json
-from composer.store.journal import atomic_write
+from composer.model.codec import desired_from_json, desired_to_json
+from composer.model.desired import DesiredState
+from composer.store.files import atomic_write
+from composer.store.layout import StateRoot
 
-CACHE_FOLDER = "upcache"
 _VARIABLE = re.compile(rb"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _COMPOSE_VARIABLES = ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME", "COMPOSE_PATH_SEPARATOR")
 
@@ -59,8 +60,8 @@ class UpInputs:
         return [folder.absolute() / ".env"]
 
 
-def _cache_file(state_root: Path, inputs: UpInputs) -> Path:
-    return state_root / CACHE_FOLDER / f"{inputs.key()}.json"
+def _cache_file(root: StateRoot, inputs: UpInputs) -> Path:
+    return root.fastpath_file(inputs.key())
 
 
 def fingerprint(inputs: UpInputs, tarballs: Iterable[str] = ()) -> str | None:
@@ -106,10 +107,10 @@ def eligible(loaded: Any, desired: DesiredState) -> bool:
     return b"env_file" not in raw
 
 
-def save(state_root: Path, inputs: UpInputs, loaded: Any, desired: DesiredState) -> None:
-    path = _cache_file(state_root, inputs)
+def save(root: StateRoot, inputs: UpInputs, loaded: Any, desired: DesiredState) -> None:
+    path = _cache_file(root, inputs)
     if not eligible(loaded, desired):
-        forget(path)
+        _remove(path)
         return
     tarballs = [
         str(svc.rootfs) for svc in loaded.spec.services.values() if svc.rootfs and Path(svc.rootfs).is_file()
@@ -122,37 +123,41 @@ def save(state_root: Path, inputs: UpInputs, loaded: Any, desired: DesiredState)
     atomic_write(path, json.dumps(record, separators=(",", ":")))
 
 
-def load(state_root: Path, inputs: UpInputs) -> DesiredState | None:
+def load(root: StateRoot, inputs: UpInputs) -> DesiredState | None:
     """The stored desired state when nothing it came from has changed, else None."""
-    path = _cache_file(state_root, inputs)
+    path = _cache_file(root, inputs)
     try:
         record: Mapping[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if fingerprint(inputs, record.get("tarballs", ())) != record.get("fingerprint"):
         return None
-    try:
-        return desired_from_json(record["desired"])
-    except (KeyError, TypeError, ValueError):
-        forget(path)
-        return None
+    desired = desired_from_json(record.get("desired") or {})
+    if desired is None:
+        _remove(path)  # written by another version
+    return desired
 
 
-def forget(path: Path) -> None:
+def forget(root: StateRoot, inputs: UpInputs) -> None:
+    """Drop the stored state of these inputs: stale until the ``up`` running now succeeds."""
+    _remove(_cache_file(root, inputs))
+
+
+def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
 
 
-def forget_project(state_root: Path, project: str) -> None:
+def forget_project(root: StateRoot, project: str) -> None:
     """``down`` drops the project's cached states (and the folder once empty)."""
-    folder = state_root / CACHE_FOLDER
+    folder = root.fastpath
     if not folder.is_dir():
         return
     for path in folder.glob("*.json"):
         try:
             if json.loads(path.read_text()).get("project") == project:
-                forget(path)
+                _remove(path)
         except (OSError, ValueError):
-            forget(path)
+            _remove(path)
     with contextlib.suppress(OSError):
         folder.rmdir()

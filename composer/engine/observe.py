@@ -11,39 +11,50 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Generic
 
-from composer.store.container import ContainerStatus
-from composer.store.journal import ProjectState, ResourceRecord
-
-
-class HostProbe(Protocol):
-    """The read-only questions observe() asks the host (the real host or a fake)."""
-
-    def interface_exists(self, name: str) -> bool: ...
-
-    def netns_exists(self, path: str) -> bool: ...
-
-    def container_status(self, project_dir: str, name: str) -> ContainerStatus: ...
-
-    def firewall_exists(self, project: str) -> bool: ...
+from composer.engine.hosts.base import HostFacts
+from composer.model.ids import ResourceId
+from composer.store.journal import ProjectStore
+from composer.store.records import (
+    ContainerRecord,
+    FirewallRecord,
+    LinkRecord,
+    NetworkRecord,
+    ProjectMeta,
+    R,
+    Stored,
+    VolumeRecord,
+)
 
 
 @dataclass(frozen=True)
 class ObservedContainer:
-    rid: str
-    name: str
-    service: str
-    number: int
+    rid: ResourceId
     phase: str  # the record's phase: creating, created, removing
     config_hash: str
-    image_id: str
+    record: ContainerRecord
     state: str  # running, exited, created, restarting, dead, gone (no process ever / sandbox lost)
     health: str
     exit_code: int | None
     sandbox_ok: bool  # its netns (when it owns one) still exists
-    data: Mapping[str, Any]
     stopped_by_user: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.rid.name
+
+    @property
+    def service(self) -> str:
+        return self.record.service
+
+    @property
+    def number(self) -> int:
+        return self.record.number
+
+    @property
+    def image_id(self) -> str:
+        return self.record.image_id
 
     @property
     def running(self) -> bool:
@@ -55,94 +66,73 @@ class ObservedContainer:
 
 
 @dataclass(frozen=True)
-class ObservedNetwork:
-    rid: str
+class Observed(Generic[R]):
+    """A network, link, volume or firewall record, with whether its host object exists."""
+
+    rid: ResourceId
     phase: str
     config_hash: str
-    present: bool  # the bridge exists on the host
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ObservedRecord:
-    """A link, volume or firewall record, with whether its host object exists."""
-
-    rid: str
-    phase: str
-    config_hash: str
+    record: R
     present: bool
-    data: Mapping[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.phase == "created"
 
 
 @dataclass(frozen=True)
 class ObservedState:
     project: str
-    containers: Mapping[str, ObservedContainer] = field(default_factory=dict)
-    networks: Mapping[str, ObservedNetwork] = field(default_factory=dict)
-    links: Mapping[str, ObservedRecord] = field(default_factory=dict)
-    volumes: Mapping[str, ObservedRecord] = field(default_factory=dict)
-    firewall: ObservedRecord | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    containers: Mapping[ResourceId, ObservedContainer] = field(default_factory=dict)
+    networks: Mapping[ResourceId, Observed[NetworkRecord]] = field(default_factory=dict)
+    links: Mapping[ResourceId, Observed[LinkRecord]] = field(default_factory=dict)
+    volumes: Mapping[ResourceId, Observed[VolumeRecord]] = field(default_factory=dict)
+    firewall: Observed[FirewallRecord] | None = None
+    meta: ProjectMeta = field(default_factory=ProjectMeta)
 
     @property
     def is_empty(self) -> bool:
         return not (self.containers or self.networks or self.links or self.volumes or self.firewall)
 
 
-def observe(state: ProjectState, probe: HostProbe) -> ObservedState:
-    project_dir = str(state.dir)
-    containers = {rid: _container(rec, probe, project_dir) for rid, rec in state.of_kind("container").items()}
-    networks = {rid: _network(rec, probe) for rid, rec in state.of_kind("network").items()}
-    links = {rid: _record(rec, present=True) for rid, rec in state.of_kind("link").items()}
-    volumes = {rid: _record(rec, present=True) for rid, rec in state.of_kind("volume").items()}
-    firewall_records = list(state.of_kind("firewall").values())
-    firewall = None
-    if firewall_records:
-        firewall = _record(firewall_records[0], present=probe.firewall_exists(state.project))
+def observe(store: ProjectStore, host: HostFacts) -> ObservedState:
+    containers = {rid: _container(stored, store, host) for rid, stored in store.containers().items()}
+    networks = {
+        rid: _observed(
+            stored, present=bool(stored.record.bridge) and host.interface_exists(stored.record.bridge)
+        )
+        for rid, stored in store.networks().items()
+    }
+    links = {rid: _observed(stored, present=True) for rid, stored in store.links().items()}
+    volumes = {rid: _observed(stored, present=True) for rid, stored in store.volumes().items()}
+    firewall = store.firewall()
     return ObservedState(
-        project=state.project,
+        project=store.project,
         containers=containers,
         networks=networks,
         links=links,
         volumes=volumes,
-        firewall=firewall,
-        meta=dict(state.meta),
+        firewall=_observed(firewall, present=host.firewall_exists(store.project)) if firewall else None,
+        meta=store.meta,
     )
 
 
-def _container(record: ResourceRecord, probe: HostProbe, project_dir: str) -> ObservedContainer:
-    data = record.data
-    name = record.rid.partition(":")[2]
-    status = probe.container_status(project_dir, name)
-    netns = data.get("netns")
-    sandbox_ok = not data.get("owns_netns") or (bool(netns) and probe.netns_exists(str(netns)))
+def _container(stored: Stored[ContainerRecord], store: ProjectStore, host: HostFacts) -> ObservedContainer:
+    status = host.container_status(store.layout, stored.rid.name)
+    sandbox = stored.record.sandbox
+    sandbox_ok = not sandbox.owns_netns or (bool(sandbox.netns) and host.netns_exists(sandbox.netns))
     return ObservedContainer(
-        rid=record.rid,
-        name=name,
-        service=str(data.get("service", "")),
-        number=int(data.get("number", 0)),
-        phase=record.phase,
-        config_hash=record.config_hash,
-        image_id=str(data.get("image_id", "")),
-        state=status.state if record.phase == "created" else "gone",
+        rid=stored.rid,
+        phase=stored.phase,
+        config_hash=stored.config_hash,
+        record=stored.record,
+        state=status.state if stored.complete else "gone",
         health=status.health,
         exit_code=status.exit_code,
         sandbox_ok=sandbox_ok,
-        data=dict(data),
         stopped_by_user=status.stopped_by_user,
     )
 
 
-def _network(record: ResourceRecord, probe: HostProbe) -> ObservedNetwork:
-    bridge = str(record.data.get("bridge", ""))
-    return ObservedNetwork(
-        rid=record.rid,
-        phase=record.phase,
-        config_hash=record.config_hash,
-        present=bool(bridge) and probe.interface_exists(bridge),
-        data=dict(record.data),
-    )
-
-
-def _record(record: ResourceRecord, *, present: bool) -> ObservedRecord:
-    return ObservedRecord(record.rid, record.phase, record.config_hash, present, dict(record.data))
+def _observed(stored: Stored[R], *, present: bool) -> Observed[R]:
+    return Observed(stored.rid, stored.phase, stored.config_hash, stored.record, present)

@@ -33,8 +33,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from composer.engine.observe import ObservedContainer, ObservedState
-from composer.engine.plan import Action, Plan
+from composer.engine.plan import Action, ActionKey, Plan, PlanBuilder, Verb, key
 from composer.model.desired import DesiredContainer, DesiredState, canonical_hash
+from composer.model.ids import ResourceId, container_id
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,10 @@ def firewall_hash(desired: DesiredState) -> str:
 
 
 def reconcile(desired: DesiredState, observed: ObservedState, options: ReconcileOptions) -> Plan:
-    plan = Plan()
+    plan = PlanBuilder()
     if options.down:
         _plan_down(plan, observed, options)
-        return plan
+        return plan.build()
     recreated_networks = _plan_networks(plan, desired, observed)
     _plan_volumes(plan, desired, observed)
     recreated = _plan_containers(plan, desired, observed, options, recreated_networks)
@@ -75,41 +76,45 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     _plan_firewall(plan, desired, observed)
     _plan_removals(plan, desired, observed, options)
     _order(plan, desired, observed)
-    return plan
+    return plan.build()
+
+
+def _replace(plan: PlanBuilder, rid: ResourceId, cause: str, *, recorded: bool) -> None:
+    """Create ``rid`` (after removing what is recorded of it)."""
+    if recorded:
+        plan.add(Action(Verb.REMOVE, rid, cause))
+    plan.add(Action(Verb.CREATE, rid, cause), after=[key(Verb.REMOVE, rid)])
 
 
 # --------------------------------------------------------------------------- up
 
 
-def _plan_networks(plan: Plan, desired: DesiredState, observed: ObservedState) -> set[str]:
+def _plan_networks(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> set[str]:
     recreated: set[str] = set()
     for rid, net in sorted(desired.networks.items()):
         seen = observed.networks.get(rid)
         cause = ""
         if seen is None:
             cause = "missing"
-        elif seen.phase != "created":
+        elif not seen.complete:
             cause = "left half-made by an interrupted command"
         elif seen.config_hash != net.config_hash:
             cause = "config hash changed"
         elif not seen.present and not net.external:
             cause = f"bridge {net.bridge} is gone"
-        if not cause:
-            continue
-        if seen is not None:
-            plan.add(Action("remove", rid, cause))
-        plan.add(Action("create", rid, cause), after=[f"remove {rid}"])
-        recreated.add(net.name)
+        if cause:
+            _replace(plan, rid, cause, recorded=seen is not None)
+            recreated.add(net.name)
     return recreated
 
 
-def _plan_volumes(plan: Plan, desired: DesiredState, observed: ObservedState) -> None:
+def _plan_volumes(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
     for rid, volume in sorted(desired.volumes.items()):
         seen = observed.volumes.get(rid)
         if volume.external:
             continue
-        if seen is None or seen.phase != "created":
-            plan.add(Action("create", rid, "missing"))
+        if seen is None or not seen.complete:
+            plan.add(Action(Verb.CREATE, rid, "missing"))
 
 
 def _container_cause(
@@ -117,7 +122,7 @@ def _container_cause(
     seen: ObservedContainer,
     options: ReconcileOptions,
     recreated_networks: set[str],
-    recreated: Mapping[str, str],
+    recreated: Mapping[ResourceId, str],
 ) -> str:
     """Why ``container`` must be recreated, or "" when it can stay."""
     if not seen.complete:
@@ -135,42 +140,41 @@ def _container_cause(
     for attachment in container.attachments:
         if attachment.network in recreated_networks:
             return f"network {attachment.network} is made again"
-    if container.network_mode.startswith("container:"):
-        owner = container.network_mode.partition(":")[2]
-        if f"container:{owner}" in recreated:
-            return f"it shares the network of {owner}, which is recreated"
+    owner = container.netns_owner
+    if owner and container_id(owner) in recreated:
+        return f"it shares the network of {owner}, which is recreated"
     return ""
 
 
 def _plan_containers(
-    plan: Plan,
+    plan: PlanBuilder,
     desired: DesiredState,
     observed: ObservedState,
     options: ReconcileOptions,
     recreated_networks: set[str],
-) -> dict[str, str]:
+) -> dict[ResourceId, str]:
     """Plan each desired container; returns the recreated ones (rid -> cause)."""
-    recreated: dict[str, str] = {}
+    recreated: dict[ResourceId, str] = {}
     # Owners of shared netns first, so that their recreation is known to the containers joining them.
     for rid in _netns_owners_first(desired):
         container = desired.containers[rid]
         seen = observed.containers.get(rid)
         if seen is None:
-            plan.add(Action("create", rid, "missing"))
+            plan.add(Action(Verb.CREATE, rid, "missing"))
             if options.start:
-                plan.add(Action("start", rid, "created"), after=[f"create {rid}"])
+                plan.add(Action(Verb.START, rid, "created"), after=[key(Verb.CREATE, rid)])
             continue
         cause = _container_cause(container, seen, options, recreated_networks, recreated)
         if cause:
             recreated[rid] = cause
             if seen.running:
-                plan.add(Action("stop", rid, cause))
-            plan.add(Action("remove", rid, cause), after=[f"stop {rid}"])
-            plan.add(Action("create", rid, cause), after=[f"remove {rid}"])
+                plan.add(Action(Verb.STOP, rid, cause))
+            plan.add(Action(Verb.REMOVE, rid, cause), after=[key(Verb.STOP, rid)])
+            plan.add(Action(Verb.CREATE, rid, cause), after=[key(Verb.REMOVE, rid)])
             if options.start:
-                plan.add(Action("start", rid, cause), after=[f"create {rid}"])
+                plan.add(Action(Verb.START, rid, cause), after=[key(Verb.CREATE, rid)])
         elif not seen.running and options.start and not _completed(seen, container):
-            plan.add(Action("start", rid, _not_running_cause(seen)))
+            plan.add(Action(Verb.START, rid, _not_running_cause(seen)))
     _plan_dependent_restarts(plan, desired, observed, recreated)
     return recreated
 
@@ -187,70 +191,64 @@ def _not_running_cause(seen: ObservedContainer) -> str:
     return f"not running ({seen.state})"
 
 
-def _netns_owners_first(desired: DesiredState) -> list[str]:
-    owners = sorted(
-        rid for rid, c in desired.containers.items() if not c.network_mode.startswith("container:")
-    )
-    joiners = sorted(rid for rid, c in desired.containers.items() if c.network_mode.startswith("container:"))
+def _netns_owners_first(desired: DesiredState) -> list[ResourceId]:
+    owners = sorted(rid for rid, c in desired.containers.items() if not c.netns_owner)
+    joiners = sorted(rid for rid, c in desired.containers.items() if c.netns_owner)
     return owners + joiners
 
 
 def _plan_dependent_restarts(
-    plan: Plan, desired: DesiredState, observed: ObservedState, recreated: Mapping[str, str]
+    plan: PlanBuilder, desired: DesiredState, observed: ObservedState, recreated: Mapping[ResourceId, str]
 ) -> None:
     recreated_services = {desired.containers[rid].service for rid in recreated}
     for rid, container in sorted(desired.containers.items()):
-        if rid in recreated or plan.has("start", rid) or rid not in observed.containers:
+        if rid in recreated or plan.has(Verb.START, rid) or rid not in observed.containers:
             continue
         triggers = [
             dep for dep, spec in container.depends_on.items() if spec.restart and dep in recreated_services
         ]  # fmt: skip
         if triggers and observed.containers[rid].running:
-            plan.add(Action("restart", rid, f"dependency {triggers[0]} was recreated"))
+            plan.add(Action(Verb.RESTART, rid, f"dependency {triggers[0]} was recreated"))
 
 
 def _plan_links(
-    plan: Plan, desired: DesiredState, observed: ObservedState, recreated: Mapping[str, str]
+    plan: PlanBuilder, desired: DesiredState, observed: ObservedState, recreated: Mapping[ResourceId, str]
 ) -> None:
     for rid, link in sorted(desired.links.items()):
         seen = observed.links.get(rid)
-        ends = {f"container:{link.a_container}", f"container:{link.b_container}"}
+        ends = set(link.ends)
         cause = ""
         if seen is None:
             cause = "missing"
-        elif seen.phase != "created":
+        elif not seen.complete:
             cause = "left half-made by an interrupted command"
         elif seen.config_hash != link.config_hash:
             cause = "config hash changed"
         elif ends & set(recreated):
             cause = "an end's container is recreated"
-        elif any(plan.has("create", end) for end in ends):
+        elif any(plan.has(Verb.CREATE, end) for end in ends):
             cause = "an end's container is made"
-        if not cause:
-            continue
-        if seen is not None:
-            plan.add(Action("remove", rid, cause))
-        plan.add(Action("create", rid, cause), after=[f"remove {rid}"])
+        if cause:
+            _replace(plan, rid, cause, recorded=seen is not None)
 
 
-def _plan_firewall(plan: Plan, desired: DesiredState, observed: ObservedState) -> None:
-    rid = f"firewall:{desired.project}"
+def _plan_firewall(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
+    rid = desired.firewall_rid
     seen = observed.firewall
     if not desired.needs_firewall:
         if seen is not None:
-            plan.add(Action("remove", rid, "no network needs NAT or published ports"))
+            plan.add(Action(Verb.REMOVE, rid, "no network needs NAT or published ports"))
         return
-    wanted = firewall_hash(desired)
     if seen is None:
-        plan.add(Action("apply", rid, "missing"))
-    elif seen.config_hash != wanted:
-        plan.add(Action("apply", rid, "networks or published ports changed"))
+        plan.add(Action(Verb.APPLY, rid, "missing"))
+    elif seen.config_hash != firewall_hash(desired):
+        plan.add(Action(Verb.APPLY, rid, "networks or published ports changed"))
     elif not seen.present:
-        plan.add(Action("apply", rid, "the nftables table is gone"))
+        plan.add(Action(Verb.APPLY, rid, "the nftables table is gone"))
 
 
 def _plan_removals(
-    plan: Plan, desired: DesiredState, observed: ObservedState, options: ReconcileOptions
+    plan: PlanBuilder, desired: DesiredState, observed: ObservedState, options: ReconcileOptions
 ) -> None:
     services = {c.service for c in desired.containers.values()}
     orphans: list[str] = []
@@ -264,145 +262,146 @@ def _plan_removals(
         else:
             orphans.append(seen.name)
     if orphans:
-        plan.notes.append(
+        plan.note(
             f"orphan containers (services no longer in the project): {', '.join(orphans)}; "
             "run up --remove-orphans to remove them"
         )
     for rid in sorted(set(observed.links) - set(desired.links)):
-        plan.add(Action("remove", rid, "no longer in the project"))
+        plan.add(Action(Verb.REMOVE, rid, "no longer in the project"))
     for rid in sorted(set(observed.networks) - set(desired.networks)):
         if _network_still_used(rid, observed, plan, desired):
-            plan.notes.append(f"{rid} is no longer in the project but orphan containers still use it")
+            plan.note(f"{rid} is no longer in the project but orphan containers still use it")
             continue
-        plan.add(Action("remove", rid, "no longer in the project"))
+        plan.add(Action(Verb.REMOVE, rid, "no longer in the project"))
 
 
-def _network_still_used(rid: str, observed: ObservedState, plan: Plan, desired: DesiredState) -> bool:
-    name = rid.partition(":")[2]
+def _network_still_used(
+    rid: ResourceId, observed: ObservedState, plan: PlanBuilder, desired: DesiredState
+) -> bool:
     for cid, seen in observed.containers.items():
-        if cid in desired.containers or plan.has("remove", cid):
+        if cid in desired.containers or plan.has(Verb.REMOVE, cid):
             continue
-        if name in seen.data.get("networks", []):
+        if rid.name in seen.record.networks:
             return True
     return False
 
 
-def _remove_container(plan: Plan, seen: ObservedContainer, cause: str) -> None:
+def _remove_container(plan: PlanBuilder, seen: ObservedContainer, cause: str) -> None:
     if seen.running:
-        plan.add(Action("stop", seen.rid, cause))
-    plan.add(Action("remove", seen.rid, cause), after=[f"stop {seen.rid}"])
+        plan.add(Action(Verb.STOP, seen.rid, cause))
+    plan.add(Action(Verb.REMOVE, seen.rid, cause), after=[key(Verb.STOP, seen.rid)])
 
 
 # --------------------------------------------------------------------------- down
 
 
-def _plan_down(plan: Plan, observed: ObservedState, options: ReconcileOptions) -> None:
+def _plan_down(plan: PlanBuilder, observed: ObservedState, options: ReconcileOptions) -> None:
     cause = "down"
     for seen in sorted(observed.containers.values(), key=lambda c: c.rid):
         _remove_container(plan, seen, cause if seen.complete else "down (half-made)")
     for rid in sorted(observed.links):
-        plan.add(Action("remove", rid, cause))
+        plan.add(Action(Verb.REMOVE, rid, cause))
     for rid in sorted(observed.networks):
-        plan.add(Action("remove", rid, cause))
+        plan.add(Action(Verb.REMOVE, rid, cause))
     if observed.firewall is not None:
-        plan.add(Action("remove", observed.firewall.rid, cause))
+        plan.add(Action(Verb.REMOVE, observed.firewall.rid, cause))
     if options.remove_volumes:
         for rid in sorted(observed.volumes):
-            plan.add(Action("remove", rid, "down -v"))
+            plan.add(Action(Verb.REMOVE, rid, "down -v"))
     _order_down(plan, observed)
 
 
-def _order_down(plan: Plan, observed: ObservedState) -> None:
+def _order_down(plan: PlanBuilder, observed: ObservedState) -> None:
     """Dependents stop before their dependencies; links, then containers, then networks go."""
-    by_service: dict[str, list[str]] = {}
+    by_service: dict[str, list[ResourceId]] = {}
     for seen in observed.containers.values():
         by_service.setdefault(seen.service, []).append(seen.rid)
     for seen in observed.containers.values():
-        for dependency in seen.data.get("depends_on", []):
+        for dependency in seen.record.depends_on:
             for dep_rid in by_service.get(dependency, []):
-                plan.require(f"stop {dep_rid}", after=[f"stop {seen.rid}"])
+                plan.require(key(Verb.STOP, dep_rid), after=[key(Verb.STOP, seen.rid)])
     _removal_edges(plan, observed.containers, observed.links)
 
 
-def _removal_edges(plan: Plan, containers: Mapping[str, ObservedContainer], links: Iterable[str]) -> None:
-    link_removals = [f"remove {rid}" for rid in links]
-    container_removals = [f"remove {rid}" for rid in containers]
-    for key in container_removals:
-        plan.require(key, after=link_removals)
-    for key, action in list(plan.actions.items()):
-        if action.verb == "remove" and action.rid.startswith(("network:", "firewall:", "volume:")):
-            plan.require(key, after=container_removals)
+def _removal_edges(
+    plan: PlanBuilder, containers: Mapping[ResourceId, ObservedContainer], links: Iterable[ResourceId]
+) -> None:
+    link_removals = [key(Verb.REMOVE, rid) for rid in links]
+    container_removals = [key(Verb.REMOVE, rid) for rid in containers]
+    for k in container_removals:
+        plan.require(k, after=link_removals)
+    for action in list(plan.actions()):
+        if action.verb is Verb.REMOVE and action.kind in ("network", "firewall", "volume"):
+            plan.require(action.key, after=container_removals)
     # A container sharing another's netns goes before the owner.
     for rid, seen in containers.items():
-        owner = seen.data.get("netns_owner")
-        if owner and owner != rid.partition(":")[2]:
-            plan.require(f"remove container:{owner}", after=[f"remove {rid}"])
+        owner = seen.record.sandbox.netns_owner
+        if owner and owner != rid.name:
+            plan.require(key(Verb.REMOVE, container_id(owner)), after=[key(Verb.REMOVE, rid)])
 
 
 # --------------------------------------------------------------------------- ordering for up
 
 
-def _order(plan: Plan, desired: DesiredState, observed: ObservedState) -> None:
-    plan.prune_edges()
+def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
     network_creates = {
-        net.name: f"create {rid}" for rid, net in desired.networks.items() if plan.has("create", rid)
+        net.name: key(Verb.CREATE, rid) for rid, net in desired.networks.items() if plan.has(Verb.CREATE, rid)
     }
-    volume_creates = [f"create {rid}" for rid in desired.volumes if plan.has("create", rid)]
-    firewall_key = f"apply firewall:{desired.project}"
+    volume_creates = [key(Verb.CREATE, rid) for rid in desired.volumes if plan.has(Verb.CREATE, rid)]
+    firewall_key = key(Verb.APPLY, desired.firewall_rid)
     for rid, container in desired.containers.items():
-        create = f"create {rid}"
+        create = key(Verb.CREATE, rid)
         plan.require(
             create,
             after=[network_creates[a.network] for a in container.attachments if a.network in network_creates],
         )
         plan.require(create, after=volume_creates)
-        if container.network_mode.startswith("container:"):
-            owner = container.network_mode.partition(":")[2]
-            plan.require(create, after=[f"create container:{owner}"])
+        if container.netns_owner:
+            plan.require(create, after=[key(Verb.CREATE, container_id(container.netns_owner))])
         _order_start(plan, desired, container, firewall_key)
     for rid, link in desired.links.items():
-        ends = [f"container:{link.a_container}", f"container:{link.b_container}"]
-        plan.require(f"create {rid}", after=[f"create {end}" for end in ends])
-        for end in ends:
-            plan.require(f"start {end}", after=[f"create {rid}"])
+        plan.require(key(Verb.CREATE, rid), after=[key(Verb.CREATE, end) for end in link.ends])
+        for end in link.ends:
+            plan.require(key(Verb.START, end), after=[key(Verb.CREATE, rid)])
     plan.require(firewall_key, after=list(network_creates.values()))
     _removal_edges(
         plan,
-        {rid: c for rid, c in observed.containers.items() if plan.has("remove", rid)},
-        [rid for rid in observed.links if plan.has("remove", rid)],
+        {rid: c for rid, c in observed.containers.items() if plan.has(Verb.REMOVE, rid)},
+        [rid for rid in observed.links if plan.has(Verb.REMOVE, rid)],
     )
     _creates_after_removals(plan)
 
 
-def _order_start(plan: Plan, desired: DesiredState, container: DesiredContainer, firewall_key: str) -> None:
-    start = f"start {container.rid}"
-    restart = f"restart {container.rid}"
-    if not (plan.has("start", container.rid) or plan.has("restart", container.rid)):
+def _order_start(
+    plan: PlanBuilder, desired: DesiredState, container: DesiredContainer, firewall_key: ActionKey
+) -> None:
+    start, restart = key(Verb.START, container.rid), key(Verb.RESTART, container.rid)
+    if not (plan.has(Verb.START, container.rid) or plan.has(Verb.RESTART, container.rid)):
         return
-    for key in (start, restart):
-        plan.require(key, after=[firewall_key])
+    for k in (start, restart):
+        plan.require(k, after=[firewall_key])
     for dependency, spec in sorted(container.depends_on.items()):
         # An optional dependency (required: false) orders the start but never gates it.
         condition = spec.condition if spec.required else "service_started"
         for dep in desired.containers_of(dependency):
-            gates = [f"start {dep.rid}", f"restart {dep.rid}"]
+            gates = [key(Verb.START, dep.rid), key(Verb.RESTART, dep.rid)]
             if condition == "service_healthy":
-                gates.append(_add_wait(plan, "wait-healthy", dep.rid, after=gates))
+                gates.append(_add_wait(plan, Verb.WAIT_HEALTHY, dep.rid, after=gates))
             elif condition == "service_completed_successfully":
-                gates.append(_add_wait(plan, "wait-completed", dep.rid, after=gates))
+                gates.append(_add_wait(plan, Verb.WAIT_COMPLETED, dep.rid, after=gates))
             plan.require(start, after=gates)
             plan.require(restart, after=gates)
 
 
-def _add_wait(plan: Plan, verb: str, rid: str, *, after: list[str]) -> str:
-    cause = "a dependent needs it healthy" if verb == "wait-healthy" else "a dependent needs it completed"
-    key = plan.add(Action(verb, rid, cause))  # type: ignore[arg-type]
-    plan.require(key, after=after)
-    return key
+def _add_wait(plan: PlanBuilder, verb: Verb, rid: ResourceId, *, after: list[ActionKey]) -> ActionKey:
+    cause = "a dependent needs it healthy" if verb is Verb.WAIT_HEALTHY else "a dependent needs it completed"
+    k = plan.add(Action(verb, rid, cause))
+    plan.require(k, after=after)
+    return k
 
 
-def _creates_after_removals(plan: Plan) -> None:
+def _creates_after_removals(plan: PlanBuilder) -> None:
     """A network or link made again comes after the old one is removed (same rid)."""
-    for key, action in plan.actions.items():
-        if action.verb == "create":
-            plan.require(key, after=[f"remove {action.rid}"])
+    for action in list(plan.actions()):
+        if action.verb is Verb.CREATE:
+            plan.require(action.key, after=[key(Verb.REMOVE, action.rid)])

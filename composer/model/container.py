@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 MountKind = Literal["bind", "volume", "tmpfs"]
+# The PATH a container gets when neither its image nor the service sets one (Docker's).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,65 @@ class ContainerConfig:
     @classmethod
     def from_json(cls, text: str) -> ContainerConfig:
         return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class ContainerFiles:
+    """The names inside one container's folder (``ContainerConfig.state_dir``), kept in one place.
+
+    The launcher mounts ``rootfs`` from ``upper``/``work``, binds the files of
+    ``etc``, and hands the command the two log FIFOs; the supervisor drains those
+    into ``log`` and writes ``status``; commands write ``supervised`` (what the
+    supervisor runs).
+    """
+
+    folder: Path
+
+    @property
+    def rootfs(self) -> Path:
+        return self.folder / "rootfs"
+
+    @property
+    def upper(self) -> Path:
+        return self.folder / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.folder / "work"
+
+    @property
+    def etc(self) -> Path:
+        return self.folder / "etc"
+
+    @property
+    def hosts(self) -> Path:
+        return self.etc / "hosts"
+
+    @property
+    def stdout_fifo(self) -> Path:
+        return self.folder / "stdout.fifo"
+
+    @property
+    def stderr_fifo(self) -> Path:
+        return self.folder / "stderr.fifo"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "json.log"
+
+    @property
+    def supervised(self) -> Path:
+        return self.folder / "supervised.json"
+
+    @property
+    def legacy_supervised(self) -> Path:
+        """Where composer 0.1 wrote the same description (read when ``supervised`` is missing)."""
+        return self.folder / "spec.json"
+
+    @property
+    def status(self) -> Path:
+        return self.folder / "status.json"
+
+    def anonymous_volume(self, target: str) -> Path:
+        """The folder of an anonymous volume mounted at ``target``."""
+        return self.folder / "anon" / (target.strip("/").replace("/", "_") or "root")

@@ -1,64 +1,54 @@
-"""A container's folder, and the runtime status the supervisor keeps in it.
+"""A container's folder: what the commands and the project's supervisor share about one container.
 
-The folder ``<state>/containers/<name>/`` is the interface between the composer
-commands and the project's supervisor: commands write ``spec.json`` (what to run
-and how to supervise it) before asking the supervisor to start the container;
-the supervisor alone writes ``status.json`` (pid, state, exit code, health), each
-time atomically, and any command may read it.
+Commands write ``supervised.json`` (:class:`SupervisedContainer`: what to run
+and how to watch it) before asking the supervisor to start the container; the
+supervisor alone writes ``status.json`` (:class:`ContainerStatus`: pid, state,
+exit code, health), each time atomically, and any command may read it.  The
+names of the files are :class:`composer.model.container.ContainerFiles`'.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from composer.model.container import ContainerConfig
-from composer.store.journal import atomic_write
+from composer.model.container import ContainerConfig, ContainerFiles
+from composer.model.health import HealthCheck
+from composer.store.files import atomic_write
 
 State = Literal["created", "running", "restarting", "exited", "dead"]
 Health = Literal["", "starting", "healthy", "unhealthy"]
+SUPERVISED_VERSION = 2
+LOG_MAX_SIZE = 10 * 1024 * 1024
+LOG_MAX_FILES = 3
 
 
 @dataclass(frozen=True)
-class HealthSpec:
-    """A healthcheck resolved for the supervisor: argv ready to run inside the container."""
-
-    argv: tuple[str, ...]
-    interval: float = 30.0
-    timeout: float = 30.0
-    retries: int = 3
-    start_period: float = 0.0
-    start_interval: float = 5.0
-
-
-@dataclass(frozen=True)
-class SupervisedSpec:
+class SupervisedContainer:
     """What the supervisor needs to run, watch and restart one container."""
 
     config: ContainerConfig
     cgroup_paths: dict[str, str]
     restart: str = "no"  # no, always, on-failure[:N], unless-stopped
-    health: HealthSpec | None = None
-    log_max_size: int = 10 * 1024 * 1024
-    log_max_files: int = 3
+    health: HealthCheck | None = None
+    log_max_size: int = LOG_MAX_SIZE
+    log_max_files: int = LOG_MAX_FILES
 
     def to_json(self) -> str:
-        data = asdict(self)
-        return json.dumps(data, sort_keys=True)
+        return json.dumps({"version": SUPERVISED_VERSION, **asdict(self)}, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> SupervisedSpec:
+    def from_json(cls, text: str) -> SupervisedContainer:
         raw = json.loads(text)
         health = raw.get("health")
         return cls(
             config=ContainerConfig.from_dict(raw["config"]),
             cgroup_paths=dict(raw.get("cgroup_paths", {})),
             restart=raw.get("restart", "no"),
-            health=HealthSpec(**{**health, "argv": tuple(health["argv"])}) if health else None,
-            log_max_size=raw.get("log_max_size", 10 * 1024 * 1024),
-            log_max_files=raw.get("log_max_files", 3),
+            health=HealthCheck(**{**health, "argv": tuple(health["argv"])}) if health else None,
+            log_max_size=raw.get("log_max_size", LOG_MAX_SIZE),
+            log_max_files=raw.get("log_max_files", LOG_MAX_FILES),
         )
 
 
@@ -85,50 +75,45 @@ class ContainerStatus:
         return cls(**known)
 
 
-class ContainerDir:
-    """Paths of one container's folder."""
+class ContainerFolder:
+    """Reading and writing one container's folder."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, files: ContainerFiles) -> None:
+        self.files = files
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.files.folder.name
 
-    @property
-    def spec_file(self) -> Path:
-        return self.path / "spec.json"
+    def write_supervised(self, supervised: SupervisedContainer) -> None:
+        atomic_write(self.files.supervised, supervised.to_json())
 
-    @property
-    def status_file(self) -> Path:
-        return self.path / "status.json"
+    def read_supervised(self) -> SupervisedContainer:
+        """The description; composer 0.1's ``spec.json`` when the folder predates it."""
+        path = self.files.supervised
+        if not path.exists() and self.files.legacy_supervised.exists():
+            path = self.files.legacy_supervised
+        return SupervisedContainer.from_json(path.read_text())
 
-    @property
-    def log_file(self) -> Path:
-        return self.path / "json.log"
-
-    def write_spec(self, spec: SupervisedSpec) -> None:
-        atomic_write(self.spec_file, spec.to_json())
-
-    def read_spec(self) -> SupervisedSpec:
-        return SupervisedSpec.from_json(self.spec_file.read_text())
+    def has_supervised(self) -> bool:
+        return self.files.supervised.exists() or self.files.legacy_supervised.exists()
 
     def read_status(self) -> ContainerStatus:
         try:
-            return ContainerStatus.from_json(json.loads(self.status_file.read_text()))
+            return ContainerStatus.from_json(json.loads(self.files.status.read_text()))
         except (FileNotFoundError, json.JSONDecodeError):
             return ContainerStatus(name=self.name)
 
     def write_status(self, status: ContainerStatus) -> None:
-        atomic_write(self.status_file, json.dumps(asdict(status), sort_keys=True))
+        atomic_write(self.files.status, json.dumps(asdict(status), sort_keys=True))
 
 
-def live_status(cdir: ContainerDir) -> ContainerStatus:
+def live_status(folder: ContainerFolder) -> ContainerStatus:
     """The recorded status, corrected when it says running but the process is gone.
 
     That happens when the process ended and no supervisor was there to record it.
     """
-    status = cdir.read_status()
+    status = folder.read_status()
     if status.state == "running" and not is_alive(status):
         status.state = "exited"
     return status

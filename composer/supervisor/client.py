@@ -146,3 +146,39 @@ def revive(project_dir: Path) -> bool:
         return False
     ensure_running(project_dir)
     return True
+
+
+class SupervisorClient:
+    """The project's supervisor, as one object per project folder."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+
+    def ping(self) -> bool:
+        return is_running(self.project_dir)
+
+    def ensure_running(self) -> None:
+        ensure_running(self.project_dir)
+
+    def start(self, name: str) -> int:
+        return start(self.project_dir, name)
+
+    def stop(self, name: str, grace: float) -> None:
+        request(self.project_dir, {"op": "stop", "name": name, "timeout": grace}, timeout=grace + 15.0)
+
+    def kill(self, name: str, signal: int) -> None:
+        answer = request(self.project_dir, {"op": "kill", "name": name, "signal": signal})
+        if not answer.get("ok"):
+            raise ContainerError(str(answer.get("error")))
+
+    def forget(self, name: str) -> None:
+        request(self.project_dir, {"op": "forget", "name": name})
+
+    def shutdown(self, force: bool) -> None:
+        shutdown(self.project_dir, force=force)
+
+    def revive(self) -> bool:
+        return revive(self.project_dir)
+
+    def pid(self) -> int | None:
+        return supervisor_pid(self.project_dir)

@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from composer.model.container import ContainerFiles
 from composer.store.container import (
-    ContainerDir,
+    ContainerFolder,
     ContainerStatus,
-    SupervisedSpec,
+    SupervisedContainer,
     is_alive,
     process_start_time,
 )
@@ -61,8 +62,8 @@ LOG_MAX_FILES = 3
 class Watched:
     """One container the supervisor looks after."""
 
-    cdir: ContainerDir
-    spec: SupervisedSpec
+    cdir: ContainerFolder
+    spec: SupervisedContainer
     status: ContainerStatus
     pidfd: int = -1
     backoff: float = BACKOFF_START
@@ -216,8 +217,8 @@ class Supervisor:
 
     def _start(self, conn: socket.socket, name: str) -> bool:
         """Fork the container; answer once it runs (or failed), so several starts overlap."""
-        cdir = ContainerDir(self.containers_dir / name)
-        spec = cdir.read_spec()
+        cdir = ContainerFolder(ContainerFiles(self.containers_dir / name))
+        spec = cdir.read_supervised()
         current = self.watched.get(name)
         if current is not None and (current.pending is not None or is_alive(current.status)):
             if current.pending is not None:
@@ -301,7 +302,7 @@ class Supervisor:
         config = watched.spec.config
         try:
             stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
-            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.log_file)
+            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.files.log)
             pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
@@ -377,17 +378,17 @@ class Supervisor:
         if not self.containers_dir.is_dir():
             return
         for path in sorted(self.containers_dir.iterdir()):
-            cdir = ContainerDir(path)
-            if not cdir.spec_file.exists():
+            cdir = ContainerFolder(ContainerFiles(path))
+            if not cdir.has_supervised():
                 continue
             status = cdir.read_status()
             if status.state not in ("running", "restarting"):
                 continue
-            watched = Watched(cdir=cdir, spec=cdir.read_spec(), status=status)
+            watched = Watched(cdir=cdir, spec=cdir.read_supervised(), status=status)
             self.watched[cdir.name] = watched
             stdout_path, stderr_path = _fifo_paths(watched)
             if os.path.exists(stdout_path) and os.path.exists(stderr_path):
-                self._collect_logs(cdir.name, stdout_path, stderr_path, cdir.log_file)
+                self._collect_logs(cdir.name, stdout_path, stderr_path, cdir.files.log)
             if is_alive(status):
                 self._watch_pidfd(watched)
                 self._schedule_first_health(watched)

@@ -1,125 +1,63 @@
-"""start, stop, restart, kill, exec and logs on containers that ``up`` made.
+"""start, stop, restart and kill on containers that ``up`` made.
 
-These act on what the state store records (the project file is not needed):
-containers are started and stopped through the project's supervisor, in
-dependency order for start and the reverse for stop.
+These act on what the state store records (the project file is not needed),
+through the host interface: containers are started and stopped by the project's
+supervisor, in dependency order for start and the reverse for stop.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
-from composer.errors import ComposerError, ContainerError
-from composer.events import Event, EventSink, discard
-from composer.store.container import ContainerDir, is_alive
-from composer.store.journal import ProjectState, project_lock
-from composer.supervisor import client as supervisor_client
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    service: str
-    number: int
-    depends_on: tuple[str, ...]
-
-
-def targets(state: ProjectState, services: Sequence[str] = ()) -> list[Target]:
-    """The project's complete containers, of ``services`` (all when empty), in start order."""
-    found = [
-        Target(
-            rid.partition(":")[2],
-            str(rec.data.get("service", "")),
-            int(rec.data.get("number", 0)),
-            tuple(rec.data.get("depends_on", [])),
-        )
-        for rid, rec in sorted(state.of_kind("container").items())
-        if rec.phase == "created"
-    ]
-    known = {t.service for t in found}
-    unknown = [s for s in services if s not in known]
-    if unknown:
-        raise ComposerError(
-            f"no container of service {', '.join(unknown)} in project {state.project}",
-            hint="is the project up? see composer ps -a",
-        )
-    chosen = [t for t in found if not services or t.service in services]
-    return _start_order(chosen)
-
-
-def _start_order(items: list[Target]) -> list[Target]:
-    by_service: dict[str, list[Target]] = {}
-    for item in items:
-        by_service.setdefault(item.service, []).append(item)
-    ordered: list[Target] = []
-    visiting: set[str] = set()
-    done: set[str] = set()
-
-    def visit(service: str) -> None:
-        if service in done or service in visiting or service not in by_service:
-            return
-        visiting.add(service)
-        for dep in sorted(by_service[service][0].depends_on):
-            visit(dep)
-        visiting.discard(service)
-        done.add(service)
-        ordered.extend(sorted(by_service[service], key=lambda t: t.number))
-
-    for service in sorted(by_service):
-        visit(service)
-    return ordered
-
-
-def _require_project(state: ProjectState) -> None:
-    if not state.of_kind("container"):
-        raise ComposerError(f"project {state.project} has no containers", hint="bring it up with composer up")
+from composer.engine.hosts.base import Host
+from composer.events import Event, EventSink, Status, discard
+from composer.model.ids import container_id
+from composer.store.journal import ProjectStore, read_store
+from composer.store.layout import ProjectLayout
+from composer.store.locks import project_lock
+from composer.verbs.targets import Target, require_containers, targets
 
 
 def start(
-    state_root: Path, project: str, services: Sequence[str] = (), *, events: EventSink = discard
+    layout: ProjectLayout, host: Host, services: Sequence[str] = (), *, events: EventSink = discard
 ) -> None:
-    with project_lock(state_root, project) as state:
-        _require_project(state)
-        for target in targets(state, services):
-            status = ContainerDir(state.container_dir(target.name)).read_status()
-            if is_alive(status):
+    with project_lock(layout) as store:
+        require_containers(store)
+        for target in targets(store, services):
+            if host.container_status(layout, target.name).state == "running":
                 continue
-            events(Event(f"container:{target.name}", "Starting"))
-            supervisor_client.start(state.dir, target.name)
-            events(Event(f"container:{target.name}", "Started"))
+            events(Event(container_id(target.name), "Starting"))
+            host.start_existing(layout, target.name)
+            events(Event(container_id(target.name), "Started"))
 
 
 def stop(
-    state_root: Path,
-    project: str,
+    layout: ProjectLayout,
+    host: Host,
     services: Sequence[str] = (),
     *,
     timeout: float | None = None,
     events: EventSink = discard,
 ) -> None:
-    with project_lock(state_root, project) as state:
-        _require_project(state)
-        _stop_all(state, list(reversed(targets(state, services))), timeout, events)
+    with project_lock(layout) as store:
+        require_containers(store)
+        _stop_all(store, host, list(reversed(targets(store, services))), timeout, events)
 
 
-def _stop_all(state: ProjectState, items: list[Target], timeout: float | None, events: EventSink) -> None:
-    from composer.engine.hosts.real import RealHost
-
-    host = RealHost(state.root, state.root)  # stopping needs no image store
+def _stop_all(
+    store: ProjectStore, host: Host, items: list[Target], timeout: float | None, events: EventSink
+) -> None:
     lock = threading.Lock()
 
     def one(target: Target) -> None:
         with lock:
-            events(Event(f"container:{target.name}", "Stopping"))
-        host.stop_container(state.dir, target.name, timeout)
+            events(Event(container_id(target.name), "Stopping"))
+        host.stop_container(store.layout, target.name, timeout)
         with lock:
-            events(Event(f"container:{target.name}", "Stopped"))
+            events(Event(container_id(target.name), "Stopped"))
 
     # Dependents first: stop service by service in reverse start order, containers of one service together.
     groups: list[list[Target]] = []
@@ -134,138 +72,30 @@ def _stop_all(state: ProjectState, items: list[Target], timeout: float | None, e
 
 
 def restart(
-    state_root: Path,
-    project: str,
+    layout: ProjectLayout,
+    host: Host,
     services: Sequence[str] = (),
     *,
     timeout: float | None = None,
     events: EventSink = discard,
 ) -> None:
-    stop(state_root, project, services, timeout=timeout, events=events)
-    start(state_root, project, services, events=events)
+    stop(layout, host, services, timeout=timeout, events=events)
+    start(layout, host, services, events=events)
 
 
 def kill(
-    state_root: Path,
-    project: str,
+    layout: ProjectLayout,
+    host: Host,
     services: Sequence[str] = (),
     *,
     sig: int = signal.SIGKILL,
     events: EventSink = discard,
 ) -> None:
-    state = ProjectState(state_root, project).load()
-    _require_project(state)
-    for target in targets(state, services):
-        status = ContainerDir(state.container_dir(target.name)).read_status()
-        if not is_alive(status):
+    store = read_store(layout)
+    require_containers(store)
+    for target in targets(store, services):
+        if host.container_status(layout, target.name).state != "running":
             continue
-        if supervisor_client.is_running(state.dir):
-            supervisor_client.request(state.dir, {"op": "kill", "name": target.name, "signal": sig})
-        else:
-            os.kill(status.pid, sig)
-        events(
-            Event(
-                f"container:{target.name}",
-                "Stopped" if sig == signal.SIGKILL else "Info",
-                f"sent {signal.Signals(sig).name}",
-            )
-        )
-
-
-def find_container(state: ProjectState, service: str, index: int = 1) -> Target:
-    for target in targets(state, [service]):
-        if target.number == index:
-            return target
-    raise ComposerError(f"service {service} has no container number {index}")
-
-
-def exec_in(
-    state_root: Path,
-    project: str,
-    service: str,
-    argv: Sequence[str],
-    *,
-    index: int = 1,
-    user: str | None = None,
-    working_dir: str | None = None,
-    env: dict[str, str] | None = None,
-    tty: bool = False,
-) -> int:
-    from composer.kernel.cgroups import open_handle
-    from composer.kernel.launch import exec_in_container
-
-    state = ProjectState(state_root, project).load()
-    target = find_container(state, service, index)
-    cdir = ContainerDir(state.container_dir(target.name))
-    status = cdir.read_status()
-    if not is_alive(status):
-        raise ContainerError(f"container {target.name} is not running", hint=f"composer start {service}")
-    spec = cdir.read_spec()
-    return exec_in_container(
-        status.pid, list(argv), user=user if user is not None else spec.config.user,
-        working_dir=working_dir, env=env, tty=tty, cgroup=open_handle(spec.cgroup_paths), cfg=spec.config,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Tagged:
-    container: str
-    service: str
-    text: str
-    stream: str
-
-
-def logs(
-    state_root: Path,
-    project: str,
-    services: Sequence[str] = (),
-    *,
-    tail: int | None = None,
-    follow: bool = False,
-    timestamps: bool = False,
-    until: object = None,
-) -> Iterator[Tagged]:
-    """Lines of the containers' logs; with ``follow``, interleaved as they come."""
-    from composer.kernel.logs import read_logs
-
-    state = ProjectState(state_root, project).load()
-    chosen = targets(state, services)
-    if not follow:
-        for target in chosen:
-            log_file = str(ContainerDir(state.container_dir(target.name)).log_file)
-            for line in read_logs(log_file, tail=tail, timestamps=timestamps):
-                yield Tagged(target.name, target.service, line.render(), line.stream)
-        return
-    yield from _follow_all(state, chosen, tail, timestamps, until)
-
-
-def _follow_all(
-    state: ProjectState, chosen: list[Target], tail: int | None, timestamps: bool, until: object
-) -> Iterator[Tagged]:
-    import queue
-
-    from composer.kernel.logs import read_logs
-
-    lines: queue.Queue[Tagged | None] = queue.Queue()
-    stop_flag = threading.Event()
-    done = (lambda: stop_flag.is_set()) if until is None else (lambda: stop_flag.is_set() or until())  # type: ignore[operator]
-
-    def pump(target: Target) -> None:
-        log_file = str(ContainerDir(state.container_dir(target.name)).log_file)
-        for line in read_logs(log_file, tail=tail, follow=True, timestamps=timestamps, until=done):
-            lines.put(Tagged(target.name, target.service, line.render(), line.stream))
-        lines.put(None)
-
-    threads = [threading.Thread(target=pump, args=(t,), daemon=True) for t in chosen]
-    for thread in threads:
-        thread.start()
-    finished = 0
-    try:
-        while finished < len(threads):
-            item = lines.get()
-            if item is None:
-                finished += 1
-                continue
-            yield item
-    finally:
-        stop_flag.set()
+        host.kill_container(layout, target.name, sig)
+        what: Status = "Stopped" if sig == signal.SIGKILL else "Info"
+        events(Event(container_id(target.name), what, f"sent {signal.Signals(sig).name}"))

@@ -1,23 +1,24 @@
 """Read-only views of projects: ps, ls, port, network ls, top.
 
-They read the state store and the containers' status files without taking the
-project's lock (a snapshot plus the journal is always consistent enough to show)
-and never change anything.
+They read the state store and the containers' status (through the host's
+facts) without taking the project's lock (a snapshot plus the journal is always
+consistent enough to show) and never change anything.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from composer.engine.hosts.base import HostFacts
 from composer.errors import ComposerError
-from composer.store.container import ContainerDir, ContainerStatus, live_status
-from composer.store.journal import ProjectState, list_projects
+from composer.model.ids import container_id
+from composer.store.container import ContainerFolder, ContainerStatus
+from composer.store.journal import read_store
+from composer.store.layout import ProjectLayout, StateRoot
+from composer.store.records import ContainerRecord, Stored
 
 
 @dataclass(frozen=True)
@@ -37,73 +38,54 @@ class PsRow:
     RestartCount: int = 0
 
 
-def load_state(state_root: Path, project: str) -> ProjectState:
-    state = ProjectState(state_root, project)
-    if state.dir.exists():
-        state.load()
-    return state
-
-
-def container_status(state: ProjectState, name: str) -> ContainerStatus:
-    return live_status(ContainerDir(state.container_dir(name)))
-
-
 def ps(
-    state_root: Path, project: str, *, services: Sequence[str] = (), all_states: bool = False
+    layout: ProjectLayout, host: HostFacts, *, services: Sequence[str] = (), all_states: bool = False
 ) -> list[PsRow]:
-    state = load_state(state_root, project)
     rows: list[PsRow] = []
-    for rid, record in sorted(state.of_kind("container").items()):
-        name = rid.partition(":")[2]
-        data = record.data
-        if services and data.get("service") not in services:
+    for rid, stored in sorted(read_store(layout).containers().items()):
+        if services and stored.record.service not in services:
             continue
-        status = container_status(state, name)
-        state_name = status.state if record.phase == "created" else "dead"
+        status = host.container_status(layout, rid.name)
+        state_name = status.state if stored.complete else "dead"
         if not all_states and state_name not in ("running", "restarting"):
             continue
-        rows.append(_row(project, name, data, status, state_name, state))
+        rows.append(_row(layout, rid.name, stored, status, state_name))
     return rows
 
 
 def _row(
-    project: str,
+    layout: ProjectLayout,
     name: str,
-    data: dict[str, Any],
+    stored: Stored[ContainerRecord],
     status: ContainerStatus,
     state_name: str,
-    state: ProjectState,
 ) -> PsRow:
-    networks = {net: addrs[0].split("/")[0] for net, addrs in data.get("addresses", {}).items() if addrs}
+    record = stored.record
+    networks = {net: cidrs[0].split("/")[0] for net, cidrs in record.addresses.items() if cidrs}
     publishers = [
-        {
-            "URL": p["host_ip"],
-            "TargetPort": p["target"],
-            "PublishedPort": p["host_port"],
-            "Protocol": p["protocol"],
-        }
-        for p in data.get("ports", [])
+        {"URL": p.host_ip, "TargetPort": p.target, "PublishedPort": p.host_port, "Protocol": p.protocol}
+        for p in record.ports
     ]
     return PsRow(
         Name=name,
-        Service=str(data.get("service", "")),
-        Project=project,
+        Service=record.service,
+        Project=layout.name,
         State=state_name,
         Health=status.health,
         ExitCode=status.exit_code or 0,
         Status=_status_text(status, state_name),
         Pid=status.pid if state_name in ("running", "restarting") else 0,
         OOMKilled=status.oom_killed,
-        Command=_command(state, name),
+        Command=_command(layout, name),
         Networks=networks,
         Publishers=publishers,
         RestartCount=status.restart_count,
     )
 
 
-def _command(state: ProjectState, name: str) -> str:
+def _command(layout: ProjectLayout, name: str) -> str:
     try:
-        argv = ContainerDir(state.container_dir(name)).read_spec().config.argv
+        argv = ContainerFolder(layout.container(name)).read_supervised().config.argv
     except (FileNotFoundError, ValueError, KeyError):
         return ""
     return " ".join(argv)
@@ -137,34 +119,33 @@ class ProjectRow:
     ConfigFiles: str
 
 
-def ls(state_root: Path) -> list[ProjectRow]:
+def ls(root: StateRoot, host: HostFacts) -> list[ProjectRow]:
     rows: list[ProjectRow] = []
-    for project in list_projects(state_root):
-        state = load_state(state_root, project)
+    for project in root.project_names():
+        layout = root.project(project)
+        store = read_store(layout)
         counts: dict[str, int] = {}
-        for rid in state.of_kind("container"):
-            status = container_status(state, rid.partition(":")[2])
-            counts[status.state] = counts.get(status.state, 0) + 1
-        summary = ", ".join(f"{state_name}({count})" for state_name, count in sorted(counts.items()))
-        rows.append(ProjectRow(project, summary or "no containers", str(state.meta.get("files", ""))))
+        for rid in store.containers():
+            state = host.container_status(layout, rid.name).state
+            counts[state] = counts.get(state, 0) + 1
+        summary = ", ".join(f"{state}({count})" for state, count in sorted(counts.items()))
+        rows.append(ProjectRow(project, summary or "no containers", ",".join(store.meta.files)))
     return rows
 
 
 def port(
-    state_root: Path, project: str, service: str, private_port: int, protocol: str = "tcp", index: int = 1
+    layout: ProjectLayout, service: str, private_port: int, protocol: str = "tcp", index: int = 1
 ) -> str:
-    state = load_state(state_root, project)
-    for _rid, record in sorted(state.of_kind("container").items()):
-        data = record.data
-        if data.get("service") != service or int(data.get("number", 0)) != index:
+    for stored in sorted(read_store(layout).containers().values(), key=lambda s: s.rid):
+        record = stored.record
+        if record.service != service or record.number != index:
             continue
-        for entry in data.get("ports", []):
-            if entry["target"] == private_port and entry["protocol"] == protocol:
-                host_ip = entry["host_ip"] or "0.0.0.0"
-                return f"{host_ip}:{entry['host_port']}"
+        for entry in record.ports:
+            if entry.target == private_port and entry.protocol == protocol:
+                return f"{entry.host_ip or '0.0.0.0'}:{entry.host_port}"
         raise ComposerError(f"no port {private_port}/{protocol} of service {service} is published")
     raise ComposerError(
-        f"service {service} has no container {index} in project {project}",
+        f"service {service} has no container {index} in project {layout.name}",
         hint="is the project up? see composer ps -a",
     )
 
@@ -178,18 +159,17 @@ class NetworkRow:
     External: bool
 
 
-def network_ls(state_root: Path, project: str) -> list[NetworkRow]:
-    state = load_state(state_root, project)
+def network_ls(layout: ProjectLayout) -> list[NetworkRow]:
     rows: list[NetworkRow] = []
-    for rid, record in sorted(state.of_kind("network").items()):
-        addressing = record.data.get("addressing") or {}
-        families: list[dict[str, Any]] = [addressing[f] for f in ("ipv4", "ipv6") if addressing.get(f)]
+    for rid, stored in sorted(read_store(layout).networks().items()):
+        addressing = stored.record.addressing
+        families = addressing.families() if addressing else ()
         rows.append(NetworkRow(
-            Name=rid.partition(":")[2],
-            Bridge=str(record.data.get("bridge", "")),
-            Subnets=[f["subnet"] for f in families],
-            Gateways=[f["gateway"] for f in families],
-            External=bool(record.data.get("external")),
+            Name=rid.name,
+            Bridge=stored.record.bridge,
+            Subnets=[f.subnet for f in families],
+            Gateways=[f.gateway for f in families],
+            External=stored.record.external,
         ))  # fmt: skip
     return rows
 
@@ -203,37 +183,12 @@ class TopRow:
     CMD: str
 
 
-def top(state_root: Path, project: str, container: str) -> list[TopRow]:
+def top(layout: ProjectLayout, host: HostFacts, container: str) -> list[TopRow]:
     """Processes of a container, from its cgroup (every process it ever forked is there)."""
-    state = load_state(state_root, project)
-    record = state.records.get(f"container:{container}")
-    paths = record.data.get("cgroup_paths") if record else None
-    if not paths:
+    stored = read_store(layout).containers().get(container_id(container))
+    if stored is None or not stored.record.sandbox.cgroup_paths:
         return []
-    pids: set[int] = set()
-    for directory in paths.values():
-        try:
-            text = Path(directory, "cgroup.procs").read_text()
-        except FileNotFoundError:
-            continue
-        pids.update(int(x) for x in text.split())
-    return [row for row in (_top_row(pid) for pid in sorted(pids)) if row is not None]
-
-
-def _top_row(pid: int) -> TopRow | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-        cmdline = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        )
-        uid = os.stat(f"/proc/{pid}").st_uid
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) // ticks
-    try:
-        user = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        user = str(uid)
-    return TopRow(user, pid, int(fields[1]), time.strftime("%H:%M:%S", time.gmtime(cpu)), cmdline)
+    return [
+        TopRow(p.user, p.pid, p.ppid, p.cpu_time, p.command)
+        for p in host.container_processes(stored.record.sandbox.cgroup_paths)
+    ]

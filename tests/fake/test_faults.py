@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.engine import api
+import composer as api
 from composer.engine.hosts.fake import FakeHost
 from tests.fake.test_plans import SHOP
 from tests.support.projects import load, write_project

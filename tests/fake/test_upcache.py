@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from composer.engine import api
+import composer as api
 from composer.engine.fastpath import UpInputs
 from composer.engine.hosts.fake import FakeHost
-from composer.model.desired import desired_from_json, desired_to_json
+from composer.model.codec import desired_from_json, desired_to_json
 from tests.fake.test_plans import SHOP
 from tests.support.projects import load, write_project
 

@@ -1,33 +1,49 @@
-"""A fake host for the executor: it records every call and can fail at call N.
+"""A fake host: an in-memory machine that records every call and can fail at call N.
 
-It keeps an in-memory picture of the kernel objects (bridges, namespaces,
-sandboxes, processes, links, firewall tables) so that observe() sees what a
+It keeps a picture of the kernel objects (bridges, namespaces, sandboxes,
+processes, links, firewall tables) and of the machine's facts (routes, bridge
+addresses, listening ports, images, netem) so that ``observe()`` sees what a
 previous, interrupted run left behind, exactly as it would on the real host.
-Used by the fault-injection tests: fail at step N, then check that the next
-``up`` converges and that ``down`` leaves nothing.
+Its facts are its own: the tests that use it behave the same on any machine,
+whatever routes or ports that machine has.  Used by the golden-plan and
+fault-injection tests: fail at step N, then check that the next ``up``
+converges and that ``down`` leaves nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from composer.errors import HostError
+from composer.engine.hosts.base import ExecRequest
+from composer.errors import HostError, ImageError
+from composer.kernel.procfs import ProcessInfo
+from composer.model.build import ImageLike
 from composer.model.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
 from composer.store.container import ContainerStatus
+from composer.store.layout import ProjectLayout
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
 
 
 class InjectedFault(HostError):
     """The failure a FakeHost raises at the chosen call."""
 
 
+@dataclass(frozen=True)
+class FakeImage:
+    image_id: str
+    layer_dirs: tuple[Path, ...]
+    config: Any = None
+
+
 @dataclass
 class FakeHost:
     fail_at: int | None = None  # 1-based number of the mutating call that fails
     calls: list[str] = field(default_factory=list)
+    # kernel objects
     bridges: set[str] = field(default_factory=set)
     netns: set[str] = field(default_factory=set)
     sandboxes: dict[str, dict[str, Any]] = field(default_factory=dict)  # container name -> facts
@@ -35,8 +51,18 @@ class FakeHost:
     links: set[str] = field(default_factory=set)
     firewalls: set[str] = field(default_factory=set)
     volumes: set[str] = field(default_factory=set)
+    hosts_files: dict[str, str] = field(default_factory=dict)
+    supervisors: set[str] = field(default_factory=set)  # project folders with a running supervisor
+    # behaviour and machine facts
     healthy: bool = True
     exited: dict[str, int] = field(default_factory=dict)  # container name -> exit code (one-shots)
+    routes: list[tuple[str, str]] = field(default_factory=list)  # (interface, network)
+    addresses: dict[str, list[str]] = field(default_factory=dict)  # interface -> CIDRs
+    listening: set[tuple[str, int]] = field(default_factory=set)  # (protocol, port)
+    has_netem: bool = True
+    images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
+    pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
+    exec_exit_code: int = 0
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,16 +82,17 @@ class FakeHost:
             + [f"process {p}" for p in self.processes]
             + [f"link {link}" for link in self.links]
             + [f"firewall {f}" for f in self.firewalls]
+            + [f"supervisor {s}" for s in self.supervisors]
         )
 
-    # -- probes --------------------------------------------------------------------------
+    # -- facts ---------------------------------------------------------------------------
     def interface_exists(self, name: str) -> bool:
-        return name in self.bridges
+        return name in self.bridges or name in self.addresses
 
     def netns_exists(self, path: str) -> bool:
         return path in self.netns
 
-    def container_status(self, project_dir: str, name: str) -> ContainerStatus:
+    def container_status(self, layout: ProjectLayout, name: str) -> ContainerStatus:
         pid = self.processes.get(name)
         if name in self.exited:
             return ContainerStatus(name=name, state="exited", exit_code=self.exited[name])
@@ -78,16 +105,60 @@ class FakeHost:
     def firewall_exists(self, project: str) -> bool:
         return project in self.firewalls
 
+    def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
+        names = [name for name, pid in self.processes.items() if f"/fake/{name}" in cgroup_paths.values()]
+        return [ProcessInfo("root", self.processes[n], 0, "00:00:00", n) for n in names]
+
+    def routed_subnets(self) -> Sequence[tuple[str, str]]:
+        return list(self.routes)
+
+    def interface_addresses(self) -> Mapping[str, Sequence[str]]:
+        return dict(self.addresses)
+
+    def ports_in_use(self, protocol: str, host_ip: str | None, ports: Sequence[int]) -> Sequence[int]:
+        return [port for port in ports if (protocol, port) in self.listening]
+
+    def netem_available(self) -> bool:
+        return self.has_netem
+
+    def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
+        found = [f"nftables table of project {project}"] if project in self.firewalls else []
+        return found
+
+    # -- images --------------------------------------------------------------------------
+    def ensure_image(self, reference: str, policy: str) -> ImageLike:
+        image = self.images.get(reference)
+        if image is None:
+            raise ImageError(f"fake: no image {reference}")
+        return image
+
+    def lookup_image(self, reference: str) -> ImageLike | None:
+        return self.images.get(reference)
+
+    def pin_image(self, project: str, image_id: str) -> None:
+        self.pins.add((project, image_id))
+
+    def unpin_images(self, project: str) -> None:
+        self.pins = {pin for pin in self.pins if pin[0] != project}
+
+    def rootfs_layers(self, source: Path) -> tuple[str, ...]:
+        if not source.exists():
+            raise FileNotFoundError(str(source))
+        return (str(source),)
+
     # -- networks and volumes ----------------------------------------------------------
+    def preload(self, *, netlink: bool) -> None:
+        """Nothing to load."""
+
     def create_network(self, project: str, network: DesiredNetwork) -> None:
         self._step(f"create_network {network.name}")
         if not network.external:
             self.bridges.add(network.bridge)
 
-    def remove_network(self, data: Mapping[str, Any]) -> None:
-        self._step(f"remove_network {data.get('bridge')}")
-        if not data.get("external"):
-            self.bridges.discard(str(data.get("bridge")))
+    def remove_network(self, record: NetworkRecord) -> None:
+        self._step(f"remove_network {record.bridge}")
+        if not record.external:
+            self.bridges.discard(record.bridge)
 
     def create_volume(self, path: Path) -> None:
         self._step(f"create_volume {path.name}")
@@ -100,32 +171,32 @@ class FakeHost:
     # -- containers ----------------------------------------------------------------------
     def create_sandbox(
         self,
-        project_dir: Path,
+        layout: ProjectLayout,
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, str]:
         self._step(f"create_sandbox {container.name}")
         if container.owns_netns and container.config.netns_path:
             self.netns.add(container.config.netns_path)
         self.sandboxes[container.name] = {"veths": sorted(veths.values())}
-        return {"cgroup_paths": {"memory": f"/fake/{container.name}"}}
+        return {"memory": f"/fake/{container.name}"}
 
-    def remove_sandbox(self, project: str, data: Mapping[str, Any]) -> None:
-        name = Path(str(data.get("dir", ""))).name
+    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
         self._step(f"remove_sandbox {name}")
         self.processes.pop(name, None)
         self.exited.pop(name, None)
         self.sandboxes.pop(name, None)
-        if data.get("owns_netns") and data.get("netns"):
-            netns = str(data["netns"])
+        netns = record.sandbox.netns
+        if record.sandbox.owns_netns and netns:
             self.netns.discard(netns)
             self.links = {link for link in self.links if netns not in link}
 
-    def start_container(self, project_dir: Path, container: DesiredContainer) -> int:
+    def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         self._step(f"start_container {container.name}")
         if container.name not in self.sandboxes:
             raise HostError(f"fake: container {container.name} has no sandbox")
+        self.supervisors.add(str(layout.dir))
         with self._lock:
             self._next_pid += 1
             if container.config.argv in (("true",), ("false",)):  # a one-shot: it has run and exited
@@ -135,24 +206,44 @@ class FakeHost:
             self.processes[container.name] = self._next_pid
             return self._next_pid
 
-    def stop_container(self, project_dir: Path, name: str, timeout: float | None) -> None:
+    def start_existing(self, layout: ProjectLayout, name: str) -> int:
+        self._step(f"start_existing {name}")
+        if name not in self.sandboxes:
+            raise HostError(f"fake: container {name} has no sandbox")
+        with self._lock:
+            self._next_pid += 1
+            self.exited.pop(name, None)
+            self.processes[name] = self._next_pid
+            return self._next_pid
+
+    def stop_container(self, layout: ProjectLayout, name: str, timeout: float | None) -> None:
         if name not in self.processes:
             return
         self._step(f"stop_container {name}")
         self.processes.pop(name, None)
+
+    def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None:
+        self._step(f"kill_container {name} {signal}")
+        self.processes.pop(name, None)
+
+    def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
+        self._step(f"exec_in_container {name} {' '.join(request.argv)}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+        return self.exec_exit_code
+
+    def write_hosts_file(self, path: Path, text: str) -> None:
+        self.hosts_files[str(path)] = text
 
     # -- links and firewall --------------------------------------------------------------
     def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None:
         self._step(f"create_link {link.rid}")
         self.links.add(f"{a_netns}|{b_netns}|{link.rid}")
 
-    def remove_link(self, data: Mapping[str, Any]) -> None:
+    def remove_link(self, record: LinkRecord) -> None:
         self._step("remove_link")
-        self.links = {
-            link
-            for link in self.links
-            if not link.startswith(f"{data.get('a_netns')}|{data.get('b_netns')}|")
-        }
+        prefix = f"{record.a_netns}|{record.b_netns}|"
+        self.links = {link for link in self.links if not link.startswith(prefix)}
 
     def apply_firewall(self, project: str, desired: DesiredState) -> None:
         self._step(f"apply_firewall {project}")
@@ -161,3 +252,13 @@ class FakeHost:
     def remove_firewall(self, project: str) -> None:
         self._step(f"remove_firewall {project}")
         self.firewalls.discard(project)
+
+    # -- supervisor ----------------------------------------------------------------------
+    def revive_supervisor(self, layout: ProjectLayout) -> bool:
+        if str(layout.dir) in self.supervisors or not any(name in self.processes for name in self.sandboxes):
+            return False
+        self.supervisors.add(str(layout.dir))
+        return True
+
+    def shutdown_supervisor(self, layout: ProjectLayout) -> None:
+        self.supervisors.discard(str(layout.dir))

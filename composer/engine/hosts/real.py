@@ -1,9 +1,9 @@
-"""The real host: :class:`~composer.engine.applier.HostOps` on the kernel.
+"""The real host: :class:`~composer.engine.hosts.base.Host` on the kernel, the image store and the supervisor.
 
-Each method is idempotent (creating what exists, or removing what is gone, is
+Each effect is idempotent (creating what exists, or removing what is gone, is
 fine) because after a crash the next command may repeat a step it cannot know
-finished.  Heavy modules (pyroute2) are imported on first use so that a no-op
-``up`` never loads them.
+finished.  Heavy modules (pyroute2, httpx) are imported on first use so that a
+no-op ``up`` never loads them.
 """
 
 from __future__ import annotations
@@ -13,31 +13,53 @@ import errno
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from composer.errors import HostError, PlanError
-from composer.model.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
+from composer.engine.hosts.base import ExecRequest
+from composer.errors import ContainerError, HostError, PlanError
+from composer.kernel.procfs import ProcessInfo, cgroup_processes
+from composer.model.build import ImageLike
+from composer.model.desired import Attachment, DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
 from composer.model.naming import ifalias
-from composer.store.container import ContainerDir, ContainerStatus, SupervisedSpec, is_alive, live_status
-from composer.store.journal import root_lock
+from composer.store.container import (
+    ContainerFolder,
+    ContainerStatus,
+    SupervisedContainer,
+    is_alive,
+    live_status,
+)
+from composer.store.layout import ProjectLayout, StateRoot
+from composer.store.locks import forwarding_lock
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
+from composer.supervisor.client import SupervisorClient
 
 
 class RealHost:
-    """Host operations for projects under one state root."""
+    """Host operations for projects under one state root and one image store."""
 
-    def __init__(self, state_root: Path, cache_root: Path) -> None:
-        self.state_root = state_root
-        self.cache_root = cache_root
+    def __init__(self, state_root: Path, image_root: Path) -> None:
+        self.root = StateRoot(state_root)
+        self.image_root = image_root
         self._cgroups: Any = None
+        self._images: Any = None
         self._local = threading.local()
         self._bridges: dict[str, int] = {}
+        self._supervisors: dict[Path, SupervisorClient] = {}
+        self._lock = threading.Lock()
 
-    # -- probes (cheap reads only) ---------------------------------------------------
+    def _supervisor(self, layout: ProjectLayout) -> SupervisorClient:
+        """One client per project and command: it remembers that the supervisor answered."""
+        with self._lock:
+            client = self._supervisors.get(layout.dir)
+            if client is None:
+                client = self._supervisors[layout.dir] = SupervisorClient(layout.dir)
+            return client
+
+    # -- facts (cheap reads only) -------------------------------------------------------
     def interface_exists(self, name: str) -> bool:
         # /proc/thread-self/net is the calling thread's netns (sysfs shows the one it was mounted in).
         try:
@@ -54,15 +76,86 @@ class RealHost:
         except FileNotFoundError:
             return False
 
-    def container_status(self, project_dir: str, name: str) -> ContainerStatus:
-        return live_status(ContainerDir(Path(project_dir) / "containers" / name))
+    def container_status(self, layout: ProjectLayout, name: str) -> ContainerStatus:
+        return live_status(ContainerFolder(layout.container(name)))
 
     def firewall_exists(self, project: str) -> bool:
         from composer.kernel.net.nft import table_text
 
         return table_text(project) is not None
 
-    # -- networks --------------------------------------------------------------------
+    def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
+        return cgroup_processes(cgroup_paths)
+
+    def routed_subnets(self) -> Sequence[tuple[str, str]]:
+        from composer.kernel.net.routes import host_routed_networks
+
+        return host_routed_networks()
+
+    def interface_addresses(self) -> Mapping[str, Sequence[str]]:
+        from composer.kernel.net.netlink import interface_addresses
+
+        return interface_addresses(None)
+
+    def ports_in_use(self, protocol: str, host_ip: str | None, ports: Sequence[int]) -> Sequence[int]:
+        from composer.kernel.net.ports import ports_in_use
+
+        return ports_in_use("udp" if protocol == "udp" else "tcp", host_ip, ports)
+
+    def netem_available(self) -> bool:
+        from composer.kernel.net.tc import netem_available
+
+        return netem_available()
+
+    def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
+        from composer.kernel.net.nft import table_text
+
+        found: list[str] = []
+        if interfaces:
+            from composer.kernel.net.netlink import list_owned_links
+
+            found += [f"interface {link.name}" for link in list_owned_links(project)]
+        if table_text(project) is not None:
+            found.append(f"nftables table of project {project}")
+        return found
+
+    # -- images ------------------------------------------------------------------------
+    def _image_store(self) -> Any:
+        if self._images is None:
+            from composer.images.store import ImageStore
+
+            self._images = ImageStore(self.image_root)
+        return self._images
+
+    def ensure_image(self, reference: str, policy: str) -> ImageLike:
+        image: ImageLike = self._image_store().ensure(reference, policy=policy)
+        return image
+
+    def lookup_image(self, reference: str) -> ImageLike | None:
+        image: ImageLike | None = self._image_store().lookup(reference)
+        return image
+
+    def pin_image(self, project: str, image_id: str) -> None:
+        self._image_store().pin(project, image_id)
+
+    def unpin_images(self, project: str) -> None:
+        if self.image_root.is_dir():  # no store yet: nothing is pinned (and none is made for that)
+            with contextlib.suppress(OSError):
+                self._image_store().unpin_project(project)
+
+    def rootfs_layers(self, source: Path) -> tuple[str, ...]:
+        from composer.images.rootfs import is_tarball, resolve_rootfs
+
+        if not source.exists():
+            raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(source))
+        return resolve_rootfs(source, self.image_root) if is_tarball(source) else (str(source),)
+
+    # -- networks ----------------------------------------------------------------------
+    def preload(self, *, netlink: bool) -> None:
+        """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock."""
+        if netlink:
+            import composer.kernel.net.netlink  # noqa: F401
+
     def create_network(self, project: str, network: DesiredNetwork) -> None:
         if network.external:
             if not self.interface_exists(network.bridge):
@@ -80,35 +173,34 @@ class RealHost:
         if not network.internal:
             from composer.kernel.net.forwarding import enable_forwarding
 
-            with _forwarding_lock(self.state_root):
-                enable_forwarding(self.state_root, ipv6=any(":" in s for s in network.subnets))
+            with forwarding_lock(self.root):
+                enable_forwarding(self.root.forwarding_record, ipv6=any(":" in s for s in network.subnets))
 
-    def remove_network(self, data: Mapping[str, Any]) -> None:
-        if data.get("external"):
+    def remove_network(self, record: NetworkRecord) -> None:
+        if record.external:
             return
-        bridge = str(data.get("bridge", ""))
-        if bridge:
+        if record.bridge:
             from composer.kernel.net.netlink import delete_link
 
-            delete_link(bridge)
+            delete_link(record.bridge)
         self._release_forwarding()
 
     def _release_forwarding(self) -> None:
         from composer.kernel.net.forwarding import release_forwarding
         from composer.kernel.net.netlink import list_owned_links
 
-        with _forwarding_lock(self.state_root):
+        with forwarding_lock(self.root):
             still = any(link.kind == "bridge" for link in list_owned_links(None))
-            release_forwarding(self.state_root, still_needed=still)
+            release_forwarding(self.root.forwarding_record, still_needed=still)
 
-    # -- volumes ---------------------------------------------------------------------
+    # -- volumes -----------------------------------------------------------------------
     def create_volume(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
     def remove_volume(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
-    # -- containers ------------------------------------------------------------------
+    # -- containers --------------------------------------------------------------------
     def _cgroup_driver(self) -> Any:
         if self._cgroups is None:
             from composer.kernel.cgroups import detect_cgroup_driver
@@ -118,30 +210,27 @@ class RealHost:
 
     def create_sandbox(
         self,
-        project_dir: Path,
+        layout: ProjectLayout,
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, str]:
         config = container.config
-        cdir = ContainerDir(Path(config.state_dir))
-        cdir.path.mkdir(parents=True, exist_ok=True)
+        folder = ContainerFolder(layout.container(container.name))
+        folder.files.folder.mkdir(parents=True, exist_ok=True)
         for mount in config.mounts:
             if mount.kind == "volume":
                 Path(mount.source).mkdir(parents=True, exist_ok=True)
         if container.owns_netns and config.netns_path:
-            self._make_netns(config.netns_path, container)
+            self._make_netns(config.netns_path)
         for attachment in container.attachments:
             self._attach(container, networks[attachment.network], attachment, veths[attachment.network])
         handle = _create_cgroup(self._cgroup_driver(), config)
-        spec = SupervisedSpec(
-            config=config,
-            cgroup_paths=dict(handle.paths),
-            restart=container.restart,
-            health=container.health,
+        supervised = SupervisedContainer(
+            config=config, cgroup_paths=dict(handle.paths), restart=container.restart, health=container.health
         )
-        cdir.write_spec(spec)
-        return {"cgroup_paths": dict(handle.paths)}
+        folder.write_supervised(supervised)
+        return dict(handle.paths)
 
     def _host_iproute(self) -> Any:
         """One netlink socket of the host netns per worker thread, reused for every attachment."""
@@ -164,7 +253,7 @@ class RealHost:
         return index
 
     def _attach(
-        self, container: DesiredContainer, network: DesiredNetwork, attachment: Any, veth: str
+        self, container: DesiredContainer, network: DesiredNetwork, attachment: Attachment, veth: str
     ) -> None:
         from composer.kernel.net.netlink import attach_to_bridge, delete_link
 
@@ -184,16 +273,14 @@ class RealHost:
             delete_link(veth)  # a leftover of an interrupted run holds the name
             attach()
 
-    def _make_netns(self, path: str, container: DesiredContainer) -> None:
+    def _make_netns(self, path: str) -> None:
         from composer.kernel.net.netns import create_netns, is_netns_mount
 
         if not is_netns_mount(path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             create_netns(path)
 
-    def start_container(self, project_dir: Path, container: DesiredContainer) -> int:
-        from composer.supervisor import client as supervisor_client
-
+    def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         config = container.config
         if container.routes and config.netns_path:
             from composer.kernel.net.netlink import add_route
@@ -201,67 +288,99 @@ class RealHost:
             for to, via in container.routes:
                 family_default = "::/0" if ":" in via else "0.0.0.0/0"
                 add_route(config.netns_path, family_default if to == "default" else to, via)
-        return supervisor_client.start(project_dir, config.name)
+        return self._supervisor(layout).start(config.name)
 
-    def stop_container(self, project_dir: Path, name: str, timeout: float | None) -> None:
-        from composer.supervisor import client as supervisor_client
+    def start_existing(self, layout: ProjectLayout, name: str) -> int:
+        return self._supervisor(layout).start(name)
 
-        cdir = ContainerDir(project_dir / "containers" / name)
-        status = cdir.read_status()
+    def stop_container(self, layout: ProjectLayout, name: str, timeout: float | None) -> None:
+        folder = ContainerFolder(layout.container(name))
+        status = folder.read_status()
         if not is_alive(status):
             return
-        grace = timeout if timeout is not None else _grace(cdir)
-        if supervisor_client.is_running(project_dir):
-            request = {"op": "stop", "name": name, "timeout": grace}
+        grace = timeout if timeout is not None else _grace(folder)
+        supervisor = self._supervisor(layout)
+        if supervisor.ping():
             with contextlib.suppress(ConnectionError, OSError):
-                supervisor_client.request(project_dir, request, timeout=grace + 15.0)
+                supervisor.stop(name, grace)
                 return
-        self._stop_directly(cdir, status, grace)
+        self._stop_directly(folder, status, grace)
 
-    def _stop_directly(self, cdir: ContainerDir, status: ContainerStatus, grace: float) -> None:
+    def _stop_directly(self, folder: ContainerFolder, status: ContainerStatus, grace: float) -> None:
         """No supervisor to ask (it died): signal, wait, then kill the whole cgroup."""
-        spec = cdir.read_spec()
+        supervised = folder.read_supervised()
         with contextlib.suppress(ProcessLookupError):
-            os.kill(status.pid, spec.config.stop_signal)
+            os.kill(status.pid, supervised.config.stop_signal)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and is_alive(status):
             time.sleep(0.02)
-        handle = self._cgroup_driver().open(spec.cgroup_paths)
+        handle = self._cgroup_driver().open(supervised.cgroup_paths)
         handle.kill_all(signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             os.kill(status.pid, signal.SIGKILL)
         status.state = "exited"
         status.stopped_by_user = True
         status.exit_code = 128 + signal.SIGKILL
-        cdir.write_status(status)
+        folder.write_status(status)
 
-    def remove_sandbox(self, project: str, data: Mapping[str, Any]) -> None:
-        from composer.supervisor import client as supervisor_client
+    def kill_container(self, layout: ProjectLayout, name: str, signal_number: int) -> None:
+        status = ContainerFolder(layout.container(name)).read_status()
+        if not is_alive(status):
+            return
+        supervisor = self._supervisor(layout)
+        if supervisor.ping():
+            supervisor.kill(name, signal_number)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(status.pid, signal_number)
 
-        directory = Path(str(data.get("dir", "")))
-        name = directory.name
-        project_dir = directory.parent.parent if name else None
-        if project_dir is not None and supervisor_client.is_running(project_dir):
+    def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
+        from composer.kernel.cgroups import open_handle
+        from composer.kernel.launch import exec_in_container
+
+        folder = ContainerFolder(layout.container(name))
+        status = folder.read_status()
+        if not is_alive(status):
+            raise ContainerError(f"container {name} is not running", hint="start it with composer start")
+        supervised = folder.read_supervised()
+        return exec_in_container(
+            status.pid, list(request.argv),
+            user=request.user if request.user is not None else supervised.config.user,
+            working_dir=request.working_dir, env=dict(request.env), tty=request.tty,
+            cgroup=open_handle(supervised.cgroup_paths), cfg=supervised.config,
+        )  # fmt: skip
+
+    def write_hosts_file(self, path: Path, text: str) -> None:
+        with contextlib.suppress(OSError), open(path, "r+") as handle:
+            if handle.read() != text:
+                handle.seek(0)
+                handle.write(text)
+                handle.truncate()
+
+    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
+        supervisor = self._supervisor(layout)
+        if supervisor.ping():
             with contextlib.suppress(ConnectionError, OSError):
-                supervisor_client.request(project_dir, {"op": "forget", "name": name})
-        self._remove_cgroup(project, name, data)
-        if data.get("veths"):
+                supervisor.forget(name)
+        self._remove_cgroup(layout.name, name, record)
+        sandbox = record.sandbox
+        if sandbox.veths:
             from composer.kernel.net.netlink import delete_link
 
-            for veth in data["veths"]:
-                delete_link(str(veth))
-        netns = data.get("netns")
-        if netns and data.get("owns_netns"):
+            for veth in sandbox.veths:
+                delete_link(veth)
+        if sandbox.netns and sandbox.owns_netns:
             from composer.kernel.net.netns import delete_netns
 
-            delete_netns(str(netns))
-        if name and directory.is_dir():
-            _remove_tree(directory)
+            delete_netns(sandbox.netns)
+        folder = Path(record.folder) if record.folder else layout.container_dir(name)
+        if folder.is_dir():
+            _remove_tree(folder)
 
-    def _remove_cgroup(self, project: str, name: str, data: Mapping[str, Any]) -> None:
-        paths = data.get("cgroup_paths")
+    def _remove_cgroup(self, project: str, name: str, record: ContainerRecord) -> None:
+        paths: Mapping[str, str] = record.sandbox.cgroup_paths
         driver = self._cgroup_driver()
-        if not paths and name:
+        if not paths:
             # Killed between making the cgroup and recording it: it sits beneath our own cgroup.
             paths = _unrecorded_cgroup_paths(driver, project, name)
         if not paths:
@@ -270,7 +389,7 @@ class RealHost:
         handle.kill_all(signal.SIGKILL)
         handle.remove()  # also drops composer/<project> and composer once empty
 
-    # -- links -----------------------------------------------------------------------
+    # -- links -------------------------------------------------------------------------
     def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None:
         from composer.kernel.net.netlink import create_p2p_link, delete_link
 
@@ -292,18 +411,16 @@ class RealHost:
             apply_shaping(a_netns, link.a_ifname, shaping)
             apply_shaping(b_netns, link.b_ifname, shaping)
 
-    def remove_link(self, data: Mapping[str, Any]) -> None:
+    def remove_link(self, record: LinkRecord) -> None:
         from composer.kernel.net.netlink import delete_link
         from composer.kernel.net.netns import is_netns_mount
 
-        for side in ("a", "b"):
-            netns = data.get(f"{side}_netns")
-            ifname = data.get(f"{side}_ifname")
-            if netns and ifname and is_netns_mount(str(netns)):
-                delete_link(str(ifname), str(netns))
+        for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):
+            if netns and ifname and is_netns_mount(netns):
+                delete_link(ifname, netns)
                 return  # a veth takes its peer along
 
-    # -- firewall --------------------------------------------------------------------
+    # -- firewall ----------------------------------------------------------------------
     def apply_firewall(self, project: str, desired: DesiredState) -> None:
         from composer.kernel.net.nft import BridgeNat, NatPlan, PortForward, ensure_project_table
 
@@ -318,9 +435,10 @@ class RealHost:
             bridge = _bridge_of(container, desired)
             for port in container.ports:
                 host_ip = None if port.host_ip in ("", "0.0.0.0", "::") else port.host_ip
+                protocol: Literal["tcp", "udp"] = "udp" if port.protocol == "udp" else "tcp"
                 ports.append(
                     PortForward(
-                        "udp" if port.protocol == "udp" else "tcp",
+                        protocol,
                         port.host_port,
                         port.container_address,
                         port.container_port,
@@ -336,10 +454,15 @@ class RealHost:
 
         delete_project_table(project)
 
+    # -- supervisor --------------------------------------------------------------------
+    def revive_supervisor(self, layout: ProjectLayout) -> bool:
+        return self._supervisor(layout).revive()
 
-def _forwarding_lock(state_root: Path) -> contextlib.AbstractContextManager[None]:
-    """The forwarding record is shared by all projects (and by this command's threads)."""
-    return root_lock(state_root / "forwarding.lock", "the forwarding record")
+    def shutdown_supervisor(self, layout: ProjectLayout) -> None:
+        self._supervisor(layout).shutdown(force=True)
+        for path in layout.supervisor_files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _create_cgroup(driver: Any, config: Any) -> Any:
@@ -368,15 +491,15 @@ def _unrecorded_cgroup_paths(driver: Any, project: str, name: str) -> dict[str, 
 
 def _bridge_of(container: DesiredContainer, desired: DesiredState) -> str:
     for attachment in container.attachments:
-        network = desired.networks.get(f"network:{attachment.network}")
+        network = desired.network_named(attachment.network)
         if network is not None and attachment.addresses:
             return network.bridge
     return ""
 
 
-def _grace(cdir: ContainerDir) -> float:
+def _grace(folder: ContainerFolder) -> float:
     try:
-        return cdir.read_spec().config.stop_grace_period
+        return folder.read_supervised().config.stop_grace_period
     except (FileNotFoundError, ValueError, KeyError):
         return 10.0
 
@@ -388,6 +511,8 @@ def _remove_tree(directory: Path) -> None:
         return
     except OSError:
         pass
+    import subprocess
+
     for mount in _mounts_under(directory):
         subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
     shutil.rmtree(directory, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 Bridged containers reach the outside only when the host forwards packets.  When
 forwarding is off, :func:`enable_forwarding` turns it on and records that fact in
-``<record_dir>/forwarding.json`` *before* writing the sysctl (a crash in between
-leaves a record, never an unexplained change).  :func:`release_forwarding` turns
+the record file the caller names (``forwarding.json`` under the state root)
+*before* writing the sysctl (a crash in between leaves a record, never an
+unexplained change).  :func:`release_forwarding` turns
 back off only what composer turned on, and only once no composer network needs it.
 A host that had forwarding on keeps it, whatever composer does.
 
@@ -21,26 +22,20 @@ from pathlib import Path
 from composer.errors import HostError
 from composer.kernel.net.netns import get_sysctl, set_sysctl
 
-RECORD_FILE = "forwarding.json"
 _KEYS = {4: "net/ipv4/ip_forward", 6: "net/ipv6/conf/all/forwarding"}
 
 
-def _record_path(record_dir: str | os.PathLike[str]) -> Path:
-    return Path(record_dir) / RECORD_FILE
-
-
-def _read_record(record_dir: str | os.PathLike[str]) -> set[int]:
+def _read_record(record: Path) -> set[int]:
     try:
-        data = json.loads(_record_path(record_dir).read_text())
+        data = json.loads(record.read_text())
     except FileNotFoundError:
         return set()
     except (OSError, ValueError) as exc:
-        raise HostError(f"cannot read {_record_path(record_dir)}: {exc}") from exc
+        raise HostError(f"cannot read {record}: {exc}") from exc
     return {int(version) for version in data.get("enabled_by_composer", [])}
 
 
-def _write_record(record_dir: str | os.PathLike[str], versions: set[int]) -> None:
-    path = _record_path(record_dir)
+def _write_record(path: Path, versions: set[int]) -> None:
     if not versions:
         path.unlink(missing_ok=True)
         return
@@ -50,28 +45,28 @@ def _write_record(record_dir: str | os.PathLike[str], versions: set[int]) -> Non
     os.replace(temporary, path)  # atomic: a reader sees the old or the new record
 
 
-def enable_forwarding(record_dir: str | os.PathLike[str], ipv6: bool = False) -> None:
+def enable_forwarding(record: Path, ipv6: bool = False) -> None:
     """Make sure the host forwards IPv4 (and IPv6 when asked), recording what we changed."""
-    record = _read_record(record_dir)
+    enabled = _read_record(record)
     for version in (4, 6) if ipv6 else (4,):
         if get_sysctl(None, _KEYS[version]) != "0":
             continue
-        record.add(version)
-        _write_record(record_dir, record)
+        enabled.add(version)
+        _write_record(record, enabled)
         set_sysctl(None, _KEYS[version], "1")
 
 
-def release_forwarding(record_dir: str | os.PathLike[str], still_needed: bool) -> None:
+def release_forwarding(record: Path, still_needed: bool) -> None:
     """Turn off the forwarding composer turned on, once no composer network needs it."""
     if still_needed:
         return
-    record = _read_record(record_dir)
-    for version in sorted(record):
+    enabled = _read_record(record)
+    for version in sorted(enabled):
         set_sysctl(None, _KEYS[version], "0")
-        record.discard(version)
-        _write_record(record_dir, record)
+        enabled.discard(version)
+        _write_record(record, enabled)
 
 
-def forwarding_enabled_by_composer(record_dir: str | os.PathLike[str]) -> list[int]:
+def forwarding_enabled_by_composer(record: Path) -> list[int]:
     """IP versions whose forwarding composer turned on and has not given back."""
-    return sorted(_read_record(record_dir))
+    return sorted(_read_record(record))

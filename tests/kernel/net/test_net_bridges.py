@@ -44,7 +44,7 @@ def _teardown(box: Sandbox, links: list[str], namespaces: list[str]) -> None:
     for ns in namespaces:
         netns.delete_netns(ns)
     nft.delete_project_table(box.project)
-    forwarding.release_forwarding(box.root, still_needed=False)
+    forwarding.release_forwarding(box.root / "forwarding.json", still_needed=False)
 
 
 def _default_routes(ns: str) -> list[object]:
@@ -81,7 +81,7 @@ def test_endpoints_on_different_bridges_are_isolated(sandbox: Sandbox) -> None:
     br2 = _bridge(sandbox, "two", "10.82.0.1/24")
     a, va = _endpoint(sandbox, br1, "a", "10.81.0.2/24", "10.81.0.1", "one")
     b, vb = _endpoint(sandbox, br2, "b", "10.82.0.2/24", "10.82.0.1", "two")
-    forwarding.enable_forwarding(sandbox.root)
+    forwarding.enable_forwarding(sandbox.root / "forwarding.json")
     assert sandbox.ping(a, "10.82.0.2"), "routing between bridges works before the rules"
 
     nft.ensure_project_table(
@@ -103,7 +103,7 @@ def test_internal_network_has_no_route_out_and_no_masquerade(sandbox: Sandbox) -
     public_br = _bridge(sandbox, "public", "10.84.0.1/24")
     i, vi = _endpoint(sandbox, internal_br, "i", "10.83.0.2/24", None, "internal")
     p, vp = _endpoint(sandbox, public_br, "p", "10.84.0.2/24", "10.84.0.1", "public")
-    forwarding.enable_forwarding(sandbox.root)
+    forwarding.enable_forwarding(sandbox.root / "forwarding.json")
     internal = BridgeNat(internal_br, ("10.83.0.0/24",), internal=True)
     plan = NatPlan(bridges=(internal, BridgeNat(public_br, ("10.84.0.0/24",))))
     nft.ensure_project_table(sandbox.project, plan)
@@ -150,7 +150,7 @@ def test_published_port_answers_on_localhost_and_from_another_host(sandbox: Sand
     netlink.create_p2p_link(other, "eth0", HERE, "uplink0", "test:uplink", *uplink)
 
     ports.ensure_ports_free("tcp", None, [18080])
-    forwarding.enable_forwarding(sandbox.root)
+    forwarding.enable_forwarding(sandbox.root / "forwarding.json")
     forward = PortForward("tcp", 18080, "10.85.0.2", 8080, bridge)
     plan = NatPlan(bridges=(BridgeNat(bridge, ("10.85.0.0/24",)),), ports=(forward,))
     nft.ensure_project_table(sandbox.project, plan)
@@ -234,7 +234,7 @@ def test_published_udp_port_range_keeps_the_offset(sandbox: Sandbox) -> None:
     ns, veth = _endpoint(sandbox, bridge, "u", "10.89.0.2/24", "10.89.0.1", "udp")
     with netns.in_netns(ns):
         receivers = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
-    forwarding.enable_forwarding(sandbox.root)
+    forwarding.enable_forwarding(sandbox.root / "forwarding.json")
     forward = PortForward("udp", 25000, "10.89.0.2", 5000, bridge, count=2)
     nft.ensure_project_table(
         sandbox.project, NatPlan(bridges=(BridgeNat(bridge, ("10.89.0.0/24",)),), ports=(forward,))

@@ -135,7 +135,7 @@ def test_netns_lifecycle_is_idempotent(sandbox: Sandbox) -> None:
 
 
 def test_forwarding_is_restored_only_when_composer_turned_it_on(sandbox: Sandbox) -> None:
-    record = sandbox.root / "forwarding"
+    record = sandbox.root / "forwarding.json"
     assert netns.get_sysctl(None, "net.ipv4.ip_forward") == "0"
     forwarding.enable_forwarding(record)
     assert netns.get_sysctl(None, "net.ipv4.ip_forward") == "1"

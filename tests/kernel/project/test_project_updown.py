@@ -271,9 +271,39 @@ def test_state_is_written_with_a_schema_version(lab: Lab) -> None:
     lab.write(RESTARTS)
     lab.composer("up", "-d")
     state = json.loads((lab.root / "projects" / "phoenix" / "state.json").read_text())
-    assert state["schema_version"] == 1
-    assert sorted(r["rid"] for r in state["resources"]) == [
-        "container:phoenix-always-1", "container:phoenix-never-1", "firewall:phoenix", "network:default",
+    assert state["schema_version"] == 2
+    assert sorted((r["rid"], r["record"]["kind"]) for r in state["resources"]) == [
+        ("container:phoenix-always-1", "container"), ("container:phoenix-never-1", "container"),
+        ("firewall:phoenix", "firewall"), ("network:default", "network"),
     ]  # fmt: skip
     lab.composer("down")
     assert not Path(lab.root / "projects" / "phoenix").exists()
+
+
+def _as_schema_1(record: dict[str, object]) -> dict[str, object]:
+    """A schema-2 record in the flat form composer 0.1 wrote."""
+    data = {k: v for k, v in record.items() if k not in ("kind", "sandbox", "folder")}
+    if record["kind"] == "container":
+        data["dir"] = record["folder"]
+        data.update(record["sandbox"])  # type: ignore[arg-type]
+    return data
+
+
+def test_a_project_brought_up_by_composer_0_1_comes_down(lab: Lab) -> None:
+    """Its state (schema 1, spec.json in each container folder) is read and everything goes."""
+    lab.write(RESTARTS)
+    lab.composer("up", "-d")
+    folder = lab.root / "projects" / "phoenix"
+    state = json.loads((folder / "state.json").read_text())
+    old = {
+        "schema_version": 1, "project": "phoenix",
+        "meta": {**state["meta"], "files": ",".join(state["meta"]["files"])},
+        "resources": [{"rid": r["rid"], "phase": r["phase"], "hash": r["hash"], "data": _as_schema_1(r["record"])}
+                      for r in state["resources"]],
+    }  # fmt: skip
+    (folder / "state.json").write_text(json.dumps(old))
+    for container in (folder / "containers").iterdir():
+        (container / "supervised.json").rename(container / "spec.json")
+    assert len([r for r in lab.ps("phoenix") if r["State"] == "running"]) == 2
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "phoenix") == []

@@ -1,0 +1,163 @@
+"""The host interface: every fact and effect that up, down and the verbs need from the machine.
+
+The engine and the verbs see the machine only through :class:`Host`, so the
+fake (:mod:`composer.engine.hosts.fake`) covers every branch of them without
+root and without depending on the machine the tests run on; the real one
+(:mod:`composer.engine.hosts.real`) is the only implementation that calls into
+``composer.kernel``, the image store and the supervisor.  It is grouped by use:
+
+* :class:`HostFacts`: the cheap reads ``observe()`` makes on every command;
+* :class:`PlanningFacts`: what planning needs beyond the file (routes and
+  bridges already there, listening ports, netem), read before anything is made;
+* :class:`ImageSource`: images and ``rootfs:`` trees by reference or path;
+* the effects: networks, volumes, sandboxes, containers, links, the firewall,
+  hosts files, and the project's supervisor.
+
+Every effect is idempotent: after a crash the next command may repeat a step
+it cannot know finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from composer.kernel.procfs import ProcessInfo
+from composer.model.build import ImageLike
+from composer.model.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
+from composer.store.container import ContainerStatus
+from composer.store.layout import ProjectLayout
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
+
+
+class HostFacts(Protocol):
+    """Reads ``observe()`` makes on every command: cheap (``/proc``, ``/sys``, status files)."""
+
+    def interface_exists(self, name: str) -> bool: ...
+
+    def netns_exists(self, path: str) -> bool: ...
+
+    def container_status(self, layout: ProjectLayout, name: str) -> ContainerStatus: ...
+
+    def firewall_exists(self, project: str) -> bool: ...
+
+    def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
+        """Every process in a container's cgroup (``composer top``)."""
+        ...
+
+
+class PlanningFacts(Protocol):
+    """What planning needs from the machine beyond the project file."""
+
+    def routed_subnets(self) -> Sequence[tuple[str, str]]:
+        """(interface, network) of the host's routes that are not composer's own bridges."""
+        ...
+
+    def interface_addresses(self) -> Mapping[str, Sequence[str]]:
+        """Interface -> its CIDRs in the host's network namespace (external networks join these)."""
+        ...
+
+    def ports_in_use(self, protocol: str, host_ip: str | None, ports: Sequence[int]) -> Sequence[int]: ...
+
+    def netem_available(self) -> bool: ...
+
+    def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
+        """What of ``project`` still exists on the machine (marked interfaces only when ``interfaces``)."""
+        ...
+
+
+class ImageSource(Protocol):
+    def ensure_image(self, reference: str, policy: str) -> ImageLike:
+        """The image, pulled as ``policy`` (always, missing, never, build, daily ...) says."""
+        ...
+
+    def lookup_image(self, reference: str) -> ImageLike | None:
+        """The image when it is in the store already; never pulls."""
+        ...
+
+    def pin_image(self, project: str, image_id: str) -> None: ...
+
+    def unpin_images(self, project: str) -> None: ...
+
+    def rootfs_layers(self, source: Path) -> tuple[str, ...]:
+        """The overlay lower layers for a ``rootfs:`` folder or tarball; FileNotFoundError when missing."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """``composer exec``: a command to run in a running container."""
+
+    argv: tuple[str, ...]
+    user: str | None = None
+    working_dir: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    tty: bool = False
+
+
+class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
+    """Everything the engine and the verbs ask of the machine."""
+
+    def preload(self, *, netlink: bool) -> None:
+        """Get ready for a plan that will run in worker threads (load what they would all load at once)."""
+        ...
+
+    # networks and volumes
+    def create_network(self, project: str, network: DesiredNetwork) -> None: ...
+
+    def remove_network(self, record: NetworkRecord) -> None: ...
+
+    def create_volume(self, path: Path) -> None: ...
+
+    def remove_volume(self, path: Path) -> None: ...
+
+    # containers
+    def create_sandbox(
+        self,
+        layout: ProjectLayout,
+        container: DesiredContainer,
+        networks: Mapping[str, DesiredNetwork],
+        veths: Mapping[str, str],
+    ) -> Mapping[str, str]:
+        """Make the container's folder, netns, veths and cgroup; returns the cgroup folders."""
+        ...
+
+    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None: ...
+
+    def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
+        """Start a container the plan just made or keeps; returns its PID once it runs."""
+        ...
+
+    def start_existing(self, layout: ProjectLayout, name: str) -> int:
+        """Start a stopped container from its stored description (``composer start``)."""
+        ...
+
+    def stop_container(self, layout: ProjectLayout, name: str, timeout: float | None) -> None:
+        """Stop signal, the grace period (``timeout`` or the container's own), then SIGKILL."""
+        ...
+
+    def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None: ...
+
+    def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...
+
+    def write_hosts_file(self, path: Path, text: str) -> None:
+        """Rewrite a container's /etc/hosts in place (it is bind-mounted: a rename would not show)."""
+        ...
+
+    # links and the firewall
+    def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None: ...
+
+    def remove_link(self, record: LinkRecord) -> None: ...
+
+    def apply_firewall(self, project: str, desired: DesiredState) -> None: ...
+
+    def remove_firewall(self, project: str) -> None: ...
+
+    # the project's supervisor
+    def revive_supervisor(self, layout: ProjectLayout) -> bool:
+        """Start a supervisor when containers run without one (it adopts them); True when started."""
+        ...
+
+    def shutdown_supervisor(self, layout: ProjectLayout) -> None: ...

@@ -1,0 +1,64 @@
+"""The options and results of ``up`` and ``down``: frozen values the CLI fills in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from composer.engine.plan import Plan
+from composer.model.desired import DesiredState
+from composer.store.layout import DEFAULT_IMAGE_ROOT, DEFAULT_STATE_ROOT
+
+
+@dataclass(frozen=True)
+class Roots:
+    """Where composer keeps its state (runtime) and its images (persistent)."""
+
+    state: Path = DEFAULT_STATE_ROOT
+    images: Path = DEFAULT_IMAGE_ROOT
+
+
+DEFAULT_ROOTS = Roots()
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    services: tuple[str, ...] = ()
+    dry_run: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+    no_start: bool = False
+    scale: Mapping[str, int] = field(default_factory=dict)
+    parallel: int = 8
+    timeout: float | None = None  # stop timeout when recreating
+    wait_timeout: float = 300.0
+    pull: str | None = None  # overrides every service's pull_policy
+
+    @property
+    def plain(self) -> bool:
+        """An ``up`` whose desired state depends on the project alone (so the fast path may store it)."""
+        return not (self.services or self.scale or self.dry_run or self.no_start or self.pull)
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    dry_run: bool = False
+    volumes: bool = False
+    timeout: float | None = None
+    # Stopping is mostly waiting out grace periods, so more at once than for up: like docker compose,
+    # a hundred containers that ignore SIGTERM take one grace period, not a dozen.
+    parallel: int = 32
+
+
+@dataclass(frozen=True)
+class UpResult:
+    plan: Plan
+    desired: DesiredState
+
+
+@dataclass(frozen=True)
+class DownResult:
+    plan: Plan
+    leftovers: list[str]

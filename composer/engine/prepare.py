@@ -1,0 +1,227 @@
+"""From the loaded project to the desired state: the facts ``build_desired()`` needs, gathered once.
+
+``build_desired`` is pure; this module collects what it depends on beyond the
+file (through the host and the store) and records what must outlive the
+command (the address plan, under the root-wide IPAM lock, so that a project
+planned next sees these subnets taken):
+
+* the images of the services (pulled as their ``pull_policy`` says, and pinned
+  so that ``rmi``/``prune`` leave them), and the layers of ``rootfs:`` trees;
+* each service's config hash;
+* the subnets already used: the host's routes and other projects' networks;
+* the addresses of the existing bridges that external networks name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from composer.engine.hosts.base import Host
+from composer.engine.options import UpOptions
+from composer.errors import PlanError, SpecError, SpecIssue
+from composer.events import Event, EventSink
+from composer.model.build import BuildInputs, ImageLike, build_desired
+from composer.model.desired import DesiredState
+from composer.model.ids import container_id
+from composer.model.ipam import InUse, NetworkAddressing
+from composer.store.journal import ProjectStore, read_store
+from composer.store.layout import StateRoot
+from composer.store.locks import ipam_lock
+from composer.store.records import ProjectMeta
+
+if TYPE_CHECKING:
+    from composer.project.loader import LoadedProject
+
+
+def desired_state(
+    loaded: LoadedProject,
+    options: UpOptions,
+    store: ProjectStore,
+    host: Host,
+    events: EventSink,
+    *,
+    pull: bool,
+) -> DesiredState:
+    from composer.project.hashing import service_config_hash
+
+    services = selected_services(loaded, options.services)
+    _warn_missing_optional(loaded, events)
+    images = _images(loaded, services, host, events, pull=pull, override=options.pull)
+    rootfs_layers = _rootfs_layers(loaded, services, host)
+    hashes = {name: service_config_hash(loaded, name) for name in loaded.spec.services}
+    root = store.layout.state_root
+    with ipam_lock(root):
+        inputs = BuildInputs(
+            paths=store.layout,
+            images=images,
+            service_hashes=hashes,
+            previous_addressing=store.meta.addressing,
+            subnets_in_use=_subnets_in_use(root, loaded.name, host),
+            scale=dict(options.scale),
+            services=services,
+            rootfs_layers=rootfs_layers,
+            external_addresses=_external_addresses(loaded, host),
+        )
+        desired = build_desired(loaded, inputs)
+        meta = ProjectMeta(addressing=_addressing(desired), files=tuple(str(f) for f in loaded.files))
+        if not options.dry_run and meta != store.meta:
+            store.set_meta(meta)  # for the next plan, and for composer ls
+    return only_services(desired, services) if options.services else desired
+
+
+def _warn_missing_optional(loaded: LoadedProject, events: EventSink) -> None:
+    for name, svc in sorted(loaded.spec.services.items()):
+        for dependency, spec in sorted(svc.depends_on.items()):
+            if dependency not in loaded.spec.services and not spec.required:
+                events(
+                    Event(
+                        container_id(name),
+                        "Warning",
+                        f"optional dependency {dependency} is not in the project; starting without it",
+                    )
+                )
+
+
+def selected_services(loaded: LoadedProject, wanted: Sequence[str]) -> list[str]:
+    """The services asked for and everything they depend on (all when none is named)."""
+    spec = loaded.spec
+    unknown = [name for name in wanted if name not in spec.services]
+    if unknown:
+        raise SpecError(
+            [
+                SpecIssue.at(
+                    loaded.locate("services"),
+                    "services",
+                    f"no service named {name!r}",
+                    f"known services: {', '.join(sorted(spec.services))}",
+                )
+                for name in unknown
+            ]
+        )
+    if not wanted:
+        return sorted(spec.services)
+    selected: set[str] = set()
+    todo = list(wanted)
+    while todo:
+        name = todo.pop()
+        if name in selected:
+            continue
+        selected.add(name)
+        todo.extend(d for d in spec.services[name].depends_on if d in spec.services)
+        mode = spec.services[name].network_mode or ""
+        if mode.startswith("service:"):
+            todo.append(mode.partition(":")[2])
+    return sorted(selected)
+
+
+def only_services(desired: DesiredState, services: Sequence[str]) -> DesiredState:
+    """Keep the other services' containers out of the plan's reach: they are neither made nor removed."""
+    keep = set(services)
+    containers = {rid: c for rid, c in desired.containers.items() if c.service in keep}
+    names = {c.name for c in containers.values()}
+    links = {
+        rid: link
+        for rid, link in desired.links.items()
+        if link.a_container in names and link.b_container in names
+    }
+    untouched = frozenset(c.service for c in desired.containers.values()) - keep
+    return DesiredState(
+        desired.project, desired.networks, containers, links, desired.volumes, untouched, desired
+    )
+
+
+def _images(
+    loaded: LoadedProject,
+    services: Sequence[str],
+    host: Host,
+    events: EventSink,
+    *,
+    pull: bool,
+    override: str | None,
+) -> dict[str, ImageLike]:
+    result: dict[str, ImageLike] = {}
+    for name in services:
+        svc = loaded.spec.services[name]
+        if not svc.image or svc.rootfs is not None:
+            continue
+        if not pull:
+            image = host.lookup_image(svc.image)
+            if image is None:
+                raise PlanError(
+                    f"service {name}: image {svc.image} is not pulled yet",
+                    hint="run composer pull, or up without --dry-run",
+                )
+        else:
+            events(Event(f"image:{svc.image}", "Pulling"))
+            image = host.ensure_image(svc.image, override or svc.pull_policy)
+            events(Event(f"image:{svc.image}", "Pulled"))
+            host.pin_image(loaded.name, image.image_id)
+        result[name] = image
+    return result
+
+
+def _rootfs_layers(loaded: LoadedProject, services: Sequence[str], host: Host) -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    for name in services:
+        svc = loaded.spec.services[name]
+        if svc.rootfs is None:
+            continue
+        try:
+            result[name] = host.rootfs_layers(Path(svc.rootfs))
+        except FileNotFoundError:
+            path = f"services.{name}.rootfs"
+            raise SpecError(
+                [
+                    SpecIssue.at(
+                        loaded.locate(path),
+                        path,
+                        f"{svc.rootfs} does not exist",
+                        "give a folder or a .tar/.tar.gz holding a root filesystem",
+                    )
+                ]
+            ) from None
+    return result
+
+
+def _external_addresses(loaded: LoadedProject, host: Host) -> dict[str, list[str]]:
+    """The addresses of the existing bridges that external networks name (they must exist)."""
+    external = {name: net for name, net in loaded.spec.networks.items() if net.external}
+    if not external:
+        return {}
+    present = host.interface_addresses()
+    result: dict[str, list[str]] = {}
+    issues: list[SpecIssue] = []
+    for name, net in sorted(external.items()):
+        bridge = net.name or name
+        if bridge not in present:
+            path = f"networks.{name}"
+            issues.append(
+                SpecIssue.at(
+                    loaded.locate(path),
+                    path,
+                    f"external network {bridge!r} does not exist",
+                    "create the bridge first, or drop external: true so composer makes it",
+                )
+            )
+            continue
+        result[name] = [cidr for cidr in present[bridge] if not cidr.startswith("fe80:")]
+    if issues:
+        raise SpecError(issues)
+    return result
+
+
+def _subnets_in_use(root: StateRoot, project: str, host: Host) -> list[InUse]:
+    in_use = [InUse(net, f"a host route on {iface}") for iface, net in host.routed_subnets()]
+    for other in root.project_names():
+        if other == project:
+            continue
+        for net_name, plan in read_store(root.project(other)).meta.addressing.items():
+            for family in plan.families():
+                in_use.append(InUse(family.subnet, f"network {net_name} of project {other}"))
+    return in_use
+
+
+def _addressing(desired: DesiredState) -> Mapping[str, NetworkAddressing]:
+    return {net.name: net.addressing for net in desired.networks.values() if net.addressing is not None}

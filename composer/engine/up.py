@@ -1,0 +1,141 @@
+"""``up``: converge the host on the project file.
+
+The flow (see the package docstring): take the project's lock, compute the
+desired state (:mod:`composer.engine.prepare`), observe the store and the host
+once, reconcile the two into a plan, check the host (:mod:`composer.engine.preflight`),
+and hand the plan to the executor.  :func:`up_cached` is the no-op fast path:
+it reconciles the desired state stored by the last ``up`` when nothing it came
+from changed, and gives up (None) as soon as there is anything to do.
+Progress goes out as events; nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from composer.engine import fastpath
+from composer.engine.applier import Applier
+from composer.engine.executor import Executor
+from composer.engine.hosts import default_host
+from composer.engine.hosts.base import Host
+from composer.engine.observe import observe
+from composer.engine.options import DEFAULT_ROOTS, Roots, UpOptions, UpResult
+from composer.engine.plan import Plan, Verb
+from composer.engine.preflight import check_host
+from composer.engine.prepare import desired_state
+from composer.engine.reconcile import ReconcileOptions, reconcile
+from composer.events import Event, EventSink, discard
+from composer.model.desired import DesiredState
+from composer.store.layout import ProjectLayout, StateRoot
+from composer.store.locks import WaitNotice, project_lock
+
+if TYPE_CHECKING:
+    from composer.project.loader import LoadedProject
+
+
+def up_cached(
+    inputs: fastpath.UpInputs,
+    options: UpOptions,
+    *,
+    roots: Roots = DEFAULT_ROOTS,
+    host: Host | None = None,
+    events: EventSink = discard,
+) -> UpResult | None:
+    """A no-op ``up`` from the desired state stored by the last one; None when the full path must run."""
+    if not options.plain or options.force_recreate:
+        return None
+    root = StateRoot(roots.state)
+    desired = fastpath.load(root, inputs)
+    if desired is None:
+        return None
+    host = host or default_host(roots)
+    with project_lock(root.project(desired.project), on_wait=waiting(events, desired.project)) as store:
+        plan = reconcile(desired, observe(store, host), reconcile_options(options))
+        if plan:
+            return None  # something to do: the full path loads the project and decides
+        host.revive_supervisor(store.layout)
+        return UpResult(plan, desired)
+
+
+def up(
+    loaded: LoadedProject,
+    options: UpOptions,
+    *,
+    roots: Roots = DEFAULT_ROOTS,
+    host: Host | None = None,
+    events: EventSink = discard,
+    inputs: fastpath.UpInputs | None = None,
+) -> UpResult:
+    """Converge the host on the project; with ``inputs``, remember the result for up_cached()."""
+    host = host or default_host(roots)
+    root = StateRoot(roots.state)
+    remember = inputs if inputs is not None and options.plain else None
+    if remember is not None:
+        fastpath.forget(root, remember)  # stale until this succeeds
+    with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
+        desired = desired_state(loaded, options, store, host, events, pull=not options.dry_run)
+        observed = observe(store, host)
+        plan = reconcile(desired, observed, reconcile_options(options))
+        check_host(loaded, desired, observed, plan, host)
+        if options.dry_run:
+            return UpResult(plan, desired)
+        if not plan:
+            host.revive_supervisor(store.layout)
+        else:
+            applier = Applier(
+                store, host, desired, observed, events,
+                stop_timeout=options.timeout, wait_timeout=options.wait_timeout,
+            )  # fmt: skip
+            host.preload(netlink=_needs_netlink(plan, desired))
+            try:
+                Executor(applier, max_workers=options.parallel).apply(plan)
+            finally:
+                _refresh_hosts_files(store.layout, desired, plan, host)
+        if remember is not None:
+            fastpath.save(root, remember, loaded, desired)
+        return UpResult(plan, desired)
+
+
+def reconcile_options(options: UpOptions) -> ReconcileOptions:
+    return ReconcileOptions(
+        force_recreate=options.force_recreate,
+        no_recreate=options.no_recreate,
+        remove_orphans=options.remove_orphans,
+        start=not options.no_start,
+    )
+
+
+def waiting(events: EventSink, project: str) -> WaitNotice:
+    """Tell the user why a command waits for another one's lock."""
+
+    def tell(message: str) -> None:
+        events(Event(f"project:{project}", "Waiting", message))
+
+    return tell
+
+
+def _needs_netlink(plan: Plan, desired: DesiredState) -> bool:
+    for action in plan.actions.values():
+        if action.verb is not Verb.CREATE:
+            continue
+        if action.kind in ("network", "link"):
+            return True
+        container = desired.containers.get(action.rid)
+        if container is not None and (container.attachments or container.routes):
+            return True
+    return False
+
+
+def _refresh_hosts_files(layout: ProjectLayout, desired: DesiredState, plan: Plan, host: Host) -> None:
+    """Keep the other containers' /etc/hosts current when containers come or go.
+
+    Containers made by this plan got the current file when they started.
+    """
+    changed = {
+        a.rid for a in plan.actions.values() if a.verb in (Verb.CREATE, Verb.REMOVE) and a.kind == "container"
+    }
+    if not changed:
+        return
+    for container in desired.containers.values():
+        if container.rid not in changed:
+            host.write_hosts_file(layout.container(container.name).hosts, container.config.hosts)

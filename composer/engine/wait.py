@@ -1,0 +1,50 @@
+"""``up --wait``: return once every container runs (healthy when it has a healthcheck) or completed with 0.
+
+Fails with the first container that exited non-zero or became unhealthy, and
+its last log lines.
+"""
+
+from __future__ import annotations
+
+import time
+
+from composer.engine.hosts.base import HostFacts
+from composer.errors import ContainerError
+from composer.model.desired import DesiredState
+from composer.store.layout import ProjectLayout
+
+
+def wait_ready(
+    layout: ProjectLayout, desired: DesiredState, host: HostFacts, *, timeout: float = 300.0
+) -> None:
+    pending = {c.name for c in desired.containers.values()}
+    has_health = {c.name for c in desired.containers.values() if c.health is not None}
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in sorted(pending):
+            status = host.container_status(layout, name)
+            if status.state == "exited" and status.exit_code not in (0, None):
+                raise ContainerError(
+                    f"container {name} exited with code {status.exit_code}", hint=last_lines(layout, name)
+                )
+            if status.health == "unhealthy":
+                raise ContainerError(f"container {name} is unhealthy", hint=last_lines(layout, name))
+            ready = status.health == "healthy" if name in has_health else status.state == "running"
+            if ready or (status.state == "exited" and status.exit_code == 0):
+                pending.discard(name)
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise ContainerError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        time.sleep(0.1)
+
+
+def last_lines(layout: ProjectLayout, name: str, count: int = 10) -> str:
+    """The container's last log lines, as a hint under an error."""
+    from composer.kernel.logs import read_logs
+
+    try:
+        lines = [line.text.rstrip("\n") for line in read_logs(str(layout.container(name).log), tail=count)]
+    except OSError:
+        return "no log"
+    return "last log lines:\n    " + "\n    ".join(lines) if lines else "no output"

@@ -1,0 +1,662 @@
+"""``build_desired()``: the loaded project and a few facts read beforehand -> the desired state.
+
+Pure: the images' configs, earlier address assignments, the subnets already in
+use and where the project's files go (:class:`ProjectPaths`, which the state
+store's layout provides) are passed in; nothing here reads the host, the disk or
+the environment.  Problems that only show once the project is resolved (no
+command to run, an unknown signal, ports without an IPv4 network) are raised
+together as one :class:`~composer.errors.SpecError` with their places.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from composer.errors import SpecError, SpecIssue
+from composer.model.container import (
+    DEFAULT_PATH,
+    CgroupLimits,
+    ContainerConfig,
+    ContainerFiles,
+    MountConfig,
+    Ulimit,
+)
+from composer.model.desired import (
+    Attachment,
+    Dependency,
+    DesiredContainer,
+    DesiredLink,
+    DesiredNetwork,
+    DesiredState,
+    DesiredVolume,
+    PublishedPort,
+    canonical_hash,
+)
+from composer.model.health import HealthCheck
+from composer.model.ids import ResourceId, container_id, network_id, volume_id
+from composer.model.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
+from composer.model.naming import bridge_name, container_name, signal_number
+
+if TYPE_CHECKING:  # the models load pydantic: a no-op `up` from the cached desired state never needs them
+    from composer.project.models import LinkSpec, NetworkSpec, ServiceSpec
+
+DEFAULT_SHM = 64 * 1024 * 1024
+
+
+class ImageLike(Protocol):
+    """A resolved image: its id, its unpacked layers (bottom first) and its config."""
+
+    @property
+    def image_id(self) -> str: ...
+
+    @property
+    def layer_dirs(self) -> tuple[Path, ...]: ...
+
+    @property
+    def config(self) -> Any: ...
+
+
+class LoadedLike(Protocol):
+    """The loaded project (``composer.project.loader.LoadedProject`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def project_directory(self) -> Path: ...
+
+    @property
+    def environment(self) -> Mapping[str, str]: ...
+
+    @property
+    def spec(self) -> Any: ...
+
+    def locate(self, path: str) -> tuple[str, int, int]: ...
+
+
+class ProjectPaths(Protocol):
+    """Where a project's host-side files go (``composer.store.layout.ProjectLayout`` is one)."""
+
+    def container(self, name: str) -> ContainerFiles: ...
+
+    def netns(self, name: str) -> Path: ...
+
+    def volume(self, name: str) -> Path: ...
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """Facts from outside the project file that the desired state depends on."""
+
+    paths: ProjectPaths
+    images: Mapping[str, ImageLike]  # service -> resolved image (services with image:)
+    service_hashes: Mapping[str, str]
+    previous_addressing: Mapping[str, NetworkAddressing] = field(default_factory=dict)
+    subnets_in_use: Sequence[InUse] = ()
+    scale: Mapping[str, int] = field(default_factory=dict)
+    services: Sequence[str] | None = None  # only these (and their dependencies); None = all
+    rootfs_layers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> lower dirs
+    external_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)  # network -> bridge CIDRs
+
+
+def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
+    """Resolve the project into resources; raises SpecError for what only shows once resolved."""
+    spec = loaded.spec
+    project = loaded.name
+    replicas = {name: inputs.scale.get(name, svc.replicas) for name, svc in spec.services.items()}
+    names = {
+        service: [_container_name(project, service, svc, n) for n in range(1, replicas[service] + 1)]
+        for service, svc in spec.services.items()
+    }
+    addressing = _plan_addressing(spec, names, inputs)
+    networks = _networks(project, spec.networks, addressing)
+    hosts_by_container = _hosts_entries(spec, names, addressing)
+    containers: dict[ResourceId, DesiredContainer] = {}
+    issues: list[SpecIssue] = []
+    for service, svc in sorted(spec.services.items()):
+        for number, name in enumerate(names[service], start=1):
+            try:
+                container = _container(
+                    loaded,
+                    inputs,
+                    service,
+                    svc,
+                    number,
+                    name,
+                    names,
+                    addressing,
+                    networks,
+                    hosts_by_container,
+                )
+            except _Problem as problem:
+                issues.append(problem.issue(loaded))
+                continue
+            containers[container.rid] = container
+    links = _links(spec.links, names)
+    volumes = _volumes(spec.volumes, inputs.paths)
+    if issues:
+        raise SpecError(issues)
+    return DesiredState(
+        project=project, networks=networks, containers=containers, links=links, volumes=volumes
+    )
+
+
+class _Problem(Exception):
+    def __init__(self, path: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.path, self.message, self.hint = path, message, hint
+
+    def issue(self, loaded: LoadedLike) -> SpecIssue:
+        file, line, column = loaded.locate(self.path)
+        return SpecIssue(file, line, column, self.path, self.message, self.hint)
+
+
+def _container_name(project: str, service: str, svc: ServiceSpec, number: int) -> str:
+    if svc.container_name and number == 1:
+        return svc.container_name
+    return container_name(project, service, number)
+
+
+def _plan_addressing(
+    spec: Any, names: Mapping[str, list[str]], inputs: BuildInputs
+) -> dict[str, NetworkAddressing]:
+    from composer.model.ipam import plan_addressing
+
+    requests: list[NetworkRequest] = []
+    endpoints: dict[str, list[EndpointRequest]] = {}
+    for net_name, net in sorted(spec.networks.items()):
+        if net.external:
+            # An existing bridge: containers take addresses in the subnet its own address names.
+            bridge_cidrs = inputs.external_addresses.get(net_name, ())
+            if not bridge_cidrs:
+                continue
+            configs = tuple(_external_config(cidr) for cidr in bridge_cidrs)
+            requests.append(NetworkRequest(net_name, configs, any(":" in c for c in bridge_cidrs)))
+            endpoints[net_name] = []
+            continue
+        configs = tuple(IpamConfig(c.subnet, c.ip_range, c.gateway) for c in net.ipam.config)
+        requests.append(NetworkRequest(net_name, configs, bool(net.enable_ipv6)))
+        endpoints[net_name] = []
+    for service, svc in sorted(spec.services.items()):
+        for net_name, attach in svc.networks.items():
+            if net_name not in endpoints:
+                continue
+            for number, name in enumerate(names[service], start=1):
+                static4 = attach.ipv4_address if number == 1 else None
+                static6 = attach.ipv6_address if number == 1 else None
+                endpoints[net_name].append(EndpointRequest(name, static4, static6))
+    external = {
+        str(ipaddress.ip_interface(cidr).network)
+        for cidrs in inputs.external_addresses.values()
+        for cidr in cidrs
+    }
+    in_use = [u for u in inputs.subnets_in_use if u.network not in external]
+    return plan_addressing(requests, endpoints, in_use, inputs.previous_addressing)
+
+
+def _external_config(cidr: str) -> IpamConfig:
+    interface = ipaddress.ip_interface(cidr)
+    return IpamConfig(subnet=str(interface.network), gateway=str(interface.ip))
+
+
+def _networks(
+    project: str, specs: Mapping[str, NetworkSpec], addressing: Mapping[str, NetworkAddressing]
+) -> dict[ResourceId, DesiredNetwork]:
+    result: dict[ResourceId, DesiredNetwork] = {}
+    for name, net in sorted(specs.items()):
+        plan = addressing.get(name)
+        bridge = (net.name or name) if net.external else bridge_name(project, name)
+        fields = {
+            "internal": net.internal,
+            "mtu": net.mtu,
+            "external": net.external,
+            "bridge": bridge,
+            "subnets": [f.subnet for f in plan.families()] if plan else [],
+            "gateways": [f.gateway for f in plan.families()] if plan else [],
+        }
+        result[network_id(name)] = DesiredNetwork(
+            rid=network_id(name),
+            name=name,
+            bridge=bridge,
+            external=net.external,
+            internal=net.internal,
+            mtu=net.mtu,
+            addressing=plan,
+            config_hash=canonical_hash(fields),
+        )
+    return result
+
+
+def _hosts_entries(
+    spec: Any, names: Mapping[str, list[str]], addressing: Mapping[str, NetworkAddressing]
+) -> dict[str, list[tuple[str, list[str]]]]:
+    """container -> [(address, [names...])] of every container sharing a network with it."""
+    members: dict[str, list[tuple[str, str, list[str]]]] = {}  # network -> (container, address, names)
+    for service, svc in sorted(spec.services.items()):
+        for net_name, attach in svc.networks.items():
+            plan = addressing.get(net_name)
+            if plan is None or plan.ipv4 is None:
+                continue
+            for number, name in enumerate(names[service], start=1):
+                address = plan.ipv4.addresses.get(name)
+                if not address:
+                    continue
+                short = f"{service}-{number}"
+                aliases = [service, name, short, *attach.aliases] if number == 1 else [name, short, service]
+                members.setdefault(net_name, []).append((name, address, aliases))
+    result: dict[str, list[tuple[str, list[str]]]] = {}
+    for entries in members.values():
+        for container, _, _ in entries:
+            for _, address, aliases in entries:
+                result.setdefault(container, []).append((address, aliases))
+    return result
+
+
+def _render_hosts(
+    name: str, hostname: str, entries: list[tuple[str, list[str]]], extra: Sequence[tuple[str, str]]
+) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    seen: dict[str, list[str]] = {}
+    for address, aliases in entries:
+        bucket = seen.setdefault(address, [])
+        bucket.extend(a for a in aliases if a not in bucket)
+    lines += [f"{address}\t{' '.join(aliases)}" for address, aliases in seen.items()]
+    if not entries:
+        lines.append(f"127.0.1.1\t{hostname} {name}" if hostname != name else f"127.0.1.1\t{hostname}")
+    lines += [f"{address}\t{host}" for host, address in extra]
+    return "\n".join(lines) + "\n"
+
+
+def _container(
+    loaded: LoadedLike,
+    inputs: BuildInputs,
+    service: str,
+    svc: ServiceSpec,
+    number: int,
+    name: str,
+    names: Mapping[str, list[str]],
+    addressing: Mapping[str, NetworkAddressing],
+    networks: Mapping[ResourceId, DesiredNetwork],
+    hosts_by_container: Mapping[str, list[tuple[str, list[str]]]],
+) -> DesiredContainer:
+    base = f"services.{service}"
+    image = inputs.images.get(service)
+    image_config = image.config if image is not None else None
+    argv = _argv(svc, image_config, base)
+    network_mode, netns_path = _network_mode(svc, names, inputs.paths, name, base)
+    attachments = _attachments(svc, name, addressing, networks) if network_mode == "bridge" else ()
+    hostname = svc.hostname or (service if len(names[service]) == 1 else f"{service}-{number}")
+    extra_hosts = [(host, address) for host, address in svc.extra_hosts]
+    hosts = _render_hosts(name, hostname, list(hosts_by_container.get(name, [])), extra_hosts)
+    config = ContainerConfig(
+        project=loaded.name,
+        service=service,
+        name=name,
+        number=number,
+        argv=tuple(argv),
+        env=tuple(_environment(svc, image_config, loaded.environment)),
+        working_dir=svc.working_dir or (image_config.working_dir if image_config else "") or "/",
+        user=svc.user if svc.user is not None else (image_config.user if image_config else ""),
+        hostname=hostname,
+        domainname=svc.domainname or "",
+        rootfs_layers=_layers(service, svc, image, inputs, base),
+        state_dir=str(inputs.paths.container(name).folder),
+        read_only=svc.read_only,
+        mounts=tuple(_mounts(svc, image_config, inputs.paths, name, loaded.project_directory)),
+        shm_size=svc.shm_size or DEFAULT_SHM,
+        netns_path=str(netns_path) if netns_path else None,
+        cgroup=CgroupLimits(
+            memory=svc.memory_limit,
+            memory_swap=svc.memswap_limit,
+            memory_reservation=svc.mem_reservation or _reservation(svc),
+            cpus=svc.cpu_limit,
+            cpu_shares=svc.cpu_shares,
+            cpuset=svc.cpuset,
+            pids=svc.pids_max,
+        ),
+        cap_add=tuple(svc.cap_add),
+        cap_drop=tuple(svc.cap_drop),
+        privileged=svc.privileged,
+        no_new_privileges=_no_new_privileges(svc.security_opt),
+        seccomp=_seccomp(svc.security_opt, loaded.project_directory),
+        ulimits=tuple(Ulimit(k, u.soft, u.hard) for k, u in sorted(svc.ulimits.items())),
+        sysctls=tuple(sorted(svc.sysctls.items())),
+        init=bool(svc.init),
+        stop_signal=_signal_number(
+            svc.stop_signal or _image_stop_signal(image_config), f"{base}.stop_signal"
+        ),
+        stop_grace_period=svc.stop_grace_period,
+        hosts=hosts,
+        resolv_conf="".join(f"nameserver {server}\n" for server in svc.dns),
+        userns=svc.userns_mode not in (None, "", "host"),
+        labels=tuple(sorted(svc.labels.items())),
+    )
+    ports = _published(svc, attachments, base)
+    return DesiredContainer(
+        rid=container_id(name),
+        service=service,
+        name=name,
+        number=number,
+        config=config,
+        config_hash=inputs.service_hashes.get(service, ""),
+        image_id=image.image_id if image is not None else "",
+        network_mode=network_mode,
+        attachments=attachments,
+        routes=tuple((r.to, r.via) for r in svc.routes),
+        ports=ports,
+        depends_on={
+            name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
+        },
+        restart=svc.restart,
+        health=_health(svc, image_config),
+    )
+
+
+def _argv(svc: ServiceSpec, image_config: Any, base: str) -> list[str]:
+    """Compose's rule: a service entrypoint replaces the image's and resets the image's Cmd."""
+    if svc.entrypoint is not None:
+        entrypoint = list(svc.entrypoint)
+        command = list(svc.command) if svc.command is not None else []
+    else:
+        entrypoint = list(image_config.entrypoint or []) if image_config else []
+        if svc.command is not None:
+            command = list(svc.command)
+        else:
+            command = list(image_config.cmd or []) if image_config else []
+    argv = entrypoint + command
+    if not argv:
+        raise _Problem(
+            f"{base}.command",
+            "no command to run: neither the service nor its image gives one",
+            "set command: (for a rootfs, e.g. command: [sleep, infinity])",
+        )
+    return argv
+
+
+def _environment(svc: ServiceSpec, image_config: Any, outer: Mapping[str, str]) -> list[tuple[str, str]]:
+    env: dict[str, str] = {}
+    if image_config is not None:
+        for item in image_config.env or []:
+            key, _, value = item.partition("=")
+            env[key] = value
+    else:
+        env["PATH"] = DEFAULT_PATH
+    for key, value in svc.environment.items():
+        if value is None:
+            inherited = outer.get(key)  # the loader's environment: the process's over .env
+            if inherited is None:
+                continue  # compose drops a variable that is named but set nowhere
+            env[key] = inherited
+        else:
+            env[key] = value
+    return list(env.items())
+
+
+def _layers(
+    service: str, svc: ServiceSpec, image: ImageLike | None, inputs: BuildInputs, base: str
+) -> tuple[str, ...]:
+    if service in inputs.rootfs_layers:
+        return inputs.rootfs_layers[service]
+    if image is not None:
+        return tuple(str(p) for p in reversed(image.layer_dirs))
+    if svc.rootfs is not None:
+        return (str(svc.rootfs),)
+    raise _Problem(base, "the service has neither image: nor rootfs:", "add image: NAME or rootfs: ./folder")
+
+
+def _reservation(svc: ServiceSpec) -> int | None:
+    resources = svc.deploy.resources if svc.deploy else None
+    reservations = resources.reservations if resources else None
+    return reservations.memory if reservations else None
+
+
+def _mounts(
+    svc: ServiceSpec, image_config: Any, paths: ProjectPaths, name: str, project_dir: Path
+) -> list[MountConfig]:
+    mounts: list[MountConfig] = []
+    targets: set[str] = set()
+    for volume in svc.volumes:
+        targets.add(volume.target)
+        if volume.type == "tmpfs":
+            size = volume.tmpfs.size if volume.tmpfs else None
+            mode = volume.tmpfs.mode if volume.tmpfs else None
+            mounts.append(
+                MountConfig(
+                    "tmpfs", volume.target, read_only=volume.read_only, tmpfs_size=size, tmpfs_mode=mode
+                )
+            )
+        elif volume.type == "bind":
+            source = str(Path(volume.source or "").expanduser())
+            if not os.path.isabs(source):
+                source = os.path.normpath(project_dir / source)
+            create = volume.bind.create_host_path if volume.bind else True
+            mounts.append(
+                MountConfig("bind", volume.target, source, volume.read_only, create_host_path=create)
+            )
+        else:
+            mounts.append(
+                MountConfig("volume", volume.target, str(_volume_dir(paths, name, volume)), volume.read_only)
+            )
+    for entry in svc.tmpfs:
+        target, _, options = entry.partition(":")
+        if target not in targets:
+            mounts.append(MountConfig("tmpfs", target, tmpfs_size=_tmpfs_size(options)))
+            targets.add(target)
+    for target in (image_config.volumes or []) if image_config else []:
+        if target not in targets:  # the image's anonymous volumes, as Docker makes them
+            mounts.append(MountConfig("volume", target, str(paths.container(name).anonymous_volume(target))))
+    return mounts
+
+
+def _volume_dir(paths: ProjectPaths, container: str, volume: Any) -> Path:
+    if volume.source is None:
+        return paths.container(container).anonymous_volume(volume.target)
+    return paths.volume(volume.source)
+
+
+def _tmpfs_size(options: str) -> int | None:
+    from composer.project.units import parse_bytes
+
+    for option in options.split(","):
+        key, _, value = option.partition("=")
+        if key == "size" and value:
+            return int(parse_bytes(value))
+    return None
+
+
+def _no_new_privileges(options: Sequence[str]) -> bool:
+    for option in options:
+        key, _, value = option.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges":
+            return value.lower() not in ("false", "0")
+    return True
+
+
+def _seccomp(options: Sequence[str], project_dir: Path) -> str:
+    for option in options:
+        key, _, value = option.replace("=", ":", 1).partition(":")
+        if key == "seccomp" and value:
+            if value == "unconfined":
+                return "unconfined"
+            return os.path.normpath(project_dir / value)
+    return "default"
+
+
+def _image_stop_signal(image_config: Any) -> str | None:
+    return getattr(image_config, "stop_signal", None) if image_config is not None else None
+
+
+def _signal_number(name: str | None, path: str) -> int:
+    if not name:
+        return int(signal.SIGTERM)
+    number = signal_number(name)
+    if number is None:
+        raise _Problem(path, f"unknown signal {name!r}", "use a name like SIGTERM or SIGINT")
+    return number
+
+
+def _network_mode(
+    svc: ServiceSpec, names: Mapping[str, list[str]], paths: ProjectPaths, name: str, base: str
+) -> tuple[str, Path | None]:
+    mode = svc.network_mode
+    if mode is None or mode == "bridge":
+        return "bridge", paths.netns(name)
+    if mode == "none":
+        return "none", paths.netns(name)
+    if mode == "host":
+        return "host", None
+    kind, _, target = mode.partition(":")
+    if kind in ("service", "container") and target:
+        owner = names.get(target, [target])[0] if kind == "service" else target
+        return f"container:{owner}", paths.netns(owner)
+    raise _Problem(
+        f"{base}.network_mode", f"unsupported network_mode {mode!r}", "use none, host, or service:NAME"
+    )
+
+
+def _attachments(
+    svc: ServiceSpec,
+    name: str,
+    addressing: Mapping[str, NetworkAddressing],
+    networks: Mapping[ResourceId, DesiredNetwork],
+) -> tuple[Attachment, ...]:
+    result: list[Attachment] = []
+    ifnames = svc.interface_names()
+    for net_name, attach in svc.networks.items():
+        network = networks[network_id(net_name)]
+        plan = addressing.get(net_name)
+        addresses: list[str] = []
+        gateway4 = gateway6 = None
+        if plan is not None:
+            for family in plan.families():
+                cidr = family.cidr(name)
+                if cidr:
+                    addresses.append(cidr)
+            if not network.internal:
+                gateway4 = plan.ipv4.gateway if plan.ipv4 else None
+                gateway6 = plan.ipv6.gateway if plan.ipv6 else None
+        result.append(
+            Attachment(
+                net_name, ifnames[net_name], tuple(addresses), gateway4, gateway6, tuple(attach.aliases)
+            )
+        )
+    # Only the first network's gateway becomes the default route, as Docker does.
+    return tuple(a if i == 0 else _without_gateway(a) for i, a in enumerate(result))
+
+
+def _without_gateway(attachment: Attachment) -> Attachment:
+    return Attachment(
+        attachment.network, attachment.ifname, attachment.addresses, None, None, attachment.aliases
+    )
+
+
+def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -> tuple[PublishedPort, ...]:
+    if not svc.ports:
+        return ()
+    address = next(
+        (a.addresses[0].split("/")[0] for a in attachments if a.addresses and ":" not in a.addresses[0]), None
+    )
+    if address is None:
+        raise _Problem(
+            f"{base}.ports",
+            "published ports need the service on a network with IPv4",
+            "attach the service to a bridge network, or remove ports:",
+        )
+    result: list[PublishedPort] = []
+    for port in svc.ports:
+        if port.published is None:
+            continue  # compose would pick a random host port; composer needs one written
+        first, _, last = port.published.partition("-")
+        host_ports = range(int(first), int(last or first) + 1)
+        target_count = len(host_ports)
+        for offset, host_port in enumerate(host_ports):
+            target = port.target + offset if target_count > 1 else port.target
+            result.append(PublishedPort(port.host_ip or "0.0.0.0", host_port, target, port.protocol, address))
+    return tuple(result)
+
+
+def _health(svc: ServiceSpec, image_config: Any) -> HealthCheck | None:
+    spec = svc.healthcheck
+    raw = getattr(image_config, "healthcheck", None) if image_config is not None else None
+    if spec is not None and not spec.test and raw and raw.get("Test"):
+        # Compose keeps the image's test when the file only changes the timings.
+        return _health_from_test(
+            list(raw["Test"]),
+            spec.interval,
+            spec.timeout,
+            spec.retries,
+            spec.start_period,
+            spec.start_interval,
+        )
+    if spec is not None:
+        return _health_from_test(
+            list(spec.test), spec.interval, spec.timeout, spec.retries, spec.start_period, spec.start_interval
+        )
+    if not raw or not raw.get("Test"):
+        return None
+    ns = 1e9
+    return _health_from_test(
+        list(raw["Test"]),
+        raw.get("Interval", 30 * ns) / ns or 30.0,
+        raw.get("Timeout", 30 * ns) / ns or 30.0,
+        int(raw.get("Retries", 3) or 3),
+        raw.get("StartPeriod", 0) / ns,
+        raw.get("StartInterval", 5 * ns) / ns or 5.0,
+    )
+
+
+def _health_from_test(
+    test: list[str], interval: float, timeout: float, retries: int, start_period: float, start_interval: float
+) -> HealthCheck | None:
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD":
+        argv = tuple(test[1:])
+    elif test[0] == "CMD-SHELL":
+        argv = ("/bin/sh", "-c", " ".join(test[1:]))
+    else:
+        argv = ("/bin/sh", "-c", shlex.join(test))
+    return HealthCheck(argv, interval, timeout, retries, start_period, start_interval)
+
+
+def _links(specs: Sequence[LinkSpec], names: Mapping[str, list[str]]) -> dict[ResourceId, DesiredLink]:
+    result: dict[ResourceId, DesiredLink] = {}
+    for link in specs:
+        a, b = link.endpoints
+        a_addrs: tuple[str, ...] = (link.ipv4[0],) if link.ipv4 else ()
+        b_addrs: tuple[str, ...] = (link.ipv4[1],) if link.ipv4 else ()
+        if link.ipv6:
+            a_addrs += (link.ipv6[0],)
+            b_addrs += (link.ipv6[1],)
+        fields = link.model_dump(mode="json")
+        rid = ResourceId(link.resource_id)
+        result[rid] = DesiredLink(
+            rid=rid,
+            a_container=names[a.service][0],
+            a_ifname=a.interface,
+            b_container=names[b.service][0],
+            b_ifname=b.interface,
+            a_addresses=a_addrs,
+            b_addresses=b_addrs,
+            mtu=link.mtu,
+            rate=link.rate,
+            delay=link.delay,
+            jitter=link.jitter,
+            loss=link.loss,
+            config_hash=canonical_hash(fields),
+        )
+    return result
+
+
+def _volumes(specs: Mapping[str, Any], paths: ProjectPaths) -> dict[ResourceId, DesiredVolume]:
+    return {
+        volume_id(name): DesiredVolume(volume_id(name), name, paths.volume(name), bool(spec.external))
+        for name, spec in sorted(specs.items())
+    }

@@ -1,0 +1,37 @@
+"""Writing and reading the store's files so that readers see the old or the new file, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from composer.errors import StateError
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; StateError naming the file when it is unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise StateError(f"cannot read the state file {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise StateError(f"the state file {path} does not hold an object")
+    return data
