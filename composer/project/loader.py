@@ -12,6 +12,9 @@
    service's ``env_file`` into its ``environment``, drop services whose
    profiles are not enabled;
 5. validate with the pydantic models, then the cross-checks of ``checks``.
+   The models read neither the disk nor the environment: what they need (the
+   project directory, the home directory for ``~``) is passed in a
+   ``ModelContext``.
 
 Every problem of a stage is collected before raising one SpecError; a stage
 runs only when the previous one succeeded (a broken file cannot be merged).
@@ -38,7 +41,7 @@ from composer.model.naming import normalize_project_name
 from composer.project.discovery import DEFAULT_FILES, _is_file, discover_files
 from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree, parse_env_file
 from composer.project.merge import merge_projects
-from composer.project.models import ProjectSpec
+from composer.project.models import ModelContext, ProjectSpec
 from composer.project.yamlsafe import YamlDocument, load_yaml
 
 # Compose keys composer knows about but does not do; a clearer hint than "unknown key".
@@ -513,7 +516,7 @@ def _validate(
     from composer.project.checks import check
 
     try:
-        spec = ProjectSpec.model_validate(data, context={"project_directory": directory})
+        spec = ProjectSpec.model_validate(data, context=_model_context(directory))
     except ValidationError as error:
         raise SpecError(validation_issues(error, data, locate)) from None
     issues = check(spec, locate)
@@ -524,3 +527,8 @@ def _validate(
         for name in sorted(interpolator.missing)
     )
     return LoadedProject(spec.name, spec, tuple(paths), directory, environment, marks, warnings)
+
+
+def _model_context(directory: Path) -> ModelContext:
+    home = os.path.expanduser("~")  # $HOME, else the password database; "~" when neither knows
+    return ModelContext(directory, Path(home) if home != "~" else None)
