@@ -19,7 +19,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from composer.errors import SpecError, SpecIssue
 from composer.model.container import CgroupLimits, ContainerConfig, MountConfig, Ulimit
+from composer.model.health import health_argv
 from composer.model.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
 from composer.model.naming import bridge_name, container_name, signal_number
 from composer.store.container import HealthSpec
@@ -802,14 +802,12 @@ def _health(svc: ServiceSpec, image_config: Any) -> HealthSpec | None:
 def _health_from_test(
     test: list[str], interval: float, timeout: float, retries: int, start_period: float, start_interval: float
 ) -> HealthSpec | None:
-    if not test or test[0] == "NONE":
+    try:
+        argv = health_argv(test)
+    except ValueError:  # only an image's test gets here (the file's was checked): Docker skips it too
         return None
-    if test[0] == "CMD":
-        argv = tuple(test[1:])
-    elif test[0] == "CMD-SHELL":
-        argv = ("/bin/sh", "-c", " ".join(test[1:]))
-    else:
-        argv = ("/bin/sh", "-c", shlex.join(test))
+    if argv is None:
+        return None
     return HealthSpec(argv, interval, timeout, retries, start_period, start_interval)
 
 
