@@ -28,6 +28,8 @@ from typing import Any
 
 from composer import __version__
 from composer.model.desired import DesiredState, desired_from_json, desired_to_json
+from composer.project.discovery import project_directory
+from composer.project.dotenv import interpolation_files
 from composer.store.journal import atomic_write
 
 CACHE_FOLDER = "upcache"
@@ -53,10 +55,8 @@ class UpInputs:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     def interpolation_files(self) -> list[Path]:
-        if self.env_files:
-            return [e.absolute() for e in self.env_files]
-        folder = self.project_directory or (self.files[0].parent if self.files else Path.cwd())
-        return [folder.absolute() / ".env"]
+        directory = project_directory(self.project_directory, self.files)
+        return list(interpolation_files(self.env_files, directory).paths)  # the loader's rule
 
 
 def _cache_file(state_root: Path, inputs: UpInputs) -> Path:
