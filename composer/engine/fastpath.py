@@ -29,6 +29,8 @@ from typing import Any
 from composer import __version__
 from composer.model.codec import desired_from_json, desired_to_json
 from composer.model.desired import DesiredState
+from composer.project.discovery import project_directory
+from composer.project.dotenv import interpolation_files
 from composer.store.files import atomic_write
 from composer.store.layout import StateRoot
 
@@ -54,10 +56,8 @@ class UpInputs:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     def interpolation_files(self) -> list[Path]:
-        if self.env_files:
-            return [e.absolute() for e in self.env_files]
-        folder = self.project_directory or (self.files[0].parent if self.files else Path.cwd())
-        return [folder.absolute() / ".env"]
+        directory = project_directory(self.project_directory, self.files)
+        return list(interpolation_files(self.env_files, directory).paths)  # the loader's rule
 
 
 def _cache_file(root: StateRoot, inputs: UpInputs) -> Path:

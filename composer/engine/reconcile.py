@@ -36,6 +36,7 @@ from composer.engine.observe import ObservedContainer, ObservedState
 from composer.engine.plan import Action, ActionKey, Plan, PlanBuilder, Verb, key
 from composer.model.desired import DesiredContainer, DesiredState, canonical_hash
 from composer.model.ids import ResourceId, container_id
+from composer.model.restart import RestartPolicy
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _plan_containers(
 
 def _completed(seen: ObservedContainer, container: DesiredContainer) -> bool:
     """A one-shot that ran to success stays done: ``up`` again does not re-run it."""
-    one_shot = container.restart == "no" or container.restart.startswith("on-failure")
+    one_shot = RestartPolicy.parse(container.restart).is_one_shot
     return one_shot and seen.state == "exited" and seen.exit_code == 0 and not seen.stopped_by_user
 
 

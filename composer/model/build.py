@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from composer.model.desired import (
     PublishedPort,
     canonical_hash,
 )
-from composer.model.health import HealthCheck
+from composer.model.health import HealthCheck, health_argv
 from composer.model.ids import ResourceId, container_id, network_id, volume_id
 from composer.model.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
 from composer.model.naming import bridge_name, container_name, signal_number
@@ -433,7 +432,7 @@ def _mounts(
                 )
             )
         elif volume.type == "bind":
-            source = str(Path(volume.source or "").expanduser())
+            source = volume.source or ""  # the models made it absolute (and expanded ~)
             if not os.path.isabs(source):
                 source = os.path.normpath(project_dir / source)
             create = volume.bind.create_host_path if volume.bind else True
@@ -615,14 +614,12 @@ def _health(svc: ServiceSpec, image_config: Any) -> HealthCheck | None:
 def _health_from_test(
     test: list[str], interval: float, timeout: float, retries: int, start_period: float, start_interval: float
 ) -> HealthCheck | None:
-    if not test or test[0] == "NONE":
+    try:
+        argv = health_argv(test)
+    except ValueError:  # only an image's test gets here (the file's was checked): Docker skips it too
         return None
-    if test[0] == "CMD":
-        argv = tuple(test[1:])
-    elif test[0] == "CMD-SHELL":
-        argv = ("/bin/sh", "-c", " ".join(test[1:]))
-    else:
-        argv = ("/bin/sh", "-c", shlex.join(test))
+    if argv is None:
+        return None
     return HealthCheck(argv, interval, timeout, retries, start_period, start_interval)
 
 

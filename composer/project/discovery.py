@@ -1,8 +1,19 @@
-"""Finding the project files, as compose does, without loading them (cheap: no YAML, no pydantic)."""
+"""Finding the project files and the project directory, as compose does, without loading them.
+
+Cheap on purpose (no YAML, no pydantic): ``up``'s no-op fast path and the
+loader both start here, so they agree on which files a command reads.
+
+* files: ``-f`` (in order), else ``$COMPOSE_FILE`` (split on ``os.pathsep``),
+  else ``compose.yaml`` (or a sibling name) in the start folder or the nearest
+  parent, plus its ``*.override.*`` file;
+* the project directory: ``--project-directory``, else the folder of the
+  first file.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -19,13 +30,13 @@ def discover_files(start: Path) -> list[Path]:
     for folder in (start, *start.parents):
         for name in DEFAULT_FILES:
             candidate = folder / name
-            if _is_file(candidate):
-                overrides = [folder / o for o in OVERRIDE_FILES if _is_file(folder / o)]
+            if is_file(candidate):
+                overrides = [folder / o for o in OVERRIDE_FILES if is_file(folder / o)]
                 return [candidate, *overrides[:1]]
     return []
 
 
-def _is_file(path: Path) -> bool:
+def is_file(path: Path) -> bool:
     """Like Path.is_file, but a file we may not look at counts: reading it then says why it fails."""
     try:
         return path.is_file()
@@ -33,7 +44,7 @@ def _is_file(path: Path) -> bool:
         return True
 
 
-def project_files(files: list[Path], project_directory: Path | None) -> list[Path]:
+def project_files(files: Sequence[Path], project_directory: Path | None) -> list[Path]:
     """The files a command reads: -f, else $COMPOSE_FILE, else discovery ([] when none is found)."""
     if files:
         return [f.absolute() for f in files]
@@ -41,3 +52,10 @@ def project_files(files: list[Path], project_directory: Path | None) -> list[Pat
     if from_env:
         return [Path(p).absolute() for p in from_env.split(os.pathsep) if p]
     return discover_files((project_directory or Path.cwd()).absolute())
+
+
+def project_directory(explicit: Path | None, files: Sequence[Path]) -> Path:
+    """``--project-directory``, else the folder of the first project file (else the working directory)."""
+    if explicit is not None:
+        return explicit.absolute()
+    return files[0].parent.absolute() if files else Path.cwd()

@@ -10,7 +10,8 @@ Forms, in any string value of the project file (never in keys)::
 
 Defaults and alternatives may themselves contain interpolations
 (``${A:-${B:-x}}``); they are expanded only when used.  The scanner is a small
-hand-written one (no regular expression can match nested braces).
+hand-written one (no regular expression can match nested braces).  ``.env``
+files are ``dotenv``'s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 
 
@@ -58,7 +59,7 @@ class Interpolator:
         if following == "{":
             end = _closing_brace(text, at + 2)
             return self._braced(text[at + 2 : end]), end + 1
-        match = _NAME.match(text, at + 1)
+        match = VARIABLE_NAME.match(text, at + 1)
         if match is None:
             return "$", at + 1  # a lone $ is kept, as compose does
         return self._lookup(match.group()), match.end()
@@ -71,7 +72,7 @@ class Interpolator:
         return value
 
     def _braced(self, body: str) -> str:
-        match = _NAME.match(body)
+        match = VARIABLE_NAME.match(body)
         if match is None:
             raise InterpolationError(
                 f"invalid interpolation ${{{body}}}: expected ${{NAME}} or ${{NAME:-default}}"
@@ -132,43 +133,3 @@ def interpolate_tree(
         return node
 
     return walk(data, path), errors
-
-
-# --------------------------------------------------------------------------- .env files
-
-
-def parse_env_file(text: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Parse a dotenv file (``KEY=value``, ``export KEY=value``, quotes, ``#`` comments).
-
-    Single-quoted values are literal; double-quoted and bare values are
-    interpolated against earlier keys of the file, then ``environment``.
-    Raises InterpolationError with the line number of a malformed line.
-    """
-    result: dict[str, str] = {}
-    base = dict(environment or {})
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not _NAME.fullmatch(key):
-            raise InterpolationError(f"line {number}: expected NAME=value, got {raw_line.strip()!r}")
-        if not sep:
-            continue  # a bare NAME takes its value from the environment: nothing to set here
-        lookup = Interpolator({**base, **result})
-        result[key] = _env_value(value.strip(), lookup)
-    return result
-
-
-def _env_value(value: str, lookup: Interpolator) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1]
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        inner = value[1:-1].replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
-        return lookup.expand(inner)
-    comment = value.find(" #")
-    if comment >= 0:
-        value = value[:comment].rstrip()
-    return lookup.expand(value)

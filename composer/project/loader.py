@@ -3,15 +3,20 @@
 ``load_project`` follows Docker Compose's order of operations:
 
 1. find the files (``-f``, else ``$COMPOSE_FILE``, else ``compose.yaml`` & co.
-   in the working directory or a parent, plus its ``*.override.*`` file);
+   in the working directory or a parent, plus its ``*.override.*`` file) and
+   the project directory: ``discovery``, the rule ``up``'s fast path shares;
 2. read the interpolation environment: ``--env-file`` files, else the
-   project directory's ``.env``; the process environment wins over both;
+   project directory's ``.env`` (``dotenv``, also shared); the process
+   environment wins over both;
 3. per file: bounded YAML (``yamlsafe``), then interpolation;
 4. merge the files in order (``merge``), then choose the project name
    (``-p``, ``$COMPOSE_PROJECT_NAME``, ``name:``, the folder), read each
    service's ``env_file`` into its ``environment``, drop services whose
    profiles are not enabled;
 5. validate with the pydantic models, then the cross-checks of ``checks``.
+   The models read neither the disk nor the environment: what they need (the
+   project directory, the home directory for ``~``) is passed in a
+   ``ModelContext``.
 
 Every problem of a stage is collected before raising one SpecError; a stage
 runs only when the previous one succeeded (a broken file cannot be merged).
@@ -35,10 +40,11 @@ from pydantic import BaseModel, ValidationError
 
 from composer.errors import SpecError, SpecIssue
 from composer.model.naming import normalize_project_name
-from composer.project.discovery import DEFAULT_FILES, _is_file, discover_files
-from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree, parse_env_file
+from composer.project import discovery
+from composer.project.dotenv import InterpolationFiles, interpolation_files, parse_env_file
+from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree
 from composer.project.merge import merge_projects
-from composer.project.models import ProjectSpec
+from composer.project.models import ModelContext, ProjectSpec
 from composer.project.yamlsafe import YamlDocument, load_yaml
 
 # Compose keys composer knows about but does not do; a clearer hint than "unknown key".
@@ -102,16 +108,11 @@ def dotted(path: tuple[str | int, ...]) -> str:
 
 
 def _resolve_files(files: list[Path], project_directory: Path | None) -> list[Path]:
-    if files:
-        return [f.absolute() for f in files]
-    from_env = os.environ.get("COMPOSE_FILE")
-    if from_env:
-        return [Path(p).absolute() for p in from_env.split(os.pathsep) if p]
-    found = discover_files((project_directory or Path.cwd()).absolute())
+    found = discovery.project_files(files, project_directory)
     if not found:
-        names = ", ".join(DEFAULT_FILES)
+        names = ", ".join(discovery.DEFAULT_FILES)
         issue = SpecIssue(
-            str(Path.cwd()),
+            str((project_directory or Path.cwd()).absolute()),
             0,
             0,
             "",
@@ -139,15 +140,11 @@ def _read_text(path: Path, where: str, issue_path: str = "") -> tuple[str | None
 # --------------------------------------------------------------------------- environment
 
 
-def _interpolation_environment(
-    env_files: list[Path], project_directory: Path
-) -> tuple[dict[str, str], list[SpecIssue]]:
+def _interpolation_environment(choice: InterpolationFiles) -> tuple[dict[str, str], list[SpecIssue]]:
     issues: list[SpecIssue] = []
-    explicit = bool(env_files)
-    candidates = [f.absolute() for f in env_files] if explicit else [project_directory / ".env"]
     values: dict[str, str] = {}
-    for path in candidates:
-        if not explicit and not _is_file(path):
+    for path in choice.paths:
+        if not choice.explicit and not discovery.is_file(path):
             continue
         text, issue = _read_text(path, display_path(path))
         if issue is not None:
@@ -465,8 +462,8 @@ def load_project(
 ) -> LoadedProject:
     """Load, merge, interpolate and validate a project; raise SpecError with every problem."""
     paths = _resolve_files(files, project_directory)
-    directory = (project_directory or paths[0].parent).absolute()
-    environment, issues = _interpolation_environment(env_files, directory)
+    directory = discovery.project_directory(project_directory, paths)
+    environment, issues = _interpolation_environment(interpolation_files(env_files, directory))
     interpolator = Interpolator(environment)
     loaded: list[_Loaded] = []
     for path in paths:
@@ -513,7 +510,7 @@ def _validate(
     from composer.project.checks import check
 
     try:
-        spec = ProjectSpec.model_validate(data, context={"project_directory": directory})
+        spec = ProjectSpec.model_validate(data, context=_model_context(directory))
     except ValidationError as error:
         raise SpecError(validation_issues(error, data, locate)) from None
     issues = check(spec, locate)
@@ -524,3 +521,8 @@ def _validate(
         for name in sorted(interpolator.missing)
     )
     return LoadedProject(spec.name, spec, tuple(paths), directory, environment, marks, warnings)
+
+
+def _model_context(directory: Path) -> ModelContext:
+    home = os.path.expanduser("~")  # $HOME, else the password database; "~" when neither knows
+    return ModelContext(directory, Path(home) if home != "~" else None)

@@ -1,10 +1,10 @@
-"""Interpolation forms and .env parsing, with compose's semantics."""
+"""Interpolation forms, with compose's semantics."""
 
 from __future__ import annotations
 
 import pytest
 
-from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree, parse_env_file
+from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree
 
 ENV = {"SET": "value", "EMPTY": "", "B": "bee"}
 
@@ -61,29 +61,3 @@ def test_tree_reports_each_failing_path_and_keeps_keys() -> None:
     result, errors = interpolate_tree(data, Interpolator(ENV))
     assert result == {"services": {"$SET": {"image": "value", "command": ["${UNSET:?no}", 5]}}}
     assert errors == [(("services", "$SET", "command", 0), "required variable UNSET is missing a value: no")]
-
-
-def test_env_file() -> None:
-    text = (
-        "# comment\n"
-        "A=1\n"
-        "export B = two words\n"
-        "C='literal ${A}'\n"
-        'D="line\\nnext ${A}"\n'
-        "E=${A}-x # trailing comment\n"
-        "BARE\n"
-        "F=${OUTER}\n"
-    )
-    assert parse_env_file(text, {"OUTER": "out"}) == {
-        "A": "1",
-        "B": "two words",
-        "C": "literal ${A}",
-        "D": "line\nnext 1",
-        "E": "1-x",
-        "F": "out",
-    }
-
-
-def test_env_file_bad_line() -> None:
-    with pytest.raises(InterpolationError, match="line 2"):
-        parse_env_file("A=1\nnot a variable line\n")

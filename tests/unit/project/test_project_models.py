@@ -8,13 +8,22 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from composer.project.models import LinkSpec, NetworkSpec, PortSpec, ProjectSpec, ServiceSpec
+from composer.model.restart import RestartPolicy
+from composer.project.models import (
+    LinkSpec,
+    MissingContextError,
+    ModelContext,
+    NetworkSpec,
+    PortSpec,
+    ProjectSpec,
+    ServiceSpec,
+)
+
+CONTEXT = ModelContext(project_directory=Path("/proj"), home_directory=Path("/home/me"))
 
 
 def service(**fields: Any) -> ServiceSpec:
-    return ServiceSpec.model_validate(
-        {"image": "busybox", **fields}, context={"project_directory": Path("/proj")}
-    )
+    return ServiceSpec.model_validate({"image": "busybox", **fields}, context=CONTEXT)
 
 
 def test_command_string_is_split_like_a_shell_and_empty_list_kept() -> None:
@@ -65,12 +74,46 @@ def test_healthcheck_forms_and_defaults() -> None:
 @pytest.mark.parametrize("policy", ["no", "always", "on-failure", "on-failure:3", "unless-stopped"])
 def test_restart_policies(policy: str) -> None:
     assert service(restart=policy).restart == policy
+    assert str(service(restart=policy).restart_policy) == policy
 
 
 def test_restart_yaml_false_is_no_and_retries() -> None:
     assert service(restart=False).restart == "no"
+    assert service().restart_policy == RestartPolicy("no")
     assert service(restart="on-failure:4").restart_max_retries == 4
     assert service(restart="always").restart_max_retries is None
+    assert service(restart="on-failure:0").restart == "on-failure"  # Docker's "no limit"
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("never", "use no, always, on-failure, on-failure:N or unless-stopped"),
+        ("always:2", "only on-failure takes a maximum retry count"),
+        ("on-failure:x", "must be a number"),
+    ],
+)
+def test_restart_errors_come_from_the_one_parser(policy: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        service(restart=policy)
+
+
+@pytest.mark.parametrize(
+    ("test", "message"),
+    [
+        (["CMD"], "CMD needs a command after it"),
+        ("", "CMD-SHELL needs a command after it"),
+        (["CMD-SHELL", " "], "CMD-SHELL needs a command after it"),
+    ],
+)
+def test_healthcheck_errors_come_from_health_argv(test: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        service(healthcheck={"test": test})
+
+
+def test_healthcheck_string_none_disables() -> None:
+    check = service(healthcheck={"test": "NONE"}).healthcheck
+    assert check is not None and check.test == ["NONE"] and check.disabled
 
 
 def test_ports_short_syntax() -> None:
@@ -115,6 +158,59 @@ def test_volumes_short_and_long() -> None:
 
 def test_rootfs_is_resolved_against_the_project_directory() -> None:
     assert service(image=None, rootfs="../rootfs/busybox").rootfs == Path("/rootfs/busybox")
+
+
+@pytest.mark.parametrize(
+    ("source", "resolved"),
+    [
+        ("./data", "/proj/data"),
+        (".", "/proj"),
+        ("..", "/"),
+        ("../../../up", "/up"),
+        ("./a//b/./c/", "/proj/a/b/c"),
+        ("/abs/./x/../y", "/abs/y"),
+        ("//double", "/double"),
+        ("~", "/home/me"),
+        ("~/cache/../data", "/home/me/data"),
+    ],
+)
+def test_bind_sources_are_made_absolute_lexically(source: str, resolved: str) -> None:
+    assert service(volumes=[f"{source}:/mnt"]).volumes[0].source == resolved
+    assert service(image=None, rootfs=source).rootfs == Path(resolved)
+
+
+def test_paths_do_not_look_at_the_disk_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.chdir("/")
+    context = ModelContext(project_directory=tmp_path, home_directory=Path("/home/other"))
+    spec = ServiceSpec.model_validate(
+        {"rootfs": "link/../x", "volumes": ["./link/sub:/a", "~/y:/b"]}, context=context
+    )
+    assert spec.rootfs == tmp_path / "x"  # ".." folded lexically, the symlink not followed
+    assert [v.source for v in spec.volumes] == [str(tmp_path / "link/sub"), "/home/other/y"]
+
+
+def test_a_relative_path_needs_the_context() -> None:
+    with pytest.raises(MissingContextError, match="ModelContext"):
+        ServiceSpec.model_validate({"rootfs": "relative"})
+    with pytest.raises(MissingContextError):
+        ServiceSpec.model_validate(
+            {"image": "x", "volumes": ["./data:/data"]}, context={"project_directory": "/p"}
+        )
+    absolute = ServiceSpec.model_validate({"image": "x", "volumes": ["/srv:/srv"], "rootfs": "/r"})
+    assert (absolute.volumes[0].source, absolute.rootfs) == ("/srv", Path("/r"))
+
+
+def test_home_paths_need_a_known_home_and_no_user_name() -> None:
+    without_home = ModelContext(project_directory=Path("/proj"))
+    with pytest.raises(ValidationError, match="home directory is not known"):
+        ServiceSpec.model_validate({"image": "x", "volumes": ["~/x:/x"]}, context=without_home)
+    with pytest.raises(ValidationError, match="~USER paths are not supported"):
+        service(volumes=["~root/x:/x"])
 
 
 def test_sizes_ulimits_sysctls_extra_hosts() -> None:

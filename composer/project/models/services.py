@@ -1,65 +1,60 @@
-"""The project file as validated, normalised, frozen pydantic models.
+"""A service and its parts: ports, volumes (mounts), healthcheck, deploy, depends_on, ulimits, routes ...
 
-A compose file allows several spellings for one thing (``environment`` as a
-map or a list, ``ports`` as ``"8080:80"`` or a mapping, ``depends_on`` as a
-list or a map, sizes as ``512m`` ...).  Every field accepts all of them on input
-and exposes ONE form afterwards, so that the rest of composer never repeats a
-compose rule.  Each conversion is a ``BeforeValidator`` whose
-``json_schema_input_type`` describes the accepted input, which is what the
-generated JSON Schema (``schemas/compose.schema.json``) shows to editors.
+``ServiceSpec`` is one entry of ``services:`` as the rest of composer reads it;
+field names are compose's.  The parts are small models of their own, each
+with the converter of its short syntax next to it:
 
-Rules kept in one place here:
+* ``ports``: ``[HOST_IP:][HOST_PORT[-END]:]PORT[-END][/PROTOCOL]`` -> one
+  ``PortSpec`` per container port; a host range for a single container port
+  stays text (a free port is picked from it).
+* ``volumes``: ``SOURCE:TARGET[:MODE]`` -> ``ServiceVolumeSpec``; a source
+  that looks like a path (``/``, ``.``, ``~``) is a bind mount, made absolute
+  against the project directory (``base.absolute_path``), else a volume name.
+* ``healthcheck``: ``disable: true`` and a string test become the list forms
+  of ``composer.model.health``, which also checks them (the one test rule).
+* ``restart``: stays compose's text, normalised through
+  ``composer.model.restart.RestartPolicy`` (``restart_policy`` gives the
+  value); ``restart: false`` (YAML 1.1's ``no``) is ``"no"``.
+* ``deploy``: the parts a single host can honour; ``scale``, ``mem_limit``,
+  ``cpus``, ``pids_limit`` win over their ``deploy`` twins (compose's
+  precedence, in the ``replicas``/``memory_limit``/... properties).
+* ``networks``: the order of the mapping is the order of the interfaces
+  (eth0, eth1, ...).
 
-* ``extra="forbid"`` everywhere a mapping has a fixed set of keys; ``x-*``
-  extension keys are dropped before validation (``_Model._drop_extensions``)
-  but never inside free-form maps such as ``labels`` or ``environment``.
-* Sizes are int bytes, durations float seconds, rates int bits per second.
-* Relative paths (``rootfs``, bind sources) are made absolute against the
-  project directory passed in the validation context
-  (``{"project_directory": Path}``); without a context the current directory.
-* Numbers in string fields are turned into strings (``coerce_numbers_to_str``)
-  as compose does for ``environment: {PORT: 80}``.
+Sizes are int bytes (``memswap_limit`` keeps -1, "unlimited"), durations
+float seconds.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-# composer uses no pydantic plugins; looking for them scans the entry points of every
-# installed distribution, a noticeable part of `composer config -q`'s start-up.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from composer.project.models.base import (
+    AbsPath,
+    BytesInput,
+    EnvMap,
+    ListOfStr,
+    OptBytes,
+    OptFloat,
+    OptSeconds,
+    Seconds,
+    StringOrList,
+    StrMap,
+    _Model,
+    absolute_path,
+    scalar_text,
+    to_bytes,
+    to_list,
+    to_name_map,
+)
 
-from composer.project.units import parse_bytes, parse_duration, parse_percent, parse_rate
+if TYPE_CHECKING:  # imported where used: a file without healthcheck or restart never loads them
+    from composer.model.restart import RestartPolicy
 
-StringOrList = str | list[str]
-Scalar = str | int | float | bool | None
-
-# --------------------------------------------------------------------------- input converters
-
-
-def _project_directory(info: ValidationInfo) -> Path:
-    context = info.context if isinstance(info.context, dict) else {}
-    directory = context.get("project_directory")
-    return Path(directory) if directory is not None else Path.cwd()
-
-
-def _resolve_path(raw: object, info: ValidationInfo) -> object:
-    if not isinstance(raw, str):
-        return raw
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else (_project_directory(info) / path).resolve()
-
-
-def _scalar_text(value: object) -> str:
-    """A YAML scalar as compose prints it into a string field (true -> "true")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+# --------------------------------------------------------------------------- service-only converters
 
 
 def _to_command(raw: object) -> object:
@@ -70,75 +65,15 @@ def _to_command(raw: object) -> object:
         except ValueError as error:
             raise ValueError(f"cannot split the command like a shell would: {error}") from None
     if isinstance(raw, list):
-        return [_scalar_text(item) if isinstance(item, int | float) else item for item in raw]
+        return [scalar_text(item) if isinstance(item, int | float) else item for item in raw]
     return raw
-
-
-def _to_list(raw: object) -> object:
-    return [raw] if isinstance(raw, str | int | float) and not isinstance(raw, bool) else raw
-
-
-def _to_env_map(raw: object) -> object:
-    """``[A=1, B]`` or ``{A: 1, B: null}`` -> ``{"A": "1", "B": None}``."""
-    if isinstance(raw, list):
-        result: dict[str, object] = {}
-        for item in raw:
-            if not isinstance(item, str):
-                raise ValueError(f"list entries must be strings like NAME=value, got {item!r}")
-            name, sep, value = item.partition("=")
-            result[name] = value if sep else None
-        return result
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            if isinstance(value, dict | list):
-                raise ValueError(
-                    f"the value of {key} must be a string, a number or a boolean, not a list or mapping"
-                )
-        return {key: None if value is None else _scalar_text(value) for key, value in raw.items()}
-    return raw
-
-
-def _to_str_map(raw: object) -> object:
-    """Like ``_to_env_map`` but a missing value is the empty string (labels, sysctls, driver_opts)."""
-    converted = _to_env_map(raw)
-    if isinstance(converted, dict):
-        return {key: "" if value is None else value for key, value in converted.items()}
-    return converted
-
-
-def _to_name_map(raw: object) -> object:
-    """``[a, b]`` -> ``{a: {}, b: {}}``; ``{a: null}`` -> ``{a: {}}`` (service networks, depends_on)."""
-    if isinstance(raw, list):
-        if not all(isinstance(item, str) for item in raw):
-            raise ValueError("list entries must be names")
-        return {key: {} for key in raw}
-    if isinstance(raw, dict):
-        return {key: {} if value is None else value for key, value in raw.items()}
-    return raw
-
-
-def _to_bytes(raw: object) -> object:
-    return None if raw is None else parse_bytes(raw)
 
 
 def _to_bytes_or_unlimited(raw: object) -> object:
     """Like sizes, but -1 (compose's "unlimited") is kept."""
     if raw == -1 or raw == "-1":
         return -1
-    return _to_bytes(raw)
-
-
-def _to_duration(raw: object) -> object:
-    return None if raw is None else parse_duration(raw)
-
-
-def _to_float(raw: object) -> object:
-    if isinstance(raw, str):
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"expected a number, got {raw!r}") from None
-    return raw
+    return to_bytes(raw)
 
 
 def _to_extra_hosts(raw: object) -> object:
@@ -165,43 +100,12 @@ def _to_extra_hosts(raw: object) -> object:
     return pairs
 
 
-BytesInput = int | str
-DurationInput = int | float | str
-Bytes = Annotated[int, BeforeValidator(_to_bytes, json_schema_input_type=BytesInput)]
-OptBytes = Annotated[int | None, BeforeValidator(_to_bytes, json_schema_input_type=BytesInput | None)]
 OptBytesOrUnlimited = Annotated[
     int | None, BeforeValidator(_to_bytes_or_unlimited, json_schema_input_type=BytesInput | None)
-]
-Seconds = Annotated[float, BeforeValidator(_to_duration, json_schema_input_type=DurationInput)]
-OptSeconds = Annotated[
-    float | None, BeforeValidator(_to_duration, json_schema_input_type=DurationInput | None)
-]
-OptFloat = Annotated[float | None, BeforeValidator(_to_float, json_schema_input_type=float | str | None)]
-ListOfStr = Annotated[list[str], BeforeValidator(_to_list, json_schema_input_type=StringOrList)]
-EnvMap = Annotated[
-    dict[str, str | None],
-    BeforeValidator(_to_env_map, json_schema_input_type=dict[str, Scalar] | list[str]),
-]
-StrMap = Annotated[
-    dict[str, str], BeforeValidator(_to_str_map, json_schema_input_type=dict[str, Scalar] | list[str])
 ]
 Command = Annotated[
     list[str] | None, BeforeValidator(_to_command, json_schema_input_type=StringOrList | None)
 ]
-AbsPath = Annotated[Path, BeforeValidator(_resolve_path, json_schema_input_type=str)]
-
-
-class _Model(BaseModel):
-    """Base of every model: frozen, unknown keys rejected, ``x-*`` extension keys ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_extensions(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
-        return data
 
 
 # --------------------------------------------------------------------------- service parts
@@ -226,15 +130,18 @@ def _to_healthcheck(raw: object) -> object:
         return {"test": ["NONE"]}
     test = data.get("test")
     if isinstance(test, str):
-        data["test"] = ["NONE"] if test.strip() == "NONE" else ["CMD-SHELL", test]
+        from composer.model.health import as_test_list
+
+        data["test"] = as_test_list(test)
     return data
 
 
 def _check_test(raw: object) -> object:
-    if isinstance(raw, list) and raw and raw[0] not in ("CMD", "CMD-SHELL", "NONE"):
-        raise ValueError(f"the first item of a test list must be CMD, CMD-SHELL or NONE, got {raw[0]!r}")
-    if isinstance(raw, list) and raw and raw[0] != "NONE" and len(raw) < 2:
-        raise ValueError(f"{raw[0]} needs a command after it")
+    """The test must be one ``health_argv`` can run (its ValueError names the problem)."""
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        from composer.model.health import health_argv
+
+        health_argv(raw)
     return raw
 
 
@@ -406,8 +313,7 @@ class ServiceVolumeSpec(_Model):
     @model_validator(mode="after")
     def _absolute_bind(self, info: ValidationInfo) -> ServiceVolumeSpec:
         if self.type == "bind" and self.source:
-            resolved = _resolve_path(self.source, info)
-            object.__setattr__(self, "source", str(resolved))
+            object.__setattr__(self, "source", absolute_path(self.source, info))
         if not self.target.startswith("/"):
             raise ValueError(f"the mount target {self.target!r} must be an absolute path in the container")
         return self
@@ -494,28 +400,21 @@ class EnvFileSpec(_Model):
 
 
 def _to_env_files(raw: object) -> object:
-    items = _to_list(raw)
+    items = to_list(raw)
     if isinstance(items, list):
         return [{"path": item} if isinstance(item, str) else item for item in items]
     return items
 
 
-_RESTART_VALUES = ("no", "always", "on-failure", "unless-stopped")
-
-
-def _check_restart(raw: object) -> object:
+def _to_restart(raw: object) -> object:
+    """Compose's text, checked and normalised by ``RestartPolicy`` (``on-failure:0`` is ``on-failure``)."""
     if raw is False:  # YAML 1.1 habit: restart: no
         return "no"
     if not isinstance(raw, str):
         return raw
-    if raw in _RESTART_VALUES:
-        return raw
-    policy, _, count = raw.partition(":")
-    if policy == "on-failure" and count.isdigit():
-        return raw
-    raise ValueError(
-        f"invalid restart policy {raw!r}: use no, always, on-failure, on-failure:N or unless-stopped"
-    )
+    from composer.model.restart import RestartPolicy
+
+    return str(RestartPolicy.parse(raw))
 
 
 class ServiceSpec(_Model):
@@ -537,10 +436,10 @@ class ServiceSpec(_Model):
     labels: StrMap = {}
     depends_on: Annotated[
         dict[str, DependsOnSpec],
-        BeforeValidator(_to_name_map, json_schema_input_type=list[str] | dict[str, DependsOnSpec | None]),
+        BeforeValidator(to_name_map, json_schema_input_type=list[str] | dict[str, DependsOnSpec | None]),
     ] = {}
     healthcheck: Annotated[HealthcheckSpec | None, BeforeValidator(_to_healthcheck)] = None
-    restart: Annotated[str, BeforeValidator(_check_restart)] = "no"
+    restart: Annotated[str, BeforeValidator(_to_restart)] = "no"
     stop_signal: str | None = None
     stop_grace_period: Seconds = 10.0
     init: bool | None = None
@@ -551,15 +450,13 @@ class ServiceSpec(_Model):
     volumes: list[ServiceVolumeSpec] = []
     networks: Annotated[
         dict[str, ServiceNetworkSpec],
-        BeforeValidator(
-            _to_name_map, json_schema_input_type=list[str] | dict[str, ServiceNetworkSpec | None]
-        ),
+        BeforeValidator(to_name_map, json_schema_input_type=list[str] | dict[str, ServiceNetworkSpec | None]),
     ] = {}
     network_mode: str | None = None
     ports: Annotated[
         list[PortSpec], BeforeValidator(_to_ports, json_schema_input_type=list[int | str | PortSpec])
     ] = []
-    expose: Annotated[list[str], BeforeValidator(_to_list, json_schema_input_type=list[str | int])] = []
+    expose: Annotated[list[str], BeforeValidator(to_list, json_schema_input_type=list[str | int])] = []
     extra_hosts: Annotated[
         list[tuple[str, str]],
         BeforeValidator(_to_extra_hosts, json_schema_input_type=list[str] | dict[str, str | list[str]]),
@@ -624,10 +521,16 @@ class ServiceSpec(_Model):
         return value if value is not None and value > 0 else None
 
     @property
+    def restart_policy(self) -> RestartPolicy:
+        """``restart`` as a value (the text was checked by the same parser)."""
+        from composer.model.restart import RestartPolicy
+
+        return RestartPolicy.parse(self.restart)
+
+    @property
     def restart_max_retries(self) -> int | None:
         """N of ``on-failure:N``; None when not bounded."""
-        policy, _, count = self.restart.partition(":")
-        return int(count) if policy == "on-failure" and count else None
+        return self.restart_policy.max_retries
 
     def interface_names(self) -> dict[str, str]:
         """Network name -> container interface: ``interface_name`` or eth<N> by the order of ``networks``."""
@@ -635,210 +538,3 @@ class ServiceSpec(_Model):
             network: attachment.interface_name or f"eth{index}"
             for index, (network, attachment) in enumerate(self.networks.items())
         }
-
-
-# --------------------------------------------------------------------------- networks, volumes, links
-
-
-class IpamPoolSpec(_Model):
-    subnet: str | None = None
-    ip_range: str | None = None
-    gateway: str | None = None
-    aux_addresses: dict[str, str] = {}
-
-
-class IpamSpec(_Model):
-    driver: str | None = None
-    config: list[IpamPoolSpec] = []
-    options: StrMap = {}
-
-
-_MTU_OPTIONS = ("mtu", "com.docker.network.driver.mtu")
-
-
-class NetworkSpec(_Model):
-    """A bridge network; ``mtu`` is read from ``driver_opts`` (``mtu`` or Docker's long option)."""
-
-    driver: str = "bridge"
-    internal: bool = False
-    enable_ipv6: bool | None = None
-    attachable: bool | None = None
-    ipam: IpamSpec = IpamSpec()
-    driver_opts: StrMap = {}
-    external: bool = False
-    name: str | None = None
-    labels: StrMap = {}
-
-    @model_validator(mode="after")
-    def _bridge_only(self) -> NetworkSpec:
-        if self.driver != "bridge" and not self.external:
-            raise ValueError(
-                f"network driver {self.driver!r} is not supported: composer makes Linux bridges "
-                "(use driver: bridge, or links: for point-to-point wires)"
-            )
-        for option in _MTU_OPTIONS:
-            value = self.driver_opts.get(option)
-            if value is not None and not (value.isdigit() and 68 <= int(value) <= 65535):
-                raise ValueError(f"driver_opts {option} must be an MTU between 68 and 65535, got {value!r}")
-        return self
-
-    @property
-    def mtu(self) -> int | None:
-        for option in _MTU_OPTIONS:
-            if option in self.driver_opts:
-                return int(self.driver_opts[option])
-        return None
-
-
-class VolumeSpec(_Model):
-    driver: str = "local"
-    driver_opts: StrMap = {}
-    external: bool = False
-    name: str | None = None
-    labels: StrMap = {}
-
-
-class LinkEndpoint(_Model):
-    service: str
-    interface: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            service, sep, interface = data.strip().partition(":")
-            if not sep or not service or not interface:
-                raise ValueError(f"invalid link endpoint {data!r}: expected SERVICE:INTERFACE, e.g. r1:eth1")
-            return {"service": service, "interface": interface}
-        return data
-
-    def __str__(self) -> str:
-        return f"{self.service}:{self.interface}"
-
-
-def _to_pair(raw: object) -> object:
-    if isinstance(raw, list) and len(raw) != 2:
-        raise ValueError(f"expected exactly two entries (one per endpoint), got {len(raw)}")
-    return tuple(raw) if isinstance(raw, list) else raw
-
-
-Pair = Annotated[tuple[str, str] | None, BeforeValidator(_to_pair, json_schema_input_type=list[str] | None)]
-
-
-class LinkSpec(_Model):
-    """A point-to-point wire (a veth pair) between two container interfaces, with optional netem."""
-
-    endpoints: Annotated[
-        tuple[LinkEndpoint, LinkEndpoint],
-        BeforeValidator(_to_pair, json_schema_input_type=list[LinkEndpoint]),
-    ]
-    ipv4: Pair = None  # ADDR/PREFIX per endpoint, same order
-    ipv6: Pair = None
-    mtu: int | None = Field(default=None, ge=68, le=65535)
-    rate: Annotated[
-        int | None,
-        BeforeValidator(
-            lambda v: None if v is None else parse_rate(v), json_schema_input_type=int | str | None
-        ),
-    ] = None
-    delay: OptSeconds = None
-    jitter: OptSeconds = None
-    loss: Annotated[
-        float | None,
-        BeforeValidator(
-            lambda v: None if v is None else parse_percent(v), json_schema_input_type=float | str | None
-        ),
-    ] = None
-    labels: StrMap = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_line(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            ends = [part.strip() for part in data.split("--")]
-            if len(ends) != 2:
-                raise ValueError(f"invalid link {data!r}: expected 'SERVICE:IF -- SERVICE:IF'")
-            return {"endpoints": ends}
-        return data
-
-    @property
-    def resource_id(self) -> str:
-        """``link:r1:eth1--r2:eth1`` with the endpoints sorted, so that both spellings agree."""
-        first, second = sorted(str(end) for end in self.endpoints)
-        return f"link:{first}--{second}"
-
-    @property
-    def has_netem(self) -> bool:
-        return any(v is not None for v in (self.rate, self.delay, self.jitter, self.loss))
-
-
-# --------------------------------------------------------------------------- the project
-
-
-def _add_default_network(data: Any) -> Any:
-    """Compose's rule: services with neither ``networks`` nor ``network_mode`` join ``default``."""
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        return data
-    services = dict(data["services"])
-    needs_default = False
-    for name, service in services.items():
-        if not isinstance(service, dict):
-            continue
-        if "networks" not in service and "network_mode" not in service:
-            services[name] = {**service, "networks": {"default": {}}}
-            needs_default = True
-        elif isinstance(service.get("networks"), list | dict) and "default" in service["networks"]:
-            needs_default = True  # an explicit reference to the implicit network
-    networks = data.get("networks") or {}
-    if needs_default and isinstance(networks, dict) and "default" not in networks:
-        networks = {**networks, "default": {}}
-    return {**data, "services": services, "networks": networks}
-
-
-class ProjectSpec(_Model):
-    """The whole project: what the user wrote, normalised."""
-
-    name: str = ""
-    services: dict[str, ServiceSpec] = {}
-    networks: Annotated[
-        dict[str, NetworkSpec],
-        BeforeValidator(_to_name_map, json_schema_input_type=dict[str, NetworkSpec | None]),
-    ] = {}
-    volumes: Annotated[
-        dict[str, VolumeSpec],
-        BeforeValidator(_to_name_map, json_schema_input_type=dict[str, VolumeSpec | None]),
-    ] = {}
-    links: list[LinkSpec] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        return _add_default_network(data)
-
-
-__all__ = [
-    "BindOptions",
-    "DependsOnSpec",
-    "DeploySpec",
-    "EnvFileSpec",
-    "HealthcheckSpec",
-    "IpamPoolSpec",
-    "IpamSpec",
-    "LinkEndpoint",
-    "LinkSpec",
-    "NetworkSpec",
-    "PortSpec",
-    "ProjectSpec",
-    "ResourceLimitsSpec",
-    "ResourceReservationsSpec",
-    "ResourcesSpec",
-    "RestartPolicySpec",
-    "RouteSpec",
-    "ServiceNetworkSpec",
-    "ServiceSpec",
-    "ServiceVolumeSpec",
-    "TmpfsOptions",
-    "UlimitSpec",
-    "VolumeOptions",
-    "VolumeSpec",
-]
