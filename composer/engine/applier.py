@@ -24,7 +24,7 @@ from composer.engine.plan import Action, Verb
 from composer.engine.reconcile import firewall_hash
 from composer.errors import ContainerError, PlanError
 from composer.events import Event, EventSink, Status
-from composer.model.desired import DesiredContainer, DesiredState
+from composer.model.desired import DesiredContainer, DesiredRoute, DesiredState
 from composer.model.ids import ResourceId, container_id
 from composer.model.naming import veth_host_name
 from composer.store.journal import ProjectStore
@@ -35,6 +35,7 @@ from composer.store.records import (
     NetworkRecord,
     PortRecord,
     Record,
+    RouteRecord,
     SandboxRecord,
     VolumeRecord,
 )
@@ -72,6 +73,8 @@ class Applier:
                 self._remove(action)
             case Verb.APPLY:
                 self._apply_firewall(action)
+            case Verb.UPDATE:
+                self._update_interface(action)
             case Verb.START:
                 self._start_container(action.rid)
             case Verb.STOP:
@@ -95,8 +98,10 @@ class Applier:
                 self._create_container(action.rid)
             case "link":
                 self._create_link(action.rid)
-            case "firewall":
-                raise PlanError(f"{action.rid} is applied, not created")
+            case "route":
+                self._create_route(action.rid)
+            case "firewall" | "interface":
+                raise PlanError(f"{action.rid} is applied or updated, never created")
             case kind:
                 assert_never(kind)
 
@@ -119,10 +124,13 @@ class Applier:
             case ContainerRecord():
                 self.host.stop_container(self.layout, rid.name, 0.0)  # idempotent: a leftover goes too
                 self.host.remove_sandbox(self.layout, rid.name, record)
+                self._forget_routes_of(rid.name)  # they went with its network namespace
             case LinkRecord():
                 self.host.remove_link(record)
             case FirewallRecord():
                 self.host.remove_firewall(self.desired.project)
+            case RouteRecord():
+                self.host.remove_route(record)
             case _:
                 assert_never(record)
 
@@ -178,7 +186,16 @@ class Applier:
         networks = {n.name: n for n in self.desired.networks.values()}
         cgroups = self.host.create_sandbox(self.layout, container, networks, veths)
         self._confirm(rid, record.with_cgroups(cgroups))
+        for route in self.desired.routes_of(container.name):
+            if route.made_by_carrier and route.carrier == rid:  # the attachment installed it
+                self._intend(route.rid, _route_record(route), route.config_hash)
+                self._confirm(route.rid)
         self._event(rid, "Created")
+
+    def _forget_routes_of(self, container: str) -> None:
+        with self._lock:
+            for route in [r for r, s in self.store.routes().items() if s.record.container == container]:
+                self.store.removed(route)
 
     def _start_container(self, rid: ResourceId) -> None:
         self._event(rid, "Starting")
@@ -255,9 +272,23 @@ class Applier:
         temp_names = tuple(veth_host_name(self.desired.project, link.rid, end) for end in ("a", "b"))
         record = LinkRecord(temp_names, a_netns, b_netns, link.a_ifname, link.b_ifname)
         self._intend(rid, record, link.config_hash)
-        self.host.create_link(self.desired.project, link, a_netns, b_netns)
+        a_end, b_end = (self.desired.interfaces[end] for end in link.interfaces)
+        self.host.create_link(self.desired.project, link, a_end, b_end)
         self._confirm(rid)
         self._event(rid, "Created")
+
+    # -- interfaces and routes -----------------------------------------------------------
+    def _update_interface(self, action: Action) -> None:
+        self._event(action.rid, "Updating", action.cause)
+        self.host.update_interface(self.desired.interfaces[action.rid])
+        self._event(action.rid, "Updated")
+
+    def _create_route(self, rid: ResourceId) -> None:
+        route = self.desired.routes[rid]
+        self._intend(rid, _route_record(route), route.config_hash)
+        self.host.create_route(route)
+        self._confirm(rid)
+        self._event(rid, "Created", route.describe())
 
     # -- firewall ----------------------------------------------------------------------
     def _apply_firewall(self, action: Action) -> None:
@@ -287,6 +318,10 @@ def _container_record(container: DesiredContainer, veths: tuple[str, ...]) -> Co
             PortRecord(p.host_ip, p.host_port, p.container_port, p.protocol) for p in container.ports
         ),
     )
+
+
+def _route_record(route: DesiredRoute) -> RouteRecord:
+    return RouteRecord(route.container, route.netns, route.destination, route.gateway, route.device)
 
 
 def _last_health(log: list[dict[str, Any]]) -> str | None:

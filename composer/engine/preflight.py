@@ -30,7 +30,7 @@ def check_host(
 ) -> None:
     if not plan:
         return
-    if any(link.needs_netem for link in desired.links.values()) and not host.netem_available():
+    if desired.needs_netem and not host.netem_available():
         raise PlanError(
             NETEM_MISSING,
             hint="load the sch_netem module (modprobe sch_netem), or remove delay/jitter/loss from links",

@@ -128,8 +128,11 @@ def only_services(desired: DesiredState, services: Sequence[str]) -> DesiredStat
     }
     untouched = frozenset(c.service for c in desired.containers.values()) - keep
     return DesiredState(
-        desired.project, desired.networks, containers, links, desired.volumes, untouched, desired
-    )
+        desired.project, desired.networks, containers, links, desired.volumes,
+        {rid: i for rid, i in desired.interfaces.items() if i.container in names},
+        {rid: r for rid, r in desired.routes.items() if r.container in names},
+        untouched, desired,
+    )  # fmt: skip
 
 
 def _images(

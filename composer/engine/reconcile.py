@@ -13,7 +13,18 @@ The rules, resource by resource (each action carries its cause):
 * Services depending on a recreated one with ``depends_on.<x>.restart: true``
   are restarted after it, as Docker Compose does.
 * Links touching a recreated container are made again (its netns, and so its
-  veth ends, went with it).
+  veth ends, went with it); so is a link one of whose ends is gone.  A link's
+  ends are its identity: its addresses, MTU, shaping and state are its
+  interfaces'.
+* Interfaces (link ends and network attachments) are compared with what the
+  kernel shows; what differs (an address, the MTU, the qdisc's rate, the state,
+  a per-interface sysctl) is changed in place (``update``), the same containers
+  and PIDs kept.  An interface whose carrier is made in this plan is born right.
+* Routes are resources of their own, through the interface that holds their
+  gateway: a route whose carrier (a link, or the container for its networks)
+  is made again is made again after it, and one missing from the routing table
+  (deleted by hand, lost with an interface) is put back.  A network's default
+  gateway is made with the attachment.
 * What is recorded but no longer desired is removed: scale-down removes the
   highest numbers; containers of services gone from the file (orphans) only
   with ``--remove-orphans``, otherwise a note says so.
@@ -34,8 +45,9 @@ from dataclasses import dataclass
 
 from composer.engine.observe import ObservedContainer, ObservedState
 from composer.engine.plan import Action, ActionKey, Plan, PlanBuilder, Verb, key
-from composer.model.desired import DesiredContainer, DesiredState, canonical_hash
-from composer.model.ids import ResourceId, container_id
+from composer.model.desired import DesiredContainer, DesiredLink, DesiredState, canonical_hash
+from composer.model.ids import ResourceId, container_id, interface_id
+from composer.model.netstate import interface_changes
 from composer.model.restart import RestartPolicy
 
 
@@ -74,6 +86,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     _plan_volumes(plan, desired, observed)
     recreated = _plan_containers(plan, desired, observed, options, recreated_networks)
     _plan_links(plan, desired, observed, recreated)
+    _plan_interfaces(plan, desired, observed)
+    _plan_routes(plan, desired, observed)
     _plan_firewall(plan, desired, observed)
     _plan_removals(plan, desired, observed, options)
     _order(plan, desired, observed)
@@ -141,6 +155,8 @@ def _container_cause(
     for attachment in container.attachments:
         if attachment.network in recreated_networks:
             return f"network {attachment.network} is made again"
+        if seen.netns_state is not None and attachment.ifname not in seen.netns_state.links:
+            return f"its interface {attachment.ifname} is gone"
     owner = container.netns_owner
     if owner and container_id(owner) in recreated:
         return f"it shares the network of {owner}, which is recreated"
@@ -229,8 +245,63 @@ def _plan_links(
             cause = "an end's container is recreated"
         elif any(plan.has(Verb.CREATE, end) for end in ends):
             cause = "an end's container is made"
+        else:
+            cause = _missing_end(link, observed)
         if cause:
             _replace(plan, rid, cause, recorded=seen is not None)
+
+
+def _missing_end(link: DesiredLink, observed: ObservedState) -> str:
+    for container, ifname in ((link.a_container, link.a_ifname), (link.b_container, link.b_ifname)):
+        state = observed.netns_of(container)
+        if state is not None and ifname not in state.links:
+            return f"its end {container}:{ifname} is gone"
+    return ""
+
+
+def _made(plan: PlanBuilder, rid: ResourceId) -> bool:
+    return plan.has(Verb.CREATE, rid)
+
+
+def _plan_interfaces(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
+    """Change in place what the kernel shows differently from the file."""
+    for rid, interface in sorted(desired.interfaces.items()):
+        if _made(plan, interface.carrier) or _made(plan, container_id(interface.container)):
+            continue  # born with its carrier, configured as the file says
+        state = observed.netns_of(interface.container)
+        if state is None or interface.ifname not in state.links:
+            continue  # not there to change: the carrier is made again above
+        changes = interface_changes(interface, state)
+        if changes:
+            plan.add(Action(Verb.UPDATE, rid, "; ".join(changes)))
+
+
+def _plan_routes(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
+    for rid, route in sorted(desired.routes.items()):
+        container = container_id(route.container)
+        carrier_made = _made(plan, route.carrier) or _made(plan, container)
+        if route.made_by_carrier and carrier_made:
+            continue  # installed with the attachment that carries it
+        seen = observed.routes.get(rid)
+        cause = ""
+        if carrier_made:
+            carrier = route.carrier if _made(plan, route.carrier) else container
+            again = carrier in observed.links or carrier in observed.containers
+            cause = f"{carrier.kind} {carrier.name} {'re-created' if again else 'made'}"
+        elif seen is None:
+            cause = "missing"
+        elif seen.config_hash != route.config_hash:
+            plan.add(Action(Verb.REMOVE, rid, f"via {route.gateway}: changed"))
+            cause = "changed"
+        elif not seen.present and observed.netns_of(route.container) is not None:
+            cause = "missing from the routing table"
+        if cause:
+            plan.add(Action(Verb.CREATE, rid, f"via {route.gateway}: {cause}"), after=[key(Verb.REMOVE, rid)])
+    for rid, seen in sorted(observed.routes.items()):
+        container = container_id(seen.record.container)
+        if rid in desired.routes or plan.has(Verb.REMOVE, container) or container not in desired.containers:
+            continue  # a container removed takes its routes along
+        plan.add(Action(Verb.REMOVE, rid, "no longer in the project"))
 
 
 def _plan_firewall(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
@@ -364,6 +435,14 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
         plan.require(key(Verb.CREATE, rid), after=[key(Verb.CREATE, end) for end in link.ends])
         for end in link.ends:
             plan.require(key(Verb.START, end), after=[key(Verb.CREATE, rid)])
+    for rid, route in desired.routes.items():
+        create = key(Verb.CREATE, rid)
+        device = interface_id(route.container, route.device)
+        made = [key(Verb.CREATE, route.carrier), key(Verb.CREATE, container_id(route.container))]
+        plan.require(create, after=[*made, key(Verb.UPDATE, device), key(Verb.REMOVE, rid)])
+        plan.require(key(Verb.START, container_id(route.container)), after=[create])
+    for rid, interface in desired.interfaces.items():
+        plan.require(key(Verb.START, container_id(interface.container)), after=[key(Verb.UPDATE, rid)])
     plan.require(firewall_key, after=list(network_creates.values()))
     _removal_edges(
         plan,

@@ -50,7 +50,7 @@ def up_cached(
         return None
     host = host or default_host(roots)
     with project_lock(root.project(desired.project), on_wait=waiting(events, desired.project)) as store:
-        plan = reconcile(desired, observe(store, host), reconcile_options(options))
+        plan = reconcile(desired, observe(store, host, desired), reconcile_options(options))
         if plan:
             return None  # something to do: the full path loads the project and decides
         host.revive_supervisor(store.layout)
@@ -74,7 +74,7 @@ def up(
         fastpath.forget(root, remember)  # stale until this succeeds
     with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
         desired = desired_state(loaded, options, store, host, events, pull=not options.dry_run)
-        observed = observe(store, host)
+        observed = observe(store, host, desired)
         plan = reconcile(desired, observed, reconcile_options(options))
         check_host(loaded, desired, observed, plan, host)
         if options.dry_run:
@@ -116,12 +116,16 @@ def waiting(events: EventSink, project: str) -> WaitNotice:
 
 def _needs_netlink(plan: Plan, desired: DesiredState) -> bool:
     for action in plan.actions.values():
+        if action.verb is Verb.UPDATE:
+            return True
         if action.verb is not Verb.CREATE:
             continue
         if action.kind in ("network", "link"):
             return True
+        if action.kind == "route":
+            return True
         container = desired.containers.get(action.rid)
-        if container is not None and (container.attachments or container.routes):
+        if container is not None and container.attachments:
             return True
     return False
 

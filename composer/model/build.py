@@ -31,15 +31,17 @@ from composer.model.desired import (
     Attachment,
     Dependency,
     DesiredContainer,
+    DesiredInterface,
     DesiredLink,
     DesiredNetwork,
+    DesiredRoute,
     DesiredState,
     DesiredVolume,
     PublishedPort,
     canonical_hash,
 )
 from composer.model.health import HealthCheck, health_argv
-from composer.model.ids import ResourceId, container_id, network_id, volume_id
+from composer.model.ids import ResourceId, container_id, interface_id, network_id, route_id, volume_id
 from composer.model.ipam import EndpointRequest, InUse, IpamConfig, NetworkAddressing, NetworkRequest
 from composer.model.naming import bridge_name, container_name, signal_number
 
@@ -142,9 +144,15 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     volumes = _volumes(spec.volumes, inputs.paths)
     if issues:
         raise SpecError(issues)
+    sysctls_of = {name: svc.sysctls for name, svc in spec.services.items()}
+    interfaces = {
+        **_attachment_interfaces(containers, networks, sysctls_of),
+        **_link_interfaces(spec, names, inputs.paths),
+    }
     return DesiredState(
-        project=project, networks=networks, containers=containers, links=links, volumes=volumes
-    )
+        project=project, networks=networks, containers=containers, links=links, volumes=volumes,
+        interfaces=interfaces, routes=_routes(spec, containers, interfaces),
+    )  # fmt: skip
 
 
 class _Problem(Exception):
@@ -348,7 +356,6 @@ def _container(
         image_id=image.image_id if image is not None else "",
         network_mode=network_mode,
         attachments=attachments,
-        routes=tuple((r.to, r.via) for r in svc.routes),
         ports=ports,
         depends_on={
             name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
@@ -627,12 +634,6 @@ def _links(specs: Sequence[LinkSpec], names: Mapping[str, list[str]]) -> dict[Re
     result: dict[ResourceId, DesiredLink] = {}
     for link in specs:
         a, b = link.endpoints
-        a_addrs: tuple[str, ...] = (link.ipv4[0],) if link.ipv4 else ()
-        b_addrs: tuple[str, ...] = (link.ipv4[1],) if link.ipv4 else ()
-        if link.ipv6:
-            a_addrs += (link.ipv6[0],)
-            b_addrs += (link.ipv6[1],)
-        fields = link.model_dump(mode="json")
         rid = ResourceId(link.resource_id)
         result[rid] = DesiredLink(
             rid=rid,
@@ -640,16 +641,115 @@ def _links(specs: Sequence[LinkSpec], names: Mapping[str, list[str]]) -> dict[Re
             a_ifname=a.interface,
             b_container=names[b.service][0],
             b_ifname=b.interface,
-            a_addresses=a_addrs,
-            b_addresses=b_addrs,
-            mtu=link.mtu,
-            rate=link.rate,
-            delay=link.delay,
-            jitter=link.jitter,
-            loss=link.loss,
-            config_hash=canonical_hash(fields),
+            # Only the ends make the pair what it is: addresses, MTU and shaping change in place.
+            config_hash=canonical_hash(sorted(str(end) for end in link.endpoints)),
         )
     return result
+
+
+def _link_interfaces(
+    spec: Any, names: Mapping[str, list[str]], paths: ProjectPaths
+) -> dict[ResourceId, DesiredInterface]:
+    """The two ends of every link, with their addresses, MTU, shaping and per-interface sysctls."""
+    result: dict[ResourceId, DesiredInterface] = {}
+    for link in spec.links:
+        carrier = ResourceId(link.resource_id)
+        for side, end in enumerate(link.endpoints):
+            addresses: tuple[str, ...] = (link.ipv4[side],) if link.ipv4 else ()
+            if link.ipv6:
+                addresses += (link.ipv6[side],)
+            container = names[end.service][0]
+            rid = interface_id(container, end.interface)
+            result[rid] = DesiredInterface(
+                rid=rid, container=container, netns=str(paths.netns(container)), ifname=end.interface,
+                carrier=carrier, addresses=addresses, mtu=link.mtu, rate=link.rate, delay=link.delay,
+                jitter=link.jitter, loss=link.loss,
+                sysctls=interface_sysctls(spec.services[end.service].sysctls, end.interface),
+            )  # fmt: skip
+    return result
+
+
+def _attachment_interfaces(
+    containers: Mapping[ResourceId, DesiredContainer],
+    networks: Mapping[ResourceId, DesiredNetwork],
+    sysctls_of: Mapping[str, Mapping[str, str]],
+) -> dict[ResourceId, DesiredInterface]:
+    result: dict[ResourceId, DesiredInterface] = {}
+    for container in containers.values():
+        netns = container.config.netns_path
+        if not container.owns_netns or not netns:
+            continue
+        for attachment in container.attachments:
+            rid = interface_id(container.name, attachment.ifname)
+            result[rid] = DesiredInterface(
+                rid=rid, container=container.name, netns=netns, ifname=attachment.ifname,
+                carrier=container.rid, addresses=attachment.addresses,
+                mtu=networks[network_id(attachment.network)].mtu,
+                sysctls=interface_sysctls(sysctls_of[container.service], attachment.ifname),
+            )  # fmt: skip
+    return result
+
+
+def interface_sysctls(sysctls: Mapping[str, str], ifname: str) -> tuple[tuple[str, str], ...]:
+    """The sysctls of one interface (``net.ipv4.conf.IFNAME.*``, ``net.ipv6.conf.IFNAME.*``)."""
+    prefixes = (f"net.ipv4.conf.{ifname}.", f"net.ipv6.conf.{ifname}.")
+    return tuple(sorted((k, str(v)) for k, v in sysctls.items() if k.startswith(prefixes)))
+
+
+def _routes(
+    spec: Any,
+    containers: Mapping[ResourceId, DesiredContainer],
+    interfaces: Mapping[ResourceId, DesiredInterface],
+) -> dict[ResourceId, DesiredRoute]:
+    """Declared routes, and the default route through a network's gateway (made with the attachment)."""
+    result: dict[ResourceId, DesiredRoute] = {}
+    for container in containers.values():
+        netns = container.config.netns_path
+        if not container.owns_netns or not netns:
+            continue
+        own = [i for i in interfaces.values() if i.container == container.name]
+        for attachment in container.attachments:
+            for gateway in (attachment.gateway4, attachment.gateway6):
+                if gateway:
+                    destination = "::/0" if ":" in gateway else "0.0.0.0/0"
+                    route = _route(
+                        container, netns, destination, gateway, attachment.ifname, container.rid, True
+                    )
+                    result[route.rid] = route
+        for declared in spec.services[container.service].routes:
+            destination = _destination(declared.to, declared.via)
+            through = _interface_for(declared.via, own)
+            carrier = through.carrier if through else container.rid
+            route = _route(container, netns, destination, declared.via, through.ifname if through else "",
+                           carrier, False)  # fmt: skip
+            result[route.rid] = route  # a declared default replaces the network's
+    return result
+
+
+def _route(
+    container: DesiredContainer, netns: str, destination: str, gateway: str, device: str,
+    carrier: ResourceId, made_by_carrier: bool,
+) -> DesiredRoute:  # fmt: skip
+    return DesiredRoute(
+        route_id(container.name, destination), container.name, netns, destination, gateway, device, carrier,
+        made_by_carrier, canonical_hash([destination, gateway, device]),
+    )  # fmt: skip
+
+
+def _destination(to: str, via: str) -> str:
+    if to == "default":
+        return "::/0" if ":" in via else "0.0.0.0/0"
+    return str(ipaddress.ip_network(to, strict=False))
+
+
+def _interface_for(gateway: str, interfaces: Sequence[DesiredInterface]) -> DesiredInterface | None:
+    """The interface whose subnet holds ``gateway`` (the route leaves through it)."""
+    address = ipaddress.ip_address(gateway)
+    for interface in sorted(interfaces, key=lambda i: i.ifname):
+        for cidr in interface.addresses:
+            if address in ipaddress.ip_interface(cidr).network:
+                return interface
+    return None
 
 
 def _volumes(specs: Mapping[str, Any], paths: ProjectPaths) -> dict[ResourceId, DesiredVolume]:

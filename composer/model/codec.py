@@ -16,8 +16,10 @@ from composer.model.desired import (
     Attachment,
     Dependency,
     DesiredContainer,
+    DesiredInterface,
     DesiredLink,
     DesiredNetwork,
+    DesiredRoute,
     DesiredState,
     DesiredVolume,
     PublishedPort,
@@ -26,7 +28,7 @@ from composer.model.health import HealthCheck
 from composer.model.ids import ResourceId
 from composer.model.ipam import NetworkAddressing
 
-DESIRED_VERSION = 2
+DESIRED_VERSION = 3
 
 
 def desired_to_json(desired: DesiredState) -> dict[str, Any]:
@@ -40,6 +42,8 @@ def desired_to_json(desired: DesiredState) -> dict[str, Any]:
         "containers": [asdict(c) for c in desired.containers.values()],
         "links": [asdict(link) for link in desired.links.values()],
         "volumes": [{**asdict(v), "path": str(v.path)} for v in desired.volumes.values()],
+        "interfaces": [asdict(i) for i in desired.interfaces.values()],
+        "routes": [asdict(r) for r in desired.routes.values()],
     }
 
 
@@ -62,9 +66,7 @@ def _decode(raw: Mapping[str, Any]) -> DesiredState:
         )
     containers = {ResourceId(item["rid"]): _container(item) for item in raw["containers"]}
     links = {
-        ResourceId(item["rid"]): DesiredLink(**{**item, "rid": ResourceId(item["rid"]),
-                                                "a_addresses": tuple(item["a_addresses"]),
-                                                "b_addresses": tuple(item["b_addresses"])})
+        ResourceId(item["rid"]): DesiredLink(**{**item, "rid": ResourceId(item["rid"])})
         for item in raw["links"]
     }  # fmt: skip
     volumes = {
@@ -73,7 +75,19 @@ def _decode(raw: Mapping[str, Any]) -> DesiredState:
         )
         for item in raw["volumes"]
     }
-    return DesiredState(raw["project"], networks, containers, links, volumes)
+    interfaces = {
+        ResourceId(item["rid"]): DesiredInterface(**{
+            **item, "rid": ResourceId(item["rid"]), "carrier": ResourceId(item["carrier"]),
+            "addresses": tuple(item["addresses"]), "sysctls": tuple(tuple(s) for s in item["sysctls"]),
+        })
+        for item in raw["interfaces"]
+    }  # fmt: skip
+    routes = {
+        ResourceId(item["rid"]): DesiredRoute(**{**item, "rid": ResourceId(item["rid"]),
+                                                 "carrier": ResourceId(item["carrier"])})
+        for item in raw["routes"]
+    }  # fmt: skip
+    return DesiredState(raw["project"], networks, containers, links, volumes, interfaces, routes)
 
 
 def _container(item: Mapping[str, Any]) -> DesiredContainer:
@@ -86,7 +100,6 @@ def _container(item: Mapping[str, Any]) -> DesiredContainer:
             Attachment(**{**a, "addresses": tuple(a["addresses"]), "aliases": tuple(a["aliases"])})
             for a in item["attachments"]
         ),
-        "routes": tuple(tuple(r) for r in item["routes"]),
         "ports": tuple(PublishedPort(**p) for p in item["ports"]),
         "depends_on": {name: Dependency(**d) for name, d in item["depends_on"].items()},
         "health": HealthCheck(**{**health, "argv": tuple(health["argv"])}) if health else None,

@@ -17,7 +17,7 @@ from typing import Any
 
 from composer.model.container import ContainerConfig
 from composer.model.health import HealthCheck
-from composer.model.ids import ResourceId, firewall_id
+from composer.model.ids import ResourceId, firewall_id, interface_id
 from composer.model.ipam import NetworkAddressing
 
 
@@ -86,7 +86,6 @@ class DesiredContainer:
     image_id: str
     network_mode: str  # "bridge", "host", "none", or "container:<name>"
     attachments: tuple[Attachment, ...]
-    routes: tuple[tuple[str, str], ...]
     ports: tuple[PublishedPort, ...]
     depends_on: Mapping[str, Dependency]
     restart: str
@@ -104,19 +103,14 @@ class DesiredContainer:
 
 @dataclass(frozen=True)
 class DesiredLink:
+    """A veth pair between two containers; what is configured on each end is its DesiredInterface."""
+
     rid: ResourceId
     a_container: str
     a_ifname: str
     b_container: str
     b_ifname: str
-    a_addresses: tuple[str, ...]
-    b_addresses: tuple[str, ...]
-    mtu: int | None
-    rate: int | None
-    delay: float | None
-    jitter: float | None
-    loss: float | None
-    config_hash: str
+    config_hash: str  # of what makes the pair itself: its ends (settings are the interfaces')
 
     @property
     def ends(self) -> tuple[ResourceId, ResourceId]:
@@ -124,8 +118,57 @@ class DesiredLink:
         return (ResourceId.of("container", self.a_container), ResourceId.of("container", self.b_container))
 
     @property
+    def interfaces(self) -> tuple[ResourceId, ResourceId]:
+        return (interface_id(self.a_container, self.a_ifname), interface_id(self.b_container, self.b_ifname))
+
+
+@dataclass(frozen=True)
+class DesiredInterface:
+    """An interface composer configures in a container, and what carries it (a link or the container).
+
+    The carrier's creation makes the interface with all of this applied; later,
+    what the kernel shows is compared with it and only the differences change.
+    """
+
+    rid: ResourceId
+    container: str
+    netns: str
+    ifname: str
+    carrier: ResourceId  # link:... for a link end, container:... for a network attachment
+    addresses: tuple[str, ...] = ()  # with prefix length
+    mtu: int | None = None
+    rate: int | None = None  # bits per second (TBF on egress)
+    delay: float | None = None  # seconds (netem on egress)
+    jitter: float | None = None
+    loss: float | None = None  # percent
+    up: bool = True
+    sysctls: tuple[tuple[str, str], ...] = ()  # net.ipv4.conf.IFNAME.* and net.ipv6.conf.IFNAME.*
+
+    @property
     def needs_netem(self) -> bool:
         return any(v is not None for v in (self.delay, self.jitter, self.loss))
+
+    @property
+    def shaped(self) -> bool:
+        return self.rate is not None or self.needs_netem
+
+
+@dataclass(frozen=True)
+class DesiredRoute:
+    """A route in a container, through the interface that carries its gateway."""
+
+    rid: ResourceId
+    container: str
+    netns: str
+    destination: str  # a normalised CIDR: 0.0.0.0/0 or ::/0 for a default route
+    gateway: str
+    device: str  # the interface it leaves through
+    carrier: ResourceId  # what makes that interface: a link, or the container (attachments)
+    made_by_carrier: bool  # installed when the carrier is made (a network's default gateway)
+    config_hash: str
+
+    def describe(self) -> str:
+        return f"{self.destination} via {self.gateway}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +186,8 @@ class DesiredState:
     containers: Mapping[ResourceId, DesiredContainer] = field(default_factory=dict)
     links: Mapping[ResourceId, DesiredLink] = field(default_factory=dict)
     volumes: Mapping[ResourceId, DesiredVolume] = field(default_factory=dict)
+    interfaces: Mapping[ResourceId, DesiredInterface] = field(default_factory=dict)
+    routes: Mapping[ResourceId, DesiredRoute] = field(default_factory=dict)
     untouched_services: frozenset[str] = frozenset()  # in the file, but left out of this `up SERVICE...`
     whole: DesiredState | None = None  # the whole project, when this is a part of it (firewall rules)
 
@@ -164,6 +209,18 @@ class DesiredState:
 
     def network_named(self, name: str) -> DesiredNetwork | None:
         return self.networks.get(ResourceId.of("network", name))
+
+    def interfaces_of(self, container: str) -> list[DesiredInterface]:
+        return sorted(
+            (i for i in self.interfaces.values() if i.container == container), key=lambda i: i.ifname
+        )
+
+    def routes_of(self, container: str) -> list[DesiredRoute]:
+        return sorted((r for r in self.routes.values() if r.container == container), key=lambda r: r.rid)
+
+    @property
+    def needs_netem(self) -> bool:
+        return any(i.needs_netem for i in self.interfaces.values())
 
     @property
     def needs_firewall(self) -> bool:

@@ -8,6 +8,9 @@ records, of plan actions and of progress events: ``kind:name``::
     container:<name>      <project>-<service>-<n>: its folder, netns, cgroup, veths, process
     link:<a>--<b>         a veth pair between two containers (lab links)
     firewall:<project>    composer's nftables table for the project (NAT, published ports)
+    interface:<c>:<if>    an interface composer configures inside container <c>: addresses, MTU,
+                          shaping, state, per-interface sysctls (carried by a link or an attachment)
+    route:<c>:<prefix>    a route inside container <c> (its default route: prefix 0.0.0.0/0 or ::/0)
 
 It is a ``str`` (so it renders, sorts and serialises as the text) of its own
 type (so that mypy tells a resource id from any other string).
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Kind = Literal["network", "volume", "container", "link", "firewall"]
+Kind = Literal["network", "volume", "container", "link", "firewall", "interface", "route"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
@@ -67,3 +70,11 @@ def link_id(name: str) -> ResourceId:
 
 def firewall_id(project: str) -> ResourceId:
     return ResourceId.of("firewall", project)
+
+
+def interface_id(container: str, ifname: str) -> ResourceId:
+    return ResourceId.of("interface", f"{container}:{ifname}")
+
+
+def route_id(container: str, destination: str) -> ResourceId:
+    return ResourceId.of("route", f"{container}:{destination}")

@@ -3,7 +3,10 @@
 The hash covers the normalised service fields (canonical JSON: sorted keys, no
 whitespace) minus those that change how many containers run or when, not what
 a container is: ``depends_on``, ``scale``, ``deploy.replicas``, ``profiles`` and
-``pull_policy`` (Docker Compose leaves the same ones out).  ``environment``
+``pull_policy`` (Docker Compose leaves the same ones out), and what composer
+changes in a running container: ``routes`` and the per-interface sysctls
+(``net.ipv4.conf.IFNAME.*``, ``net.ipv6.conf.IFNAME.*``), which are resources of
+their own.  ``environment``
 entries without a value are resolved from the project environment first, so
 that changing such a variable recreates the container as it should.
 
@@ -20,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
 
-EXCLUDED_FIELDS = frozenset({"depends_on", "scale", "profiles", "pull_policy"})
+EXCLUDED_FIELDS = frozenset({"depends_on", "scale", "profiles", "pull_policy", "routes"})
+_SHARED_CONF = ("all", "default")  # net.ipv4.conf.all.* is not one interface's
 
 
 def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
@@ -33,7 +37,21 @@ def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
     }
     if isinstance(data.get("deploy"), dict):
         data["deploy"].pop("replicas", None)
+    data["sysctls"] = {
+        key: value for key, value in data.get("sysctls", {}).items() if not _per_interface(key)
+    }
     return data
+
+
+def _per_interface(key: str) -> bool:
+    parts = key.split(".")
+    return (
+        len(parts) > 4
+        and parts[0] == "net"
+        and parts[1] in ("ipv4", "ipv6")
+        and parts[2] == "conf"
+        and parts[3] not in _SHARED_CONF
+    )
 
 
 def service_config_hash(project: LoadedProject, service: str) -> str:

@@ -39,6 +39,7 @@ from composer.store.records import (
     ProjectMeta,
     R,
     Record,
+    RouteRecord,
     Stored,
     VolumeRecord,
     decode_meta,
@@ -153,6 +154,9 @@ class ProjectStore:
 
     def volumes(self) -> dict[ResourceId, Stored[VolumeRecord]]:
         return self._of(VolumeRecord)
+
+    def routes(self) -> dict[ResourceId, Stored[RouteRecord]]:
+        return self._of(RouteRecord)
 
     def firewall(self) -> Stored[FirewallRecord] | None:
         return next(iter(self._of(FirewallRecord).values()), None)

@@ -92,8 +92,19 @@ class FirewallRecord:
     project: str
 
 
-Record = NetworkRecord | VolumeRecord | ContainerRecord | LinkRecord | FirewallRecord
-R = TypeVar("R", NetworkRecord, VolumeRecord, ContainerRecord, LinkRecord, FirewallRecord)
+@dataclass(frozen=True)
+class RouteRecord:
+    """A route composer added in a container (so that it can take it out when the file drops it)."""
+
+    container: str
+    netns: str
+    destination: str
+    gateway: str
+    device: str
+
+
+Record = NetworkRecord | VolumeRecord | ContainerRecord | LinkRecord | FirewallRecord | RouteRecord
+R = TypeVar("R", NetworkRecord, VolumeRecord, ContainerRecord, LinkRecord, FirewallRecord, RouteRecord)
 
 RECORD_TYPES: Mapping[Kind, type[Record]] = {
     "network": NetworkRecord,
@@ -101,6 +112,7 @@ RECORD_TYPES: Mapping[Kind, type[Record]] = {
     "container": ContainerRecord,
     "link": LinkRecord,
     "firewall": FirewallRecord,
+    "route": RouteRecord,
 }
 
 
@@ -154,6 +166,15 @@ def encode_record(record: Record) -> dict[str, Any]:
             }
         case FirewallRecord():
             return {"kind": "firewall", "project": record.project}
+        case RouteRecord():
+            return {
+                "kind": "route",
+                "container": record.container,
+                "netns": record.netns,
+                "destination": record.destination,
+                "gateway": record.gateway,
+                "device": record.device,
+            }
 
 
 def _encode_container(record: ContainerRecord) -> dict[str, Any]:
@@ -222,6 +243,16 @@ def decode_record(kind: Kind, raw: Mapping[str, Any], *, version: int = SCHEMA_V
             )
         case "firewall":
             return FirewallRecord(project=str(raw["project"]))
+        case "route":
+            return RouteRecord(
+                container=str(raw["container"]),
+                netns=str(raw["netns"]),
+                destination=str(raw["destination"]),
+                gateway=str(raw["gateway"]),
+                device=str(raw["device"]),
+            )
+        case "interface":
+            raise ValueError("interfaces are not stored: what the kernel shows of them is observed")
 
 
 def _decode_container(raw: Mapping[str, Any]) -> ContainerRecord:
@@ -290,6 +321,8 @@ def _decode_v1(kind: Kind, data: Mapping[str, Any]) -> Record:
             )
         case "firewall":
             return FirewallRecord(project=str(data.get("project", "")))
+        case "route" | "interface":
+            raise ValueError(f"composer 0.1 stored no {kind} records")
 
 
 def decode_meta(raw: Mapping[str, Any], *, version: int = SCHEMA_VERSION) -> ProjectMeta:

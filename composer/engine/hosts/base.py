@@ -26,10 +26,18 @@ from typing import Protocol
 
 from composer.kernel.procfs import ProcessInfo
 from composer.model.build import ImageLike
-from composer.model.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
+from composer.model.desired import (
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredNetwork,
+    DesiredRoute,
+    DesiredState,
+)
+from composer.model.netstate import NetnsState
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 
 
 class HostFacts(Protocol):
@@ -45,6 +53,10 @@ class HostFacts(Protocol):
 
     def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
         """Every process in a container's cgroup (``composer top``)."""
+        ...
+
+    def netns_state(self, netns: str, sysctl_keys: Sequence[str]) -> NetnsState:
+        """Links, addresses, routes and root qdiscs of a container's netns, and the sysctls asked for."""
         ...
 
 
@@ -146,8 +158,22 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         """Rewrite a container's /etc/hosts in place (it is bind-mounted: a rename would not show)."""
         ...
 
-    # links and the firewall
-    def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None: ...
+    # links, interfaces, routes and the firewall
+    def create_link(
+        self, project: str, link: DesiredLink, a_end: DesiredInterface, b_end: DesiredInterface
+    ) -> None:
+        """Make the veth pair with both ends configured as their DesiredInterface says."""
+        ...
+
+    def update_interface(self, interface: DesiredInterface) -> None:
+        """Change what differs on an existing interface: addresses, MTU, state, qdisc, sysctls."""
+        ...
+
+    def create_route(self, route: DesiredRoute) -> None:
+        """Add (or replace) the route in its container's netns."""
+        ...
+
+    def remove_route(self, record: RouteRecord) -> None: ...
 
     def remove_link(self, record: LinkRecord) -> None: ...
 

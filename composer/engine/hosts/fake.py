@@ -16,20 +16,61 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from composer.engine.hosts.base import ExecRequest
+from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import HostError, ImageError
 from composer.kernel.procfs import ProcessInfo
 from composer.model.build import ImageLike
-from composer.model.desired import DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
+from composer.model.desired import (
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredNetwork,
+    DesiredRoute,
+    DesiredState,
+)
+from composer.model.netstate import LinkState, NetnsState, RouteState
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 
 
 class InjectedFault(HostError):
     """The failure a FakeHost raises at the chosen call."""
+
+
+@dataclass
+class FakeInterface:
+    addresses: set[str] = field(default_factory=set)
+    mtu: int = 1500
+    up: bool = True
+    qdisc: str = "noqueue"
+    rate: int | None = None
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, interface: DesiredInterface) -> FakeInterface:
+        qdisc = "netem" if interface.needs_netem else "tbf" if interface.rate is not None else "noqueue"
+        return cls(set(interface.addresses), interface.mtu or 1500, interface.up, qdisc, interface.rate,
+                   dict(interface.sysctls))  # fmt: skip
+
+
+@dataclass
+class FakeNetns:
+    """A network namespace: its interfaces and its routes as (destination, gateway, device)."""
+
+    interfaces: dict[str, FakeInterface] = field(default_factory=dict)
+    routes: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def state(self, sysctl_keys: Sequence[str]) -> NetnsState:
+        links = {"lo": LinkState("lo", 1, 65536, True)}
+        for index, (name, i) in enumerate(sorted(self.interfaces.items()), start=2):
+            links[name] = LinkState(name, index, i.mtu, i.up, i.qdisc, i.rate)
+        sysctls = {k: v for i in self.interfaces.values() for k, v in i.sysctls.items() if k in sysctl_keys}
+        routes = tuple(RouteState(d, g, dev) for d, g, dev in sorted(self.routes))
+        addresses = {name: tuple(sorted(i.addresses)) for name, i in self.interfaces.items()}
+        return NetnsState(links, addresses, routes, sysctls)
 
 
 @dataclass(frozen=True)
@@ -53,6 +94,7 @@ class FakeHost:
     volumes: set[str] = field(default_factory=set)
     hosts_files: dict[str, str] = field(default_factory=dict)
     supervisors: set[str] = field(default_factory=set)  # project folders with a running supervisor
+    namespaces: dict[str, FakeNetns] = field(default_factory=dict)  # netns path -> what it holds
     # behaviour and machine facts
     healthy: bool = True
     exited: dict[str, int] = field(default_factory=dict)  # container name -> exit code (one-shots)
@@ -177,8 +219,22 @@ class FakeHost:
         veths: Mapping[str, str],
     ) -> Mapping[str, str]:
         self._step(f"create_sandbox {container.name}")
-        if container.owns_netns and container.config.netns_path:
-            self.netns.add(container.config.netns_path)
+        netns = container.config.netns_path
+        if container.owns_netns and netns:
+            self.netns.add(netns)
+            space = self.namespaces.setdefault(netns, FakeNetns())
+            for attachment in container.attachments:
+                prefixes = (f"net.ipv4.conf.{attachment.ifname}.", f"net.ipv6.conf.{attachment.ifname}.")
+                sysctls = {k: v for k, v in container.config.sysctls if k.startswith(prefixes)}
+                mtu = networks[attachment.network].mtu or 1500
+                space.interfaces[attachment.ifname] = FakeInterface(
+                    set(attachment.addresses), mtu, sysctls=sysctls
+                )
+                for gateway in (attachment.gateway4, attachment.gateway6):
+                    if gateway:
+                        space.routes.add(
+                            ("::/0" if ":" in gateway else "0.0.0.0/0", gateway, attachment.ifname)
+                        )
         self.sandboxes[container.name] = {"veths": sorted(veths.values())}
         return {"memory": f"/fake/{container.name}"}
 
@@ -190,6 +246,7 @@ class FakeHost:
         netns = record.sandbox.netns
         if record.sandbox.owns_netns and netns:
             self.netns.discard(netns)
+            self.namespaces.pop(netns, None)
             self.links = {link for link in self.links if netns not in link}
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
@@ -236,14 +293,47 @@ class FakeHost:
         self.hosts_files[str(path)] = text
 
     # -- links and firewall --------------------------------------------------------------
-    def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None:
+    def create_link(
+        self, project: str, link: DesiredLink, a_end: DesiredInterface, b_end: DesiredInterface
+    ) -> None:
         self._step(f"create_link {link.rid}")
-        self.links.add(f"{a_netns}|{b_netns}|{link.rid}")
+        self.links.add(f"{a_end.netns}|{b_end.netns}|{link.rid}")
+        for end in (a_end, b_end):
+            self.namespaces.setdefault(end.netns, FakeNetns()).interfaces[end.ifname] = FakeInterface.of(end)
 
     def remove_link(self, record: LinkRecord) -> None:
         self._step("remove_link")
         prefix = f"{record.a_netns}|{record.b_netns}|"
         self.links = {link for link in self.links if not link.startswith(prefix)}
+        for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):
+            self.drop_interface(netns, ifname)
+
+    def drop_interface(self, netns: str, ifname: str) -> None:
+        """The interface goes, and with it the routes through it (as the kernel does)."""
+        space = self.namespaces.get(netns)
+        if space is not None:
+            space.interfaces.pop(ifname, None)
+            space.routes = {r for r in space.routes if r[2] != ifname}
+
+    def update_interface(self, interface: DesiredInterface) -> None:
+        self._step(f"update_interface {interface.rid}")
+        space = self.namespaces[interface.netns]
+        space.interfaces[interface.ifname] = FakeInterface.of(interface)
+
+    def create_route(self, route: DesiredRoute) -> None:
+        self._step(f"create_route {route.rid}")
+        space = self.namespaces.setdefault(route.netns, FakeNetns())
+        space.routes = {r for r in space.routes if r[0] != route.destination}  # replace
+        space.routes.add((route.destination, route.gateway, route.device))
+
+    def remove_route(self, record: RouteRecord) -> None:
+        self._step(f"remove_route {record.destination}")
+        space = self.namespaces.get(record.netns)
+        if space is not None:
+            space.routes.discard((record.destination, record.gateway, record.device))
+
+    def netns_state(self, netns: str, sysctl_keys: Sequence[str]) -> NetnsState:
+        return self.namespaces.get(netns, FakeNetns()).state(sysctl_keys)
 
     def apply_firewall(self, project: str, desired: DesiredState) -> None:
         self._step(f"apply_firewall {project}")
@@ -262,3 +352,7 @@ class FakeHost:
 
     def shutdown_supervisor(self, layout: ProjectLayout) -> None:
         self.supervisors.discard(str(layout.dir))
+
+
+if TYPE_CHECKING:  # mypy proves that the class implements the whole host interface
+    _CONFORMS: Host = FakeHost()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import shutil
 import signal
@@ -17,14 +18,23 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from composer.engine.hosts.base import ExecRequest
+from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
 from composer.model.build import ImageLike
-from composer.model.desired import Attachment, DesiredContainer, DesiredLink, DesiredNetwork, DesiredState
+from composer.model.desired import (
+    Attachment,
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredNetwork,
+    DesiredRoute,
+    DesiredState,
+)
 from composer.model.naming import ifalias
+from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -34,7 +44,7 @@ from composer.store.container import (
 )
 from composer.store.layout import ProjectLayout, StateRoot
 from composer.store.locks import forwarding_lock
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord
+from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 from composer.supervisor.client import SupervisorClient
 
 
@@ -281,14 +291,7 @@ class RealHost:
             create_netns(path)
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
-        config = container.config
-        if container.routes and config.netns_path:
-            from composer.kernel.net.netlink import add_route
-
-            for to, via in container.routes:
-                family_default = "::/0" if ":" in via else "0.0.0.0/0"
-                add_route(config.netns_path, family_default if to == "default" else to, via)
-        return self._supervisor(layout).start(config.name)
+        return self._supervisor(layout).start(container.config.name)
 
     def start_existing(self, layout: ProjectLayout, name: str) -> int:
         return self._supervisor(layout).start(name)
@@ -390,26 +393,88 @@ class RealHost:
         handle.remove()  # also drops composer/<project> and composer once empty
 
     # -- links -------------------------------------------------------------------------
-    def create_link(self, project: str, link: DesiredLink, a_netns: str, b_netns: str) -> None:
+    def create_link(
+        self, project: str, link: DesiredLink, a_end: DesiredInterface, b_end: DesiredInterface
+    ) -> None:
         from composer.kernel.net.netlink import create_p2p_link, delete_link
 
-        delete_link(link.a_ifname, a_netns)  # a leftover of an interrupted run
-        delete_link(link.b_ifname, b_netns)
+        delete_link(link.a_ifname, a_end.netns)  # a leftover of an interrupted run
+        delete_link(link.b_ifname, b_end.netns)
         create_p2p_link(
-            a_netns, link.a_ifname, b_netns, link.b_ifname, ifalias(project, link.rid),
-            link.a_addresses, link.b_addresses, link.mtu,
+            a_end.netns, link.a_ifname, b_end.netns, link.b_ifname, ifalias(project, link.rid),
+            a_end.addresses, b_end.addresses, a_end.mtu,
         )  # fmt: skip
-        if link.rate is not None or link.needs_netem:
-            from composer.kernel.net.tc import Shaping, apply_shaping
+        for end in (a_end, b_end):  # what else lives on the ends: they are born as the file says
+            self._shape(end)
+            self._set_sysctls(end, end.sysctls)
+            if not end.up:
+                from composer.kernel.net.netlink import set_interface
 
-            shaping = Shaping(
-                rate_bps=link.rate,
-                delay_ms=(link.delay or 0.0) * 1000,
-                jitter_ms=(link.jitter or 0.0) * 1000,
-                loss_percent=link.loss or 0.0,
-            )
-            apply_shaping(a_netns, link.a_ifname, shaping)
-            apply_shaping(b_netns, link.b_ifname, shaping)
+                set_interface(end.netns, end.ifname, up=False)
+
+    def _shape(self, interface: DesiredInterface) -> None:
+        if not interface.shaped:
+            return
+        from composer.kernel.net.tc import Shaping, apply_shaping
+
+        shaping = Shaping(
+            rate_bps=interface.rate,
+            delay_ms=(interface.delay or 0.0) * 1000,
+            jitter_ms=(interface.jitter or 0.0) * 1000,
+            loss_percent=interface.loss or 0.0,
+        )
+        apply_shaping(interface.netns, interface.ifname, shaping)
+
+    @staticmethod
+    def _set_sysctls(interface: DesiredInterface, sysctls: Sequence[tuple[str, str]]) -> None:
+        from composer.kernel.net.netns import set_sysctl
+
+        for key, value in sysctls:
+            set_sysctl(interface.netns, key, value)
+
+    def update_interface(self, interface: DesiredInterface) -> None:
+        from composer.kernel.net.dump import read_netns
+        from composer.kernel.net.netlink import set_interface
+        from composer.kernel.net.tc import clear_shaping
+
+        state = read_netns(interface.netns, [key for key, _ in interface.sysctls])
+        if interface.ifname not in state.links or not interface_changes(interface, state):
+            return
+        link = state.links[interface.ifname]
+        have = {
+            a
+            for a in state.addresses.get(interface.ifname, ())
+            if not ipaddress.ip_interface(a).ip.is_link_local
+        }
+        want = {str(ipaddress.ip_interface(a)) for a in interface.addresses}
+        set_interface(
+            interface.netns, interface.ifname, add=sorted(want - have), remove=sorted(have - want),
+            mtu=interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None,
+            up=interface.up if interface.up != link.up else None,
+        )  # fmt: skip
+        if shaping_changes(interface, link.qdisc, link.rate_bps):
+            if interface.shaped:
+                self._shape(interface)
+            else:
+                clear_shaping(interface.netns, interface.ifname)
+        self._set_sysctls(interface, [(k, v) for k, v in interface.sysctls if state.sysctls.get(k) != v])
+
+    def create_route(self, route: DesiredRoute) -> None:
+        from composer.kernel.net.netlink import add_route
+
+        add_route(route.netns, route.destination, route.gateway)
+
+    def remove_route(self, record: RouteRecord) -> None:
+        from composer.kernel.net.netlink import delete_route
+        from composer.kernel.net.netns import is_netns_mount
+
+        if record.netns and is_netns_mount(record.netns):
+            delete_route(record.netns, record.destination, record.gateway)
+
+    def netns_state(self, netns: str, sysctl_keys: Sequence[str]) -> NetnsState:
+        from composer.kernel.net.dump import read_netns
+
+        return read_netns(netns, sysctl_keys)
 
     def remove_link(self, record: LinkRecord) -> None:
         from composer.kernel.net.netlink import delete_link
@@ -527,3 +592,7 @@ def _mounts_under(directory: Path) -> list[str]:
             if mount_point.startswith(prefix) or mount_point == str(directory):
                 found.append(mount_point)
     return sorted(found, key=len, reverse=True)
+
+
+if TYPE_CHECKING:  # mypy proves that the class implements the whole host interface
+    _CONFORMS: Host = RealHost(Path(), Path())

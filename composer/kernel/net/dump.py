@@ -20,10 +20,10 @@ import os
 import socket
 import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from composer.errors import HostError
 from composer.kernel.net.netns import in_netns
+from composer.model.netstate import LinkState, NetnsState, RouteState
 
 NETLINK_ROUTE = 0
 NLM_F_REQUEST = 0x1
@@ -51,34 +51,6 @@ _IFADDRMSG = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _TCMSG = struct.Struct("=BxxxiIII")
 _TC_RATESPEC = struct.Struct("=BBHhHI")
-
-
-@dataclass(frozen=True)
-class LinkState:
-    name: str
-    index: int
-    mtu: int
-    up: bool  # administratively up (IFF_UP)
-    qdisc: str = ""  # the root qdisc's kind: "tbf", "netem", "noqueue", ...
-    rate_bps: int | None = None  # a root TBF's rate in bits per second
-
-
-@dataclass(frozen=True)
-class RouteState:
-    destination: str  # a CIDR; 0.0.0.0/0 or ::/0 for a default route
-    gateway: str  # "" when the route has none
-    device: str
-
-
-@dataclass(frozen=True)
-class NetnsState:
-    links: dict[str, LinkState] = field(default_factory=dict)
-    addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # interface -> CIDRs
-    routes: tuple[RouteState, ...] = ()
-    sysctls: dict[str, str] = field(default_factory=dict)  # the keys asked for that exist
-
-    def has_route(self, destination: str, gateway: str) -> bool:
-        return any(r.destination == destination and r.gateway == gateway for r in self.routes)
 
 
 def read_netns(path: str | None, sysctl_keys: Sequence[str] = ()) -> NetnsState:

@@ -248,6 +248,45 @@ def add_route(netns_path: str | None, to: str, via: str) -> None:
         ipr.route("replace", dst=str(network), gateway=via, family=family)
 
 
+def delete_route(netns_path: str | None, to: str, via: str) -> None:
+    """Remove the route to ``to`` via ``via``; one already gone is fine."""
+    network = ipaddress.ip_network(to, strict=False)
+    with _iproute(netns_path) as ipr, _netlink(f"removing route {to} via {via}"):
+        family = socket.AF_INET6 if network.version == 6 else socket.AF_INET
+        try:
+            ipr.route("del", dst=str(network), gateway=via, family=family)
+        except NetlinkError as exc:
+            if exc.code not in (errno.ESRCH, errno.ENOENT):
+                raise
+
+
+def set_interface(
+    netns_path: str,
+    ifname: str,
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    mtu: int | None = None,
+    up: bool | None = None,
+) -> None:
+    """Change an existing interface in place: addresses added and removed, MTU, administrative state."""
+    with _iproute(netns_path) as ipr, _netlink(f"changing interface {ifname} in {netns_path}"):
+        index = _require_index(ipr, ifname, netns_path)
+        for cidr in remove:
+            iface = ipaddress.ip_interface(cidr)
+            try:
+                ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+            except NetlinkError as exc:
+                if exc.code != errno.EADDRNOTAVAIL:
+                    raise
+        for cidr in add:
+            _add_address(ipr, index, cidr)
+        if mtu is not None:
+            ipr.link("set", index=index, mtu=mtu)
+        if up is not None:
+            ipr.link("set", index=index, state="up" if up else "down")
+
+
 def delete_link(name: str, netns_path: str | None = None) -> None:
     """Delete an interface (a veth takes its peer along); a missing one is fine."""
     with _iproute(netns_path) as ipr, _netlink(f"deleting interface {name}"):

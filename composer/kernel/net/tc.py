@@ -19,7 +19,6 @@ netem
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import os
@@ -35,6 +34,7 @@ from composer.kernel.net import netns
 from composer.project.units import parse_rate as parse_rate  # one rate syntax for links and tc
 
 _MIN_BURST = 64 * 1024
+_TC_H_ROOT = 0xFFFFFFFF
 _LATENCY_MS = 100
 _NETEM_MISSING = (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL)
 NETEM_MISSING_MESSAGE = (
@@ -120,8 +120,7 @@ def apply_shaping(netns_path: str | None, ifname: str, shaping: Shaping) -> None
     with netns.netns_iproute(netns_path) as ipr:
         try:
             index = _index(ipr, ifname)
-            with contextlib.suppress(NetlinkError):
-                ipr.tc("del", index=index, handle="1:")  # replacing: drop what a previous run set
+            _delete_root(ipr, index)  # replacing: drop what a previous run (or a hand) set
             if shaping.needs_netem():
                 ipr.tc("add", "netem", index, handle="1:", **_netem_options(shaping))
                 if shaping.rate_bps is not None:
@@ -132,6 +131,26 @@ def apply_shaping(netns_path: str | None, ifname: str, shaping: Shaping) -> None
                 ipr.tc("add", "tbf", index, handle="1:", **tbf_parameters(shaping.rate_bps))
         except NetlinkError as exc:
             raise HostError(f"shaping {ifname}", errno=exc.code) from exc
+
+
+def clear_shaping(netns_path: str | None, ifname: str) -> None:
+    """Remove the root qdisc of ``ifname`` (composer's, or one set by hand): back to the default."""
+    with netns.netns_iproute(netns_path) as ipr:
+        try:
+            _delete_root(ipr, _index(ipr, ifname))
+        except NetlinkError as exc:
+            raise HostError(f"unshaping {ifname}", errno=exc.code) from exc
+
+
+def _delete_root(ipr: IPRoute, index: int) -> None:
+    """Delete the root qdisc when it is not the default one (the kernel wants parent and handle)."""
+    for qdisc in ipr.get_qdiscs(index=index):
+        if qdisc.get("parent") == _TC_H_ROOT and qdisc.get("handle"):
+            try:
+                ipr.tc("del", index=index, handle=qdisc.get("handle"), parent=_TC_H_ROOT)
+            except NetlinkError as exc:
+                if exc.code not in (errno.ENOENT, errno.EINVAL):
+                    raise
 
 
 def apply_rate(netns_path: str | None, ifname: str, rate_bps: int) -> None:

@@ -48,14 +48,13 @@ def container(
     attachments = tuple(Attachment(net, "eth0", (), None, None, ()) for net in networks)
     return DesiredContainer(
         container_id(name), service, name, number, config, config_hash, "", mode,
-        attachments, (), (), depends_on or {}, restart, None,
+        attachments, (), depends_on or {}, restart, None,
     )  # fmt: skip
 
 
 def link(a: str, b: str, *, config_hash: str = "l1") -> DesiredLink:
     name = f"{a}:eth1--{b}:eth1"
-    return DesiredLink(link_id(name), f"{P}-{a}-1", "eth1", f"{P}-{b}-1", "eth1", (), (), None, None,
-                       None, None, None, config_hash)  # fmt: skip
+    return DesiredLink(link_id(name), f"{P}-{a}-1", "eth1", f"{P}-{b}-1", "eth1", config_hash)
 
 
 def desired(*items: DesiredContainer | DesiredNetwork | DesiredLink) -> DesiredState:
