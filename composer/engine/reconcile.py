@@ -433,6 +433,10 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
         _order_start(plan, desired, container, firewall_key)
     for rid, link in desired.links.items():
         plan.require(key(Verb.CREATE, rid), after=[key(Verb.CREATE, end) for end in link.ends])
+        # An old link that had one of these ends goes first: its removal deletes interfaces by name.
+        plan.require(
+            key(Verb.CREATE, rid), after=[key(Verb.REMOVE, old) for old in _sharing_an_end(link, observed)]
+        )
         for end in link.ends:
             plan.require(key(Verb.START, end), after=[key(Verb.CREATE, rid)])
     for rid, route in desired.routes.items():
@@ -450,6 +454,20 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
         [rid for rid in observed.links if plan.has(Verb.REMOVE, rid)],
     )
     _creates_after_removals(plan)
+
+
+def _sharing_an_end(link: DesiredLink, observed: ObservedState) -> list[ResourceId]:
+    ends = {(link.a_container, link.a_ifname), (link.b_container, link.b_ifname)}
+    found = []
+    for rid, seen in observed.links.items():
+        record = seen.record
+        theirs = {
+            (record.a_netns.rpartition("/")[2], record.a_ifname),
+            (record.b_netns.rpartition("/")[2], record.b_ifname),
+        }
+        if rid != link.rid and ends & theirs:
+            found.append(rid)
+    return found
 
 
 def _order_start(

@@ -23,6 +23,8 @@ Reading
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import selectors
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import BinaryIO
 
 MAX_LINE = 16 * 1024
 _READ_CHUNK = 65536
@@ -71,6 +74,17 @@ def make_log_fifos(state_dir: str | os.PathLike[str]) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
+@contextlib.contextmanager
+def rotation_lock(log_file: str, *, exclusive: bool) -> Iterator[None]:
+    """flock(2) on the log's folder: the writer rotates under it, readers list the files under it."""
+    fd = os.open(os.path.dirname(os.path.abspath(log_file)), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
 class JsonLogWriter:
     """Appends json-file records to one file, rotating by size."""
 
@@ -92,15 +106,16 @@ class JsonLogWriter:
 
     def _rotate(self) -> None:
         self._file.close()
-        if self.max_files == 1:
-            os.truncate(self.path, 0)
-        else:
-            for index in range(self.max_files - 1, 0, -1):
-                older = f"{self.path}.{index}"
-                newer = self.path if index == 1 else f"{self.path}.{index - 1}"
-                if os.path.exists(newer):
-                    os.replace(newer, older)
-        self._file = open(self.path, "ab")  # noqa: SIM115
+        with rotation_lock(self.path, exclusive=True):  # readers never see the names half shifted
+            if self.max_files == 1:
+                os.truncate(self.path, 0)
+            else:
+                for index in range(self.max_files - 1, 0, -1):
+                    older = f"{self.path}.{index}"
+                    newer = self.path if index == 1 else f"{self.path}.{index - 1}"
+                    if os.path.exists(newer):
+                        os.replace(newer, older)
+            self._file = open(self.path, "ab")  # noqa: SIM115
         self._size = 0
 
     def close(self) -> None:
@@ -246,15 +261,22 @@ def read_logs(
     poll_interval: float = 0.1,
 ) -> Iterator[LogLine]:
     """Yield the lines of a container's log; with ``follow``, keep yielding new ones
-    until ``until()`` is true (or forever)."""
-    history: Iterator[LogLine] | deque[LogLine]
-    history = (line for path in log_files(log_file) for line in _lines_of(path, timestamps))
-    if tail is not None:
-        history = deque(history, maxlen=max(tail, 0))
-    position, inode = _current_end(log_file)
-    yield from history
-    if follow:
-        yield from _follow(log_file, position, inode, timestamps, until, poll_interval)
+    until ``until()`` is true (or forever), across rotations, none lost or repeated."""
+    if not follow:
+        history: Iterator[LogLine] | deque[LogLine]
+        history = (line for path in log_files(log_file) for line in _lines_of(path, timestamps))
+        yield from deque(history, maxlen=max(tail, 0)) if tail is not None else history
+        return
+    # The current file is opened first and read through that handle only: what the history
+    # shows of it and what following shows next meet exactly, whatever the writer does meanwhile.
+    follower = _Follower(log_file, 0, 0, timestamps)
+    try:
+        older = [line for path in follower.older_files() for line in _lines_of(path, timestamps)]
+        lines = older + follower.read()
+        yield from lines[-tail:] if tail is not None and tail > 0 else ([] if tail == 0 else lines)
+        yield from _follow(follower, until, poll_interval)
+    finally:
+        follower.close()
 
 
 def _current_end(path: str) -> tuple[int, int]:
@@ -265,31 +287,107 @@ def _current_end(path: str) -> tuple[int, int]:
     return info.st_size, info.st_ino
 
 
-def _follow(
-    path: str,
-    position: int,
-    inode: int,
-    timestamps: bool,
-    until: Callable[[], bool] | None,
-    poll_interval: float,
-) -> Iterator[LogLine]:
-    buffer = b""
+class _Follower:
+    """Follows a rotated log without losing or repeating a line.
+
+    It keeps the file it reads open: after a rotation (``log`` renamed to
+    ``log.1``, a new ``log`` opened) the open file is still the old one, which
+    is read to its end before moving on, so nothing written before the rotation
+    is lost; the next file is the one after it in the rotation chain (found by
+    inode), or the oldest one left when it was rotated away meanwhile.  Between
+    the rename and the new file's creation the path does not exist: that is
+    waited out, never an error.
+    """
+
+    def __init__(self, path: str, position: int, inode: int, timestamps: bool) -> None:
+        self.path = path
+        self.timestamps = timestamps
+        self.buffer = b""
+        self.handle: BinaryIO | None = None
+        self.inode = inode
+        self._open_path(position, expected=inode)
+
+    def _open_path(self, position: int, expected: int | None = None) -> None:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - kept open across polls, closed in close()
+        except FileNotFoundError:
+            return
+        inode = os.fstat(handle.fileno()).st_ino
+        if expected is not None and expected and inode != expected:
+            position = 0  # rotated between the history and now: the new file from its start
+        handle.seek(position)
+        self.handle, self.inode = handle, inode
+
+    def read(self) -> list[LogLine]:
+        """What was appended since the last call (rotations followed)."""
+        lines: list[LogLine] = []
+        while True:
+            lines += self._drain()
+            if self.handle is None:
+                self._open_path(0)
+                if self.handle is None:
+                    return lines
+                continue
+            size, inode = _current_end(self.path)
+            if inode == self.inode:
+                if size < self.handle.tell():  # truncated in place (max_files: 1)
+                    self.handle.seek(0)
+                    self.buffer = b""
+                    continue
+                return lines
+            if inode == 0:
+                return lines  # renamed, the new file not created yet: next time
+            lines += self._drain()  # the rotated file is final now: read its end
+            self._advance()
+
+    def older_files(self) -> list[str]:
+        """The rotated files older than the one open now, oldest first."""
+        with rotation_lock(self.path, exclusive=False):
+            chain = _chain(self.path)
+        inodes = [inode for _, inode in chain]
+        older = chain[: inodes.index(self.inode)] if self.inode in inodes else chain[:-1]
+        return [path for path, _ in older]
+
+    def _drain(self) -> list[LogLine]:
+        if self.handle is None:
+            return []
+        data = self.handle.read()
+        if not data:
+            return []
+        *complete, self.buffer = (self.buffer + data).split(b"\n")
+        return [line for line in (_parse(raw, self.timestamps) for raw in complete) if line is not None]
+
+    def _advance(self) -> None:
+        """Move from the drained file to the next one of the chain (listed while no rotation runs)."""
+        assert self.handle is not None
+        self.handle.close()
+        self.handle, self.buffer = None, b""
+        with rotation_lock(self.path, exclusive=False):
+            chain = _chain(self.path)  # (path, inode), oldest first
+            inodes = [inode for _, inode in chain]
+            after = inodes.index(self.inode) + 1 if self.inode in inodes else 0
+            if after < len(chain):
+                self.handle = open(chain[after][0], "rb")  # noqa: SIM115
+                self.inode = chain[after][1]
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _chain(path: str) -> list[tuple[str, int]]:
+    """(file, inode) of the rotation chain, oldest first (call it under the rotation lock)."""
+    chain = [(name, _current_end(name)[1]) for name in log_files(path)]
+    return [(name, inode) for name, inode in chain if inode]
+
+
+def _follow(follower: _Follower, until: Callable[[], bool] | None, poll_interval: float) -> Iterator[LogLine]:
     while True:
         # Ask first, then look: a writer done before the question is fully seen below.
         done = until is not None and until()
-        size, current = _current_end(path)
-        if current != inode or size < position:  # rotated or truncated: start the new file
-            inode, position, buffer = current, 0, b""
-        if size > position:
-            with open(path, "rb") as handle:
-                handle.seek(position)
-                data = handle.read(size - position)
-            position += len(data)
-            *complete, buffer = (buffer + data).split(b"\n")
-            for raw in complete:
-                line = _parse(raw, timestamps)
-                if line is not None:
-                    yield line
+        lines = follower.read()
+        yield from lines
+        if lines:
             continue
         if done:
             return

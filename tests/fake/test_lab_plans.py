@@ -204,7 +204,7 @@ def test_a_link_end_deleted_by_hand_makes_the_link_again(lab: tuple[Path, api.Ro
 
 
 def test_restarting_a_router_changes_nothing(lab: tuple[Path, api.Roots, FakeHost]) -> None:
-    project, roots, host = lab
+    _project, roots, host = lab
     from composer.store.layout import StateRoot
     from composer.verbs import lifecycle
 
@@ -253,7 +253,7 @@ networks:
 
 
 def test_down_leaves_no_route_record(lab: tuple[Path, api.Roots, FakeHost]) -> None:
-    project, roots, host = lab
+    _project, roots, host = lab
     result = api.down("lab", api.DownOptions(), roots=roots, host=host)
     assert result.leftovers == []
     assert host.leftovers() == []

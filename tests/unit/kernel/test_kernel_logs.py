@@ -71,22 +71,53 @@ def test_tail_and_timestamps(tmp_path: Path) -> None:
 
 
 def test_follow_sees_new_lines_and_rotation(tmp_path: Path) -> None:
+    """A writer rotating as fast as it can: every line comes once, in order (no file is dropped)."""
     log = str(tmp_path / "c.log")
-    writer = JsonLogWriter(log, max_size=200, max_files=2)
+    writer = JsonLogWriter(log, max_size=200, max_files=50)
     writer.write("stdout", "before\n")
     done = threading.Event()
 
     def produce() -> None:
-        for i in range(10):
+        for i in range(40):
             writer.write("stdout", f"after {i}\n")
         done.set()
 
     thread = threading.Thread(target=produce)
-    followed = read_logs(log, follow=True, until=done.is_set, poll_interval=0.01)
+    followed = read_logs(log, follow=True, until=done.is_set, poll_interval=0.001)
     first = next(followed)
     thread.start()
     rest = [line.text for line in followed]
     thread.join()
     writer.close()
     assert first.text == "before\n"
-    assert rest[-1] == "after 9\n"
+    assert rest == [f"after {i}\n" for i in range(40)]
+
+
+def test_follow_reads_each_line_once_across_every_rotation(tmp_path: Path) -> None:
+    """Reads interleaved with writes, one rotation every two lines: deterministic."""
+    log = str(tmp_path / "c.log")
+    writer = JsonLogWriter(log, max_size=200, max_files=2)
+    writer.write("stdout", "first\n")
+    followed = read_logs(log, follow=True, poll_interval=0.001)
+    assert next(followed).text == "first\n"
+    for i in range(25):
+        writer.write("stdout", f"line {i}\n")
+        assert next(followed).text == f"line {i}\n"
+    writer.close()
+
+
+def test_follow_waits_out_a_rotation_half_done(tmp_path: Path) -> None:
+    """The current file renamed away and not created again yet: no error, and nothing lost."""
+    log = tmp_path / "c.log"
+    writer = JsonLogWriter(str(log), max_size=10_000, max_files=3)
+    writer.write("stdout", "one\n")
+    writer.close()
+    stop = threading.Event()
+    followed = read_logs(str(log), follow=True, until=stop.is_set, poll_interval=0.001)
+    assert next(followed).text == "one\n"
+    log.rename(tmp_path / "c.log.1")  # the writer's rename ...
+    again = JsonLogWriter(str(log), max_size=10_000, max_files=3)  # ... then its new file
+    again.write("stdout", "two\n")
+    again.close()
+    stop.set()
+    assert [line.text for line in followed] == ["two\n"]
