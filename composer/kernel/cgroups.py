@@ -9,8 +9,14 @@ Where the cgroups live
     composer process, whose own cgroup may differ, reopens them with
     :meth:`CgroupDriver.open`.
 
+Devices
+    Every container gets Docker's device policy (:mod:`composer.kernel.devices`):
+    on v1 it joins the devices controller, ``devices.deny a`` then the allowed
+    rules; on v2 a device program is attached to its folder.  ``devices=None``
+    (privileged) allows every device.
+
 v1 (``CgroupV1Driver``)
-    One folder per controller used: memory and pids always, cpu and cpuset only
+    One folder per controller used: memory, pids and devices always, cpu and cpuset only
     when the container has such a limit (each hierarchy joined costs an attach).  cpuset needs
     ``cpuset.cpus``/``cpuset.mems`` copied down every new level or no task may
     join.  Swap limits go to ``memory.memsw.limit_in_bytes`` when the kernel has
@@ -36,14 +42,15 @@ import errno
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from composer.errors import HostError
-from composer.model.container import CgroupLimits
+from composer.kernel.devices import attach_program, v1_lines
+from composer.model.container import DEFAULT_DEVICE_RULES, CgroupLimits, DeviceRule
 
-V1_CONTROLLERS = ("memory", "cpu", "cpuset", "pids")
+V1_CONTROLLERS = ("memory", "cpu", "cpuset", "pids", "devices")
 V2_CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
 CFS_PERIOD = 100_000
 _V2_KEY = "unified"
@@ -72,10 +79,15 @@ class CgroupHandle(Protocol):
     def remove(self, timeout: float = 2.0) -> None: ...
 
 
+DevicePolicy = Sequence[DeviceRule] | None  # the allowed rules; None: every device (privileged)
+
+
 class CgroupDriver(Protocol):
     version: int
 
-    def create(self, project: str, container: str, limits: CgroupLimits) -> CgroupHandle: ...
+    def create(
+        self, project: str, container: str, limits: CgroupLimits, devices: DevicePolicy = DEFAULT_DEVICE_RULES
+    ) -> CgroupHandle: ...
 
     def open(self, paths: Mapping[str, str]) -> CgroupHandle: ...
 
@@ -260,7 +272,9 @@ class CgroupV1Driver:
     def base(self, controller: str) -> Path:
         return self.mounts[controller] / self.own.get(controller, "/").lstrip("/") / "composer"
 
-    def create(self, project: str, container: str, limits: CgroupLimits) -> CgroupHandle:
+    def create(
+        self, project: str, container: str, limits: CgroupLimits, devices: DevicePolicy = DEFAULT_DEVICE_RULES
+    ) -> CgroupHandle:
         paths: dict[str, str] = {}
         for controller in self.controllers_for(limits):
             folder = self.base(controller) / project / container
@@ -268,15 +282,20 @@ class CgroupV1Driver:
             paths[controller] = str(folder)
         handle = CgroupV1Handle(paths)
         self._apply(handle, limits)
+        device_folder = handle.folder("devices")
+        if device_folder is not None:
+            for name, line in v1_lines(devices):  # before any task joins
+                _write(device_folder / name, line)
         return handle
 
     def controllers_for(self, limits: CgroupLimits) -> list[str]:
-        """memory and pids always (OOM accounting, the task list); cpu and cpuset only when limited.
+        """memory, pids and devices always (OOM accounting, the task list, the device policy);
+        cpu and cpuset only when limited.
 
         Every hierarchy joined costs the container an attach, and a v1 attach waits for an RCU
         grace period (milliseconds): joining only what is needed keeps starts fast.
         """
-        wanted = {"memory", "pids"}
+        wanted = {"memory", "pids", "devices"}
         if limits.cpus is not None or limits.cpu_shares is not None:
             wanted.add("cpu")
         if limits.cpuset:
@@ -411,9 +430,12 @@ class CgroupV2Driver:
 
     version = 2
 
-    def __init__(self, root: Path, own: str) -> None:
+    def __init__(
+        self, root: Path, own: str, attach: Callable[[str, Sequence[DeviceRule]], None] = attach_program
+    ) -> None:
         self.root = root
         self.own = own
+        self.attach_devices = attach  # the fake-tree tests record it instead of loading eBPF
 
     @property
     def own_dir(self) -> Path:
@@ -455,16 +477,23 @@ class CgroupV2Driver:
                 ) from exc
             raise HostError(f"cannot enable cgroup controllers in {folder}", errno=exc.errno) from exc
 
-    def create(self, project: str, container: str, limits: CgroupLimits) -> CgroupHandle:
+    def create(
+        self, project: str, container: str, limits: CgroupLimits, devices: DevicePolicy = DEFAULT_DEVICE_RULES
+    ) -> CgroupHandle:
         controllers = self._wanted()
         folder = self.base() / project / container
         self._enable(self.own_dir, controllers)
         for level in (folder.parent.parent, folder.parent):
             _mkdir(level)
             self._enable(level, controllers)
-        _mkdir(folder)
+        new = _mkdir(folder)
         handle = CgroupV2Handle(str(folder))
         self._apply(folder, limits)
+        if devices is not None and new:  # once: programs attached with ALLOW_MULTI add up
+            try:
+                self.attach_devices(str(folder), devices)
+            except OSError as exc:
+                raise HostError(f"cannot attach the device policy to {folder}", errno=exc.errno) from exc
         return handle
 
     @staticmethod
@@ -498,6 +527,7 @@ class CgroupV2Driver:
 def detect_cgroup_driver(
     sys_root: Path = Path("/sys/fs/cgroup"),
     proc_self_cgroup: Path = Path("/proc/self/cgroup"),
+    attach_devices: Callable[[str, Sequence[DeviceRule]], None] = attach_program,
 ) -> CgroupDriver:
     """v1 when the v1 memory controller is mounted (hybrid hosts too), else v2."""
     own = parse_proc_cgroup(proc_self_cgroup.read_text())
@@ -505,7 +535,7 @@ def detect_cgroup_driver(
     if "memory" in v1_mounts:
         return CgroupV1Driver(v1_mounts, {c: own[c] for c in v1_mounts})
     if (sys_root / "cgroup.controllers").exists() and _V2_KEY in own:
-        return CgroupV2Driver(sys_root, own[_V2_KEY])
+        return CgroupV2Driver(sys_root, own[_V2_KEY], attach_devices)
     raise HostError(f"no usable cgroup hierarchy under {sys_root}", errno=errno.ENOENT)
 
 

@@ -61,6 +61,7 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _SYS_CAPGET = {"x86_64": 125, "aarch64": 90}
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}
 _ARCH = platform.machine()
 
 
@@ -191,3 +192,40 @@ def seccomp_set_filter(packed: bytes) -> None:
     buffer = ctypes.create_string_buffer(packed, len(packed))
     fprog = SockFprog(len(packed) // 8, ctypes.cast(buffer, ctypes.POINTER(SockFilter)))
     prctl_ptr(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.cast(ctypes.byref(fprog), ctypes.c_void_p))
+
+
+# bpf(2): only what the device cgroup program needs.
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+_BPF_ATTR_SIZE = 128  # larger than every member used; the kernel wants the tail zeroed
+
+
+def bpf_prog_load(prog_type: int, instructions: bytes, license_text: str = "Apache") -> int:
+    """Load an eBPF program (``instructions``: packed 8-byte struct bpf_insn); its fd."""
+    insns = ctypes.create_string_buffer(instructions, len(instructions))
+    license_buffer = ctypes.create_string_buffer(license_text.encode())
+    attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+    struct.pack_into(
+        "=IIQQ", attr, 0, prog_type, len(instructions) // 8,
+        ctypes.addressof(insns), ctypes.addressof(license_buffer),
+    )  # fmt: skip
+    return _bpf(BPF_PROG_LOAD, attr)
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int) -> None:
+    attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+    struct.pack_into("=IIII", attr, 0, target_fd, prog_fd, attach_type, flags)
+    _bpf(BPF_PROG_ATTACH, attr)
+
+
+def _bpf(command: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+    return int(
+        _check(
+            _libc.syscall(
+                ctypes.c_long(_SYS_BPF[_ARCH]), ctypes.c_int(command), attr, ctypes.c_uint(len(attr))
+            )
+        )
+    )

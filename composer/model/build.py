@@ -24,6 +24,8 @@ from composer.model.container import (
     CgroupLimits,
     ContainerConfig,
     ContainerFiles,
+    DeviceMapping,
+    DeviceRule,
     MountConfig,
     Ulimit,
 )
@@ -344,6 +346,8 @@ def _container(
         resolv_conf="".join(f"nameserver {server}\n" for server in svc.dns),
         userns=svc.userns_mode not in (None, "", "host"),
         labels=tuple(sorted(svc.labels.items())),
+        devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
+        device_rules=tuple(DeviceRule.parse(rule) for rule in svc.device_cgroup_rules),
     )
     ports = _published(svc, attachments, base)
     return DesiredContainer(

@@ -31,6 +31,69 @@ class MountConfig:
 
 
 @dataclass(frozen=True)
+class DeviceRule:
+    """One device cgroup rule in Docker's syntax: ``c 1:3 rwm``, ``b *:* m``, ``a``."""
+
+    kind: Literal["a", "b", "c"]
+    major: int | None = None  # None: any (*)
+    minor: int | None = None
+    access: str = "rwm"  # r read, w write, m mknod
+
+    @classmethod
+    def parse(cls, text: str) -> DeviceRule:
+        """``c 10:200 rwm`` (or ``a``); ValueError with the form expected."""
+        parts = text.split()
+        if not parts or parts[0] not in ("a", "b", "c") or len(parts) > 3:
+            raise ValueError(f"invalid device cgroup rule {text!r}: expected 'c|b|a MAJOR:MINOR rwm'")
+        kind = parts[0]
+        major = minor = None
+        if len(parts) >= 2:
+            numbers = parts[1].split(":")
+            if len(numbers) != 2:
+                raise ValueError(f"invalid device cgroup rule {text!r}: expected MAJOR:MINOR, e.g. 10:200")
+            major, minor = (_device_number(n, text) for n in numbers)
+        access = parts[2] if len(parts) == 3 else "rwm"
+        if not access or set(access) - set("rwm"):
+            raise ValueError(f"invalid device cgroup rule {text!r}: the access is a mix of r, w and m")
+        return cls(kind, major, minor, "".join(sorted(set(access), key="rwm".index)))  # type: ignore[arg-type]
+
+    def text(self) -> str:
+        if self.kind == "a":
+            return "a"
+        major = "*" if self.major is None else str(self.major)
+        minor = "*" if self.minor is None else str(self.minor)
+        return f"{self.kind} {major}:{minor} {self.access}"
+
+
+def _device_number(text: str, rule: str) -> int | None:
+    if text == "*":
+        return None
+    if not text.isdigit():
+        raise ValueError(f"invalid device cgroup rule {rule!r}: {text!r} is not a number or *")
+    return int(text)
+
+
+# Docker's default allow-list (moby oci/defaults.go, runc's AllowedDevices): mknod of anything,
+# and read/write of the null, zero, full, random, urandom, tty, console, ptmx and pts nodes and tun.
+DEFAULT_DEVICE_RULES = tuple(
+    DeviceRule.parse(rule)
+    for rule in (
+        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+    )
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeviceMapping:
+    """``devices: [/dev/net/tun:/dev/net/tun:rwm]``: a host device node made in the container."""
+
+    source: str  # the host's node
+    target: str  # where it appears in the container
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
 class CgroupLimits:
     memory: int | None = None  # bytes (memory.limit_in_bytes / memory.max)
     memory_swap: int | None = None  # bytes of memory+swap as compose's memswap_limit; -1 = unlimited
@@ -86,6 +149,8 @@ class ContainerConfig:
     userns_base: int = 100000
     userns_size: int = 65536
     labels: tuple[tuple[str, str], ...] = ()
+    devices: tuple[DeviceMapping, ...] = ()
+    device_rules: tuple[DeviceRule, ...] = ()  # device_cgroup_rules: added to Docker's defaults
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -96,6 +161,8 @@ class ContainerConfig:
         values["mounts"] = tuple(MountConfig(**m) for m in values.get("mounts", ()))
         values["cgroup"] = CgroupLimits(**values.get("cgroup", {}))
         values["ulimits"] = tuple(Ulimit(**u) for u in values.get("ulimits", ()))
+        values["devices"] = tuple(DeviceMapping(**d) for d in values.get("devices", ()))
+        values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))
         for key in ("argv", "rootfs_layers", "cap_add", "cap_drop"):
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):

@@ -95,8 +95,19 @@ def check(project: ProjectSpec, locate: Locator) -> list[SpecIssue]:
 # --------------------------------------------------------------------------- one service
 
 
+def _check_devices(c: _Checker, base: str, service: ServiceSpec) -> None:
+    for index, device in enumerate(service.devices):
+        if not device.target.startswith("/dev/"):
+            c.add(
+                f"{base}.devices.{index}",
+                f"device target {device.target} is not under /dev",
+                "give a target under /dev: the container's other filesystems are mounted nodev",
+            )
+
+
 def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     base = f"services.{name}"
+    _check_devices(c, base, service)
     if not _SERVICE_NAME.match(name):
         c.add(base, f"invalid service name `{name}`", "use letters, digits, '.', '_' and '-'")
     if service.image is None and service.rootfs is None:

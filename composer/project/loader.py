@@ -53,7 +53,6 @@ UNSUPPORTED = {
     "secrets": "secrets are not supported yet: use a read-only bind mount in `volumes:`",
     "configs": "configs are not supported yet: use a read-only bind mount in `volumes:`",
     "logging": "composer keeps logs itself; logging drivers are not supported",
-    "devices": "device passthrough is not supported yet",
     "volumes_from": "volumes_from is not supported: declare the volumes on each service",
     "external_links": "external_links is not supported",
     "platform": "composer runs images for the host's platform only",

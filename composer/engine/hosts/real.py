@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
+from composer.kernel.devices import policy as device_policy
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
 from composer.model.build import ImageLike
 from composer.model.desired import (
@@ -33,6 +34,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
+from composer.model.container import ContainerConfig
 from composer.model.naming import ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
@@ -530,11 +532,11 @@ class RealHost:
                 path.unlink()
 
 
-def _create_cgroup(driver: Any, config: Any) -> Any:
+def _create_cgroup(driver: Any, config: ContainerConfig) -> Any:
     """Create the container's cgroup; retry when a parallel removal dropped the empty project level."""
     for attempt in range(5):
         try:
-            return driver.create(config.project, config.name, config.cgroup)
+            return driver.create(config.project, config.name, config.cgroup, device_policy(config))
         except HostError as error:
             if error.errno != errno.ENOENT or attempt == 4:
                 raise

@@ -354,6 +354,44 @@ class RouteSpec(_Model):
     via: str
 
 
+def _to_device(raw: object) -> object:
+    """``/dev/net/tun``, ``/dev/sda:/dev/xvda``, ``/dev/sda:/dev/xvda:r`` (compose-go's short form)."""
+    if not isinstance(raw, str):
+        return raw
+    parts = raw.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise ValueError(f"invalid device {raw!r}: expected SOURCE[:TARGET[:PERMISSIONS]]")
+    if len(parts) == 2 and set(parts[1]) <= set("rwm") and not parts[1].startswith("/"):
+        parts = [parts[0], parts[0], parts[1]]  # /dev/x:rwm
+    source = parts[0]
+    target = parts[1] if len(parts) > 1 else source
+    permissions = parts[2] if len(parts) > 2 else "rwm"
+    return {"source": source, "target": target, "permissions": permissions}
+
+
+class DeviceSpec(_Model):
+    """A host device node made in the container (``devices:``)."""
+
+    source: str
+    target: str
+    permissions: str = Field(default="rwm", pattern=r"^[rwm]{1,3}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_defaults_to_source(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("target") and data.get("source"):
+            return {**data, "target": data["source"]}
+        return data
+
+
+def _check_device_rule(raw: object) -> object:
+    if isinstance(raw, str):
+        from composer.model.container import DeviceRule
+
+        DeviceRule.parse(raw)  # ValueError names the form expected
+    return raw
+
+
 class ResourceLimitsSpec(_Model):
     cpus: OptFloat = None
     memory: OptBytes = None
@@ -468,6 +506,10 @@ class ServiceSpec(_Model):
     cap_add: list[str] = []
     cap_drop: list[str] = []
     privileged: bool = False
+    devices: list[
+        Annotated[DeviceSpec, BeforeValidator(_to_device, json_schema_input_type=str | DeviceSpec)]
+    ] = []
+    device_cgroup_rules: list[Annotated[str, BeforeValidator(_check_device_rule)]] = []
     security_opt: list[str] = []
     pids_limit: int | None = None
     mem_limit: OptBytes = None

@@ -9,6 +9,7 @@ tested for real in tests/kernel/runtime.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from composer.kernel.cgroups import (
     open_handle,
     parse_proc_cgroup,
 )
-from composer.model.container import CgroupLimits
+from composer.model.container import DEFAULT_DEVICE_RULES, CgroupLimits, DeviceRule
 
 
 @pytest.fixture
@@ -40,9 +41,20 @@ def fake_v2(tmp_path: Path) -> tuple[Path, Path]:
     return root, proc
 
 
+class Attached:
+    """Records the device programs the driver attaches (a fake tree cannot hold eBPF)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[DeviceRule, ...]]] = []
+
+    def __call__(self, folder: str, rules: Sequence[DeviceRule]) -> None:
+        self.calls.append((folder, tuple(rules)))
+
+
 def test_detects_v2_and_creates_beneath_own_cgroup(fake_v2: tuple[Path, Path]) -> None:
     root, proc = fake_v2
-    driver = detect_cgroup_driver(root, proc)
+    attached = Attached()
+    driver = detect_cgroup_driver(root, proc, attached)
     assert isinstance(driver, CgroupV2Driver)
     limits = CgroupLimits(memory=256 << 20, memory_swap=512 << 20, memory_reservation=128 << 20, cpus=1.5,
                           cpu_shares=1024, cpuset="0-1", pids=64)  # fmt: skip
@@ -60,11 +72,23 @@ def test_detects_v2_and_creates_beneath_own_cgroup(fake_v2: tuple[Path, Path]) -
         assert text == "+cpuset +cpu +memory +pids"
     assert handle.cpu_quota() == (150000, 100000)
     assert handle.memory_limit() == 256 << 20
+    assert attached.calls == [(str(folder), DEFAULT_DEVICE_RULES)]  # Docker's device policy, once
+
+
+def test_the_device_program_is_attached_once_and_never_for_privileged(fake_v2: tuple[Path, Path]) -> None:
+    root, proc = fake_v2
+    attached = Attached()
+    driver = detect_cgroup_driver(root, proc, attached)
+    extra = (*DEFAULT_DEVICE_RULES, DeviceRule.parse("c 10:229 rwm"))
+    driver.create("p", "fuse", CgroupLimits(), extra)
+    driver.create("p", "fuse", CgroupLimits(), extra)  # again (a retried step): not attached twice
+    driver.create("p", "all", CgroupLimits(), None)
+    assert attached.calls == [(str(root / "user.slice/session/composer/p/fuse"), extra)]
 
 
 def test_swap_is_memswap_minus_memory(fake_v2: tuple[Path, Path]) -> None:
     root, proc = fake_v2
-    driver = detect_cgroup_driver(root, proc)
+    driver = detect_cgroup_driver(root, proc, Attached())
     base = root / "user.slice/session/composer/p"
     for name, limits, expected in [
         ("a", CgroupLimits(memory=100, memory_swap=300), "200"),
@@ -79,7 +103,7 @@ def test_swap_is_memswap_minus_memory(fake_v2: tuple[Path, Path]) -> None:
 
 def test_reopen_from_paths_oom_and_pids(fake_v2: tuple[Path, Path]) -> None:
     root, proc = fake_v2
-    handle = detect_cgroup_driver(root, proc).create("p", "c", CgroupLimits())
+    handle = detect_cgroup_driver(root, proc, Attached()).create("p", "c", CgroupLimits())
     reopened = open_handle(handle.paths)
     assert isinstance(reopened, CgroupV2Handle)
     folder = Path(handle.paths["unified"])
@@ -98,7 +122,7 @@ def test_enabling_controllers_failure_is_a_host_error(fake_v2: tuple[Path, Path]
     # fake tree; a folder in place of the control file makes the write fail instead.
     root, proc = fake_v2
     own = root / "user.slice/session"
-    driver = detect_cgroup_driver(root, proc)
+    driver = detect_cgroup_driver(root, proc, Attached())
     (own / "cgroup.subtree_control").unlink()
     (own / "cgroup.subtree_control").mkdir()
     with pytest.raises(HostError, match="cannot enable cgroup controllers"):
@@ -119,7 +143,7 @@ def test_parse_proc_cgroup_and_v1_detection(tmp_path: Path) -> None:
         (tmp_path / controller).mkdir()
     proc = tmp_path / "self_cgroup"
     proc.write_text(text)
-    driver = detect_cgroup_driver(tmp_path, proc)
+    driver = detect_cgroup_driver(tmp_path, proc, Attached())
     assert isinstance(driver, CgroupV1Driver)
     assert driver.base("memory") == tmp_path / "memory/box/1/composer"
     assert driver.base("cpu") == tmp_path / "cpu/composer"
