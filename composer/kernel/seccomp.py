@@ -15,10 +15,10 @@ sources compile to that shape:
   ``syscalls[].names/action/args/errnoRet/includes/excludes``).
 
 :func:`compile_profile` emits the program: check the audit architecture (a
-foreign ABI, including x32 on x86_64, gets EPERM), load the syscall number,
-then one block per rule.  Arguments are 64-bit, compared as two 32-bit words.
+foreign ABI, and x32 on x86_64, gets EPERM; i386 programs on x86_64 get the same
+rules with their own numbers), load the syscall number, then one block per rule.  Arguments are 64-bit, compared as two 32-bit words.
 Syscall numbers come from ``seccomp_syscalls.json`` (generated from the kernel
-headers for x86_64 and aarch64).
+headers for x86_64, aarch64 and i386).
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ ACT_TRACE = 0x7FF00000
 ACT_LOG = 0x7FFC0000
 ACT_ALLOW = 0x7FFF0000
 
-AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "i386": 0x40000003}
+COMPAT_ARCH = {"x86_64": "i386"}  # the 32-bit ABI a native kernel also runs, filtered the same way
 DOCKER_ARCH = {"x86_64": ("amd64", "x86_64", "SCMP_ARCH_X86_64"), "aarch64": ("arm64", "SCMP_ARCH_AARCH64")}
 X32_SYSCALL_BIT = 0x40000000
 
 # classic BPF opcodes
 _LD_ABS = 0x20
+_JA = 0x05
 _JEQ = 0x15
 _JGT = 0x25
 _JGE = 0x35
@@ -240,6 +242,7 @@ class _Assembler:
     def __init__(self) -> None:
         self.code: list[_PendingJump] = []
         self.labels: dict[Label, int] = {}
+        self.long_jumps: dict[int, Label] = {}
 
     def emit(self, code: int, k: int, jt: int | Label = 0, jf: int | Label = 0) -> None:
         self.code.append((code, jt, jf, k & 0xFFFFFFFF))
@@ -247,9 +250,16 @@ class _Assembler:
     def label(self, name: Label) -> None:
         self.labels[name] = len(self.code)
 
+    def jump(self, target: Label) -> None:
+        """An unconditional jump (BPF_JA: a 32-bit offset, where jt/jf hold only 8 bits)."""
+        self.long_jumps[len(self.code)] = target
+        self.code.append((_JA, 0, 0, 0))
+
     def resolve(self) -> list[Instruction]:
         out: list[Instruction] = []
         for index, (code, jt, jf, k) in enumerate(self.code):
+            if index in self.long_jumps:
+                k = self.labels[self.long_jumps[index]] - index - 1
             out.append((code, self._offset(index, jt), self._offset(index, jf), k))
         if len(out) > 4096:
             raise ContainerError(f"seccomp filter too long ({len(out)} instructions, the kernel takes 4096)")
@@ -314,23 +324,40 @@ def _emit_rule(asm: _Assembler, number: int, rule: Rule, tag: str) -> None:
 
 
 def compile_profile(profile: Profile, arch: str | None = None) -> list[Instruction]:
-    """Compile ``profile`` to a BPF program for ``arch`` (default: this machine)."""
+    """Compile ``profile`` to a BPF program for ``arch`` (default: this machine).
+
+    On x86_64 the same rules apply to 32-bit (i386) programs, with their own
+    syscall numbers, as Docker's profile does (``SCMP_ARCH_X86``); the x32 ABI is
+    refused (Docker allows it, but its numbers differ call by call and kernels
+    mostly build it out).
+    """
     arch = arch or platform.machine()
-    table = syscall_table(arch)
     asm = _Assembler()
     asm.emit(_LD_ABS, _OFF_ARCH)
+    compat = COMPAT_ARCH.get(arch)
+    if compat is not None:
+        asm.emit(_JEQ, AUDIT_ARCH[compat], 0, 1)
+        asm.jump("abi:compat")  # past every native rule: farther than a conditional jump reaches
     asm.emit(_JEQ, AUDIT_ARCH[arch], 1, 0)
     asm.emit(_RET, EPERM)
     asm.emit(_LD_ABS, _OFF_NR)
     if arch == "x86_64":
         asm.emit(_JGE, X32_SYSCALL_BIT, 0, 1)
         asm.emit(_RET, EPERM)
+    _emit_rules(asm, profile, syscall_table(arch), "native")
+    if compat is not None:
+        asm.label("abi:compat")
+        asm.emit(_LD_ABS, _OFF_NR)
+        _emit_rules(asm, profile, syscall_table(compat), "compat")
+    return asm.resolve()
+
+
+def _emit_rules(asm: _Assembler, profile: Profile, table: dict[str, int], abi: str) -> None:
     for index, rule in enumerate(profile.rules):
         for name in rule.names:
             if name in table:  # like libseccomp, a name unknown on this arch is skipped
-                _emit_rule(asm, table[name], rule, f"r{index}:{name}")
+                _emit_rule(asm, table[name], rule, f"{abi}:r{index}:{name}")
     asm.emit(_RET, profile.default_action)
-    return asm.resolve()
 
 
 @functools.lru_cache(maxsize=64)

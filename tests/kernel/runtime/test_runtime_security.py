@@ -75,3 +75,16 @@ def test_docker_json_profile(lab: Lab, tmp_path) -> None:  # type: ignore[no-unt
     )
     _, out, err = lab.sh("mkdir /tmp/x || echo denied; echo ok", seccomp=str(profile))
     assert "denied" in out and "Permission denied" in err
+
+
+def test_32_bit_programs_run_under_the_same_filter(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Docker's profile allows the i386 ABI with the same rules: write works, unshare gets EPERM."""
+    from composer.model.container import MountConfig
+    from tests.support.elf32 import write_probe
+
+    write_probe(tmp_path / "probe32")
+    code, out, err = lab.run(
+        "c", ["/opt/probe32"], mounts=(MountConfig("bind", "/opt", str(tmp_path), True),)
+    )
+    assert out == "ok\n", err
+    assert code == 1  # EPERM from the filter, not the kernel: root may unshare a user namespace

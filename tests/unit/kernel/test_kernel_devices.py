@@ -14,7 +14,16 @@ import struct
 
 import pytest
 
-from composer.kernel.devices import ACC_MKNOD, ACC_READ, ACC_WRITE, DEV_BLOCK, DEV_CHAR, evaluate, program, v1_lines
+from composer.kernel.devices import (
+    ACC_MKNOD,
+    ACC_READ,
+    ACC_WRITE,
+    DEV_BLOCK,
+    DEV_CHAR,
+    evaluate,
+    program,
+    v1_lines,
+)
 from composer.model.container import DEFAULT_DEVICE_RULES, DeviceRule
 
 

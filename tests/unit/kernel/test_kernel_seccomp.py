@@ -41,6 +41,8 @@ def run_bpf(program: list[tuple[int, int, int, int]], data: bytes) -> int:
             acc &= k
         elif code == 0x06:  # ret #k
             return k
+        elif code == 0x05:  # ja +k
+            pc += k
         elif code in (0x15, 0x25, 0x35, 0x45):
             taken = {0x15: acc == k, 0x25: acc > k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
             pc += jt if taken else jf
@@ -94,11 +96,28 @@ def test_clone_with_namespace_flags_is_denied_and_clone3_hidden() -> None:
     assert verdict(DEFAULT_MASK, "clone3") == errno_action(errno.ENOSYS)
 
 
-def test_foreign_architecture_and_x32_are_refused() -> None:
+def test_x32_and_a_foreign_architecture_are_refused() -> None:
     program = compile_profile(default_profile(DEFAULT_MASK), "x86_64")
-    i386 = struct.pack("<IIQ6Q", 3, 0x40000003, 0, *[0] * 6)
-    assert run_bpf(program, i386) == EPERM
     assert run_bpf(program, seccomp_data("read", nr=0x40000000)) == EPERM
+    arm = struct.pack("<IIQ6Q", 63, AUDIT_ARCH["aarch64"], 0, *[0] * 6)
+    assert run_bpf(program, arm) == EPERM
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("read", ACT_ALLOW), ("write", ACT_ALLOW), ("mount", EPERM), ("kexec_load", EPERM), ("socketcall", ACT_ALLOW),
+     ("init_module", EPERM), ("unshare", EPERM), ("userfaultfd", EPERM)],
+)  # fmt: skip
+def test_i386_programs_get_the_same_rules_with_their_numbers(name: str, expected: int) -> None:
+    """As Docker's profile does on amd64 (SCMP_ARCH_X86): a 32-bit binary runs, filtered alike."""
+    program = compile_profile(default_profile(DEFAULT_MASK), "x86_64")
+    assert run_bpf(program, seccomp_data(name, arch="i386")) == expected
+
+
+def test_i386_argument_checks_use_the_32_bit_clone() -> None:
+    program = compile_profile(default_profile(DEFAULT_MASK), "x86_64")
+    assert run_bpf(program, seccomp_data("clone", 0x10000000, arch="i386")) == EPERM  # CLONE_NEWUSER
+    assert run_bpf(program, seccomp_data("clone", 0x11, arch="i386")) == ACT_ALLOW
 
 
 def test_aarch64_numbers() -> None:
