@@ -25,6 +25,7 @@ from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.devices import policy as device_policy
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
 from composer.model.build import ImageLike
+from composer.model.container import ContainerConfig
 from composer.model.desired import (
     Attachment,
     DesiredContainer,
@@ -34,7 +35,6 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
-from composer.model.container import ContainerConfig
 from composer.model.naming import ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
