@@ -16,7 +16,8 @@ sources compile to that shape:
 
 :func:`compile_profile` emits the program: check the audit architecture (a
 foreign ABI, and x32 on x86_64, gets EPERM; i386 programs on x86_64 get the same
-rules with their own numbers), load the syscall number, then one block per rule.  Arguments are 64-bit, compared as two 32-bit words.
+rules with their own numbers), load the syscall number, then one block per rule.
+Arguments are 64-bit, compared as two 32-bit words.
 Syscall numbers come from ``seccomp_syscalls.json`` (generated from the kernel
 headers for x86_64, aarch64 and i386).
 """
