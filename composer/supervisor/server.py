@@ -295,8 +295,8 @@ class Supervisor:
 
     def _spawn(self, watched: Watched) -> None:
         """Fork the container; _on_started finishes the job when its set-up pipe closes."""
-        from composer.kernel.launch import start_container
         from composer.kernel.logs import make_log_fifos
+        from composer.kernel.process import start_container
 
         config = watched.spec.config
         try:
@@ -511,7 +511,7 @@ class Supervisor:
     def _health_worker(
         self, name: str, pid: int, argv: tuple[str, ...], timeout: float, config: Any, cgroup: Any
     ) -> None:
-        from composer.kernel.launch import run_in_container
+        from composer.kernel.process import run_in_container
 
         try:
             code, output = run_in_container(pid, list(argv), timeout, cfg=config, cgroup=cgroup)

@@ -192,7 +192,7 @@ def exec_in(
     tty: bool = False,
 ) -> int:
     from composer.kernel.cgroups import open_handle
-    from composer.kernel.launch import exec_in_container
+    from composer.kernel.process import exec_in_container
 
     state = ProjectState(state_root, project).load()
     target = find_container(state, service, index)

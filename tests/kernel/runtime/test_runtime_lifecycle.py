@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab
 
-from composer.kernel.launch import exec_in_container, run_in_container, spawn_container, stop_container
 from composer.kernel.logs import LogCollector, make_log_fifos, read_logs
+from composer.kernel.process import (
+    exec_in_container,
+    run_in_container,
+    spawn_container,
+    stop_container,
+)
 from composer.model.container import CgroupLimits
 
 pytestmark = pytest.mark.kernel
@@ -139,7 +144,7 @@ def test_exec_with_a_tty(lab: Lab) -> None:
     container = lab.start("c", ["sleep", "30"])
     code = (
         "import json, sys; from composer.model.container import ContainerConfig;"
-        " from composer.kernel.launch import exec_in_container;"
+        " from composer.kernel.process import exec_in_container;"
         " cfg = ContainerConfig.from_json(sys.argv[2]);"
         " sys.exit(exec_in_container(int(sys.argv[1]), ['sh', '-c', 'tty; exit 4'], tty=True, cfg=cfg))"
     )
