@@ -7,7 +7,7 @@
     init.py      composer's own init, which the set-up child becomes with ``init: true``
     security.py  Security: computed in the caller (security_for), applied in a child (confine)
     exec.py      exec_in_container / run_in_container: the caller's side, its child, the terminal
-    stop.py      stop_container: the stop signal, the grace period, SIGKILL to the cgroup
+    stop.py      GraceKill: the stop signal, the grace period, SIGKILL to the cgroup
     helpers.py   the small rules every side shares (sysctls, rlimits, PATH lookup, host init)
 
 Starting a container
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from composer.kernel.process.parent import start_container as start_container
     from composer.kernel.process.security import Security as Security
     from composer.kernel.process.security import security_for as security_for
+    from composer.kernel.process.stop import GraceKill as GraceKill
     from composer.kernel.process.stop import stop_container as stop_container
 
 # Which submodule holds each public name.  Importing one submodule must not import the others:
@@ -96,6 +97,7 @@ _HOME = {
     "start_container": "parent",
     "Security": "security",
     "security_for": "security",
+    "GraceKill": "stop",
     "stop_container": "stop",
 }
 __all__ = sorted(_HOME)
