@@ -8,6 +8,7 @@
     security.py  Security: computed in the caller (security_for), applied in a child (confine)
     exec.py      exec_in_container / run_in_container: the caller's side, its child, the terminal
     stop.py      GraceKill: the stop signal, the grace period, SIGKILL to the cgroup
+    daemon.py    start_detached: a background process in its own session (the supervisor)
     helpers.py   the small rules every side shares (sysctls, rlimits, PATH lookup, host init)
 
 Starting a container
@@ -60,6 +61,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from composer.kernel.process.daemon import start_detached as start_detached
     from composer.kernel.process.exec import exec_in_container as exec_in_container
     from composer.kernel.process.exec import run_in_container as run_in_container
     from composer.kernel.process.helpers import check_sysctls as check_sysctls
@@ -79,9 +81,10 @@ if TYPE_CHECKING:
     from composer.kernel.process.stop import stop_container as stop_container
 
 # Which submodule holds each public name.  Importing one submodule must not import the others:
-# a command that only stops a container (stop) would otherwise pay for the capability, seccomp
-# and mount code it never runs.
+# a command that only starts the supervisor (daemon) or stops a container (stop) would otherwise
+# pay for the capability, seccomp and mount code it never runs.
 _HOME = {
+    "start_detached": "daemon",
     "exec_in_container": "exec",
     "run_in_container": "exec",
     "check_sysctls": "helpers",
