@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from composer.kernel.process.stop import GraceKill
 from composer.store.container import (
     ContainerDir,
     ContainerStatus,
@@ -76,6 +77,7 @@ class Watched:
     early_exit: int | None = None  # its exit status, when it was reaped before set-up was confirmed
     start_waiters: list[socket.socket] = field(default_factory=list)
     stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
+    stopping: GraceKill | None = None  # the stop whose grace period runs until stop_deadline
 
     @property
     def name(self) -> str:
@@ -257,9 +259,10 @@ class Supervisor:
         watched.status.stopped_by_user = True
         watched.restart_at = 0.0
         grace = config.stop_grace_period if timeout < 0 else timeout
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(watched.status.pid, sig or config.stop_signal)
-        watched.stop_deadline = time.monotonic() + grace
+        watched.stopping = GraceKill(
+            watched.status.pid, sig or config.stop_signal, grace, self._cgroup_of(watched), watched.pidfd
+        )
+        watched.stop_deadline = watched.stopping.begin()
         self._save(watched)
 
     def _kill(self, name: str, sig: int) -> dict[str, Any]:
@@ -442,6 +445,7 @@ class Supervisor:
         status.finished_at = time.time()
         status.health = ""
         watched.stop_deadline = 0.0
+        watched.stopping = None
         watched.next_health_at = 0.0
         if self._should_restart(watched):
             ran_for = status.finished_at - status.started_at
@@ -479,10 +483,9 @@ class Supervisor:
                 self._spawn(watched)
             if watched.stop_deadline and now >= watched.stop_deadline:
                 watched.stop_deadline = 0.0
-                with contextlib.suppress(Exception):
-                    self._cgroup_of(watched).kill_all(signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(watched.status.pid, signal.SIGKILL)
+                if watched.stopping is not None:
+                    with contextlib.suppress(Exception):  # expire() kills PID 1 even when the cgroup fails
+                        watched.stopping.expire()
             if watched.next_health_at and now >= watched.next_health_at and not watched.health_running:
                 self._launch_health(watched)
 

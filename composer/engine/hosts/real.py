@@ -13,9 +13,7 @@ import errno
 import os
 import shutil
 import signal
-import subprocess
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -147,9 +145,9 @@ class RealHost:
         """One netlink socket of the host netns per worker thread, reused for every attachment."""
         ipr = getattr(self._local, "ipr", None)
         if ipr is None:
-            from pyroute2 import IPRoute
+            from composer.kernel.net.netns import netns_iproute
 
-            ipr = self._local.ipr = IPRoute()
+            ipr = self._local.ipr = netns_iproute(None)
         return ipr
 
     def _bridge_index(self, bridge: str) -> int | None:
@@ -220,16 +218,11 @@ class RealHost:
 
     def _stop_directly(self, cdir: ContainerDir, status: ContainerStatus, grace: float) -> None:
         """No supervisor to ask (it died): signal, wait, then kill the whole cgroup."""
+        from composer.kernel.process.stop import GraceKill
+
         spec = cdir.read_spec()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(status.pid, spec.config.stop_signal)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and is_alive(status):
-            time.sleep(0.02)
         handle = self._cgroup_driver().open(spec.cgroup_paths)
-        handle.kill_all(signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(status.pid, signal.SIGKILL)
+        GraceKill(status.pid, spec.config.stop_signal, grace, handle).stop_and_wait()  # waits on a pidfd
         status.state = "exited"
         status.stopped_by_user = True
         status.exit_code = 128 + signal.SIGKILL
@@ -388,17 +381,8 @@ def _remove_tree(directory: Path) -> None:
         return
     except OSError:
         pass
-    for mount in _mounts_under(directory):
-        subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+    from composer.kernel.mounts import detach_mounts_under
+
+    with contextlib.suppress(HostError):  # what cannot be detached stays; rmtree then skips it
+        detach_mounts_under(str(directory))
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def _mounts_under(directory: Path) -> list[str]:
-    prefix = str(directory) + "/"
-    found: list[str] = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            mount_point = line.split()[4]
-            if mount_point.startswith(prefix) or mount_point == str(directory):
-                found.append(mount_point)
-    return sorted(found, key=len, reverse=True)
