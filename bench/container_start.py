@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from composer.kernel import syscalls as sc
 from composer.kernel.cgroups import CgroupHandle, detect_cgroup_driver
-from composer.kernel.launch import PendingContainer, spawn_container, start_container
 from composer.kernel.logs import make_log_fifos
+from composer.kernel.process import PendingContainer, spawn_container, start_container
 from composer.model.container import CgroupLimits, ContainerConfig
 from tests.support.rootfs import make_busybox_rootfs
 

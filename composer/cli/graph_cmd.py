@@ -45,15 +45,17 @@ def register(app: typer.Typer) -> None:
 def _draw(spec: object, fmt: str, output: Path | None) -> None:
     import tempfile
 
+    from composer.kernel.tools import draw_dot
     from composer.project import graph as topology
     from composer.project.models import ProjectSpec
 
     assert isinstance(spec, ProjectSpec)
+    source = topology.render_dot(spec)
     if output is not None:
-        topology.render_image(spec, fmt, output)  # type: ignore[arg-type]
+        draw_dot(source, fmt, output)
         return
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / f"graph.{fmt}"
-        topology.render_image(spec, fmt, target)  # type: ignore[arg-type]
+        draw_dot(source, fmt, target)
         sys.stdout.buffer.write(target.read_bytes())
         sys.stdout.flush()

@@ -6,16 +6,17 @@ The runtime needs two calls::
     image = store.ensure("postgres:16", policy="missing")   # a ResolvedImage
     image.layer_dirs, image.config.entrypoint, ...           # overlay lower dirs, bottom to top
 
-and ``apply_layer(tarball, folder, overlay=False)`` to unpack a ``rootfs:`` tarball.
+and ``apply_layer(tarball, folder, overlay=False)`` to unpack a ``rootfs:`` tarball (it lives in
+:mod:`composer.kernel.unpack`, with the chrooted process that does the work).
 """
 
 from __future__ import annotations
 
 from composer.images.config import ImageConfig, ResolvedImage
-from composer.images.layers import LayerStats, apply_layer
 from composer.images.progress import PullProgress
 from composer.images.reference import Reference, parse_reference
 from composer.images.store import ImageStore, ImageSummary, parse_policy
+from composer.kernel.unpack import LayerStats, apply_layer
 
 __all__ = [
     "ImageConfig",

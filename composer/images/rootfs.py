@@ -8,11 +8,9 @@ every later run; the unpacking goes to a temporary sibling folder that is rename
 into place, so a crash or a concurrent unpack never leaves a half tree under the
 final name.
 
-Unpacking uses :func:`composer.images.layers.apply_layer` (which resolves every
-path inside the target).  When that module is not available, a local fallback
-extracts in a child process that has chrooted into the target folder, so that
-absolute symlinks and ``..`` in the archive cannot reach the host; device nodes
-are skipped.
+Unpacking uses :func:`composer.kernel.unpack.apply_layer`, which extracts in a
+process chrooted into the target folder: absolute symlinks and ``..`` in the
+archive cannot reach the host, and device nodes are skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -56,6 +53,8 @@ def resolve_rootfs(source: str | Path, cache_root: str | Path) -> tuple[str, ...
 
 def unpack_tarball(tarball: Path, cache_root: Path) -> Path:
     """Unpack ``tarball`` once into the cache and return the folder."""
+    from composer.kernel.unpack import apply_layer  # here: resolving a folder rootfs needs no unpacker
+
     final = cache_root / "rootfs" / file_sha256(tarball)
     if final.is_dir():
         return final
@@ -63,7 +62,7 @@ def unpack_tarball(tarball: Path, cache_root: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=final.parent))
     try:
         os.chmod(scratch, 0o755)
-        _apply_layer(tarball, scratch)
+        apply_layer(tarball, scratch)
         os.rename(scratch, final)
     except OSError as exc:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -74,32 +73,3 @@ def unpack_tarball(tarball: Path, cache_root: Path) -> Path:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return final
-
-
-def _apply_layer(source: Path, dest: Path) -> None:
-    try:
-        from composer.images.layers import apply_layer
-    except ImportError:
-        _extract_chrooted(source, dest)
-        return
-    apply_layer(source, dest)
-
-
-def _extract_chrooted(source: Path, dest: Path) -> None:
-    """Fallback unpacker: extract inside a child chrooted into ``dest``."""
-    archive = tarfile.open(source)  # noqa: SIM115 - opened before the chroot: the file is outside it
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.chroot(dest)
-            os.chdir("/")
-            members = [m for m in archive.getmembers() if not (m.ischr() or m.isblk())]
-            archive.extractall("/", members=members, filter="fully_trusted")
-            code = 0
-        finally:
-            os._exit(code)
-    archive.close()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise ContainerError(f"cannot unpack rootfs {source}: the archive is damaged or unreadable")

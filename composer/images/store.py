@@ -38,10 +38,10 @@ from typing import Any
 
 from composer.errors import ImageError
 from composer.images.config import ImageConfig, ResolvedImage
-from composer.images.layers import apply_layer
 from composer.images.progress import LayerEvent, PullDone, PullProgress, PullStarted
 from composer.images.reference import Reference, parse_reference
 from composer.images.registry import Descriptor, ImageManifest, Platform, RegistryClient, sha256_digest
+from composer.kernel.unpack import apply_layer
 
 SCHEMA_VERSION = 1
 _INTERVALS = {"daily": 86400.0, "weekly": 7 * 86400.0}

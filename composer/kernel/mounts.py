@@ -16,6 +16,9 @@ Order (each step needs the previous one):
    read-only tmpfs over folders) and read-only paths, unless privileged; then the
    root itself read-only when asked.
 
+:func:`detach_mounts_under` is the exception: it runs in the host's mount
+namespace, to unmount what a crashed container left under its folder.
+
 Every destination inside the container is resolved with :func:`secure_join`,
 component by component with the rootfs as ``/``, so a symlink in the image
 (``/data -> /etc`` or ``-> ../../../host``) cannot redirect a mount to the host.
@@ -25,10 +28,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterable
 
-from composer.errors import ContainerError
+from composer.errors import ContainerError, HostError
 from composer.kernel import syscalls as sc
 from composer.model.container import ContainerConfig, MountConfig
 
@@ -262,3 +266,45 @@ def mask_paths() -> None:
 
 def make_root_readonly() -> None:
     sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+
+
+# --- in the host's mount namespace --------------------------------------------------------------
+
+
+def mounts_under(folder: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """The mount points at or below ``folder``, deepest first."""
+    folder = os.path.normpath(folder)
+    prefix = folder.rstrip("/") + "/"
+    found: list[str] = []
+    with open(mountinfo) as handle:
+        for line in handle:
+            point = _unescape_mountinfo(line.split()[4])
+            if point == folder or point.startswith(prefix):
+                found.append(point)
+    return sorted(found, key=lambda p: (p.count("/"), p), reverse=True)
+
+
+def detach_mounts_under(folder: str) -> list[str]:
+    """Lazily unmount (MNT_DETACH) every mount at or below ``folder``, deepest first.
+
+    For a container folder a crash left mounted (its overlay, its /proc...); the
+    caller may then remove the folder.  Mount points that vanished meanwhile are
+    skipped; the ones detached are returned.
+    """
+    detached: list[str] = []
+    for point in mounts_under(folder):
+        try:
+            sc.umount2(point, sc.MNT_DETACH)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                continue  # no longer a mount point (a parent's detach took it along), or gone
+            raise HostError(f"cannot unmount {point}: {exc.strerror}", errno=exc.errno) from exc
+        detached.append(point)
+    return detached
+
+
+def _unescape_mountinfo(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in a path as octal escapes (``\\040``)."""
+    if "\\" not in field:
+        return field
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)

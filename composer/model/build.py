@@ -472,7 +472,7 @@ def _volume_dir(paths: ProjectPaths, container: str, volume: Any) -> Path:
 
 
 def _tmpfs_size(options: str) -> int | None:
-    from composer.project.units import parse_bytes
+    from composer.model.units import parse_bytes
 
     for option in options.split(","):
         key, _, value = option.partition("=")

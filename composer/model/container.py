@@ -1,7 +1,7 @@
 """What the host layer needs to start one container, resolved and JSON-serialisable.
 
 The planner turns a service into a :class:`ContainerConfig`; the launcher
-(``composer.kernel.launch``) turns that into a process.  Nothing here refers to the
+(``composer.kernel.process``) turns that into a process.  Nothing here refers to the
 project file any more: paths are absolute, units are bytes and seconds, names are
 final.  The config is stored in the state store so that the supervisor can start
 the container again (restart policies) without reading the project file.

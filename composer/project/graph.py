@@ -13,25 +13,22 @@ parallel; stopping goes in reverse.  A cycle is a ``CycleError`` naming it
 *Topology* adds networks and links: services attach to networks through an
 interface (``eth0``...) with an optional static address, and links wire two
 container interfaces.  ``render`` writes it as Graphviz dot, Mermaid or JSON;
-``render_image`` asks Graphviz's ``dot`` for SVG or PNG.
+drawing SVG or PNG runs Graphviz's ``dot`` on that text, which is the kernel
+layer's business (:func:`composer.kernel.tools.draw_dot`), not this module's.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any, Literal
 
 import networkx as nx
 
-from composer.errors import ComposerError, CycleError, SpecIssue
+from composer.errors import CycleError, SpecIssue
 from composer.project.checks import find_dependency_cycles
 from composer.project.models import ProjectSpec
 
 TextFormat = Literal["dot", "mermaid", "json"]
-ImageFormat = Literal["svg", "png"]
 
 
 def dependency_graph(spec: ProjectSpec) -> nx.DiGraph:
@@ -233,23 +230,3 @@ def render(spec: ProjectSpec, fmt: TextFormat) -> str:
     if fmt == "json":
         return json.dumps(describe(spec), indent=2) + "\n"
     raise ValueError(f"unknown text format {fmt!r}")
-
-
-def render_image(spec: ProjectSpec, fmt: ImageFormat, out_path: Path) -> None:
-    """Draw the topology with Graphviz's ``dot`` into ``out_path`` (svg or png)."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise ComposerError(
-            f"cannot draw {fmt}: Graphviz's `dot` command is not installed",
-            hint="apt-get install graphviz, or use --format dot|mermaid|json",
-        )
-    result = subprocess.run(
-        [dot, f"-T{fmt}", "-o", str(out_path)],
-        input=render_dot(spec).encode(),
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise ComposerError(
-            f"Graphviz failed to draw the graph: {result.stderr.decode(errors='replace').strip()}"
-        )

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import ContainerError
+from composer.kernel.process.daemon import start_detached
 from composer.store.container import process_start_time
 
 _start_lock = threading.Lock()
@@ -83,17 +83,10 @@ def ensure_running(project_dir: Path) -> None:
         if is_running(project_dir):
             _known_running.add(project_dir)
             return
-        log = open(project_dir / "supervisor.log", "ab")  # noqa: SIM115
-        with log:
-            subprocess.Popen(
-                [sys.executable, "-m", "composer.supervisor.server", str(project_dir)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-                cwd="/",
-            )
+        start_detached(
+            [sys.executable, "-m", "composer.supervisor.server", str(project_dir)],
+            project_dir / "supervisor.log",
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if is_running(project_dir):

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from composer.kernel.process.stop import GraceKill
 from composer.model.container import ContainerFiles
 from composer.store.container import (
     ContainerFolder,
@@ -77,6 +78,7 @@ class Watched:
     early_exit: int | None = None  # its exit status, when it was reaped before set-up was confirmed
     start_waiters: list[socket.socket] = field(default_factory=list)
     stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
+    stopping: GraceKill | None = None  # the stop whose grace period runs until stop_deadline
 
     @property
     def name(self) -> str:
@@ -258,9 +260,10 @@ class Supervisor:
         watched.status.stopped_by_user = True
         watched.restart_at = 0.0
         grace = config.stop_grace_period if timeout < 0 else timeout
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(watched.status.pid, sig or config.stop_signal)
-        watched.stop_deadline = time.monotonic() + grace
+        watched.stopping = GraceKill(
+            watched.status.pid, sig or config.stop_signal, grace, self._cgroup_of(watched), watched.pidfd
+        )
+        watched.stop_deadline = watched.stopping.begin()
         self._save(watched)
 
     def _kill(self, name: str, sig: int) -> dict[str, Any]:
@@ -296,8 +299,8 @@ class Supervisor:
 
     def _spawn(self, watched: Watched) -> None:
         """Fork the container; _on_started finishes the job when its set-up pipe closes."""
-        from composer.kernel.launch import start_container
         from composer.kernel.logs import make_log_fifos
+        from composer.kernel.process import start_container
 
         config = watched.spec.config
         try:
@@ -443,6 +446,7 @@ class Supervisor:
         status.finished_at = time.time()
         status.health = ""
         watched.stop_deadline = 0.0
+        watched.stopping = None
         watched.next_health_at = 0.0
         if self._should_restart(watched):
             ran_for = status.finished_at - status.started_at
@@ -480,10 +484,9 @@ class Supervisor:
                 self._spawn(watched)
             if watched.stop_deadline and now >= watched.stop_deadline:
                 watched.stop_deadline = 0.0
-                with contextlib.suppress(Exception):
-                    self._cgroup_of(watched).kill_all(signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(watched.status.pid, signal.SIGKILL)
+                if watched.stopping is not None:
+                    with contextlib.suppress(Exception):  # expire() kills PID 1 even when the cgroup fails
+                        watched.stopping.expire()
             if watched.next_health_at and now >= watched.next_health_at and not watched.health_running:
                 self._launch_health(watched)
 
@@ -512,7 +515,7 @@ class Supervisor:
     def _health_worker(
         self, name: str, pid: int, argv: tuple[str, ...], timeout: float, config: Any, cgroup: Any
     ) -> None:
-        from composer.kernel.launch import run_in_container
+        from composer.kernel.process import run_in_container
 
         try:
             code, output = run_in_container(pid, list(argv), timeout, cfg=config, cgroup=cgroup)

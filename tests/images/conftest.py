@@ -71,7 +71,7 @@ def _unpackers_under(prefix: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(arg.endswith(b"_unpack_child.py") for arg in argv) and any(
+        if any(arg.endswith(b"kernel/unpack_child.py") for arg in argv) and any(
             arg.startswith(prefix.encode()) for arg in argv
         ):
             found.append(int(entry.name))

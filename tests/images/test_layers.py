@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from composer.errors import ImageError
-from composer.images.layers import apply_layer
+from composer.kernel.unpack import apply_layer
 from tests.support.images import Entry, compress, digest_of, tar_entries
 
 pytestmark = pytest.mark.kernel

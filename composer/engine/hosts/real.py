@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -248,9 +247,9 @@ class RealHost:
         """One netlink socket of the host netns per worker thread, reused for every attachment."""
         ipr = getattr(self._local, "ipr", None)
         if ipr is None:
-            from pyroute2 import IPRoute
+            from composer.kernel.net.netns import netns_iproute
 
-            ipr = self._local.ipr = IPRoute()
+            ipr = self._local.ipr = netns_iproute(None)
         return ipr
 
     def _bridge_index(self, bridge: str) -> int | None:
@@ -313,16 +312,11 @@ class RealHost:
 
     def _stop_directly(self, folder: ContainerFolder, status: ContainerStatus, grace: float) -> None:
         """No supervisor to ask (it died): signal, wait, then kill the whole cgroup."""
+        from composer.kernel.process.stop import GraceKill
+
         supervised = folder.read_supervised()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(status.pid, supervised.config.stop_signal)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and is_alive(status):
-            time.sleep(0.02)
         handle = self._cgroup_driver().open(supervised.cgroup_paths)
-        handle.kill_all(signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(status.pid, signal.SIGKILL)
+        GraceKill(status.pid, supervised.config.stop_signal, grace, handle).stop_and_wait()  # on a pidfd
         status.state = "exited"
         status.stopped_by_user = True
         status.exit_code = 128 + signal.SIGKILL
@@ -341,7 +335,7 @@ class RealHost:
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
         from composer.kernel.cgroups import open_handle
-        from composer.kernel.launch import exec_in_container
+        from composer.kernel.process import exec_in_container
 
         folder = ContainerFolder(layout.container(name))
         status = folder.read_status()
@@ -578,22 +572,11 @@ def _remove_tree(directory: Path) -> None:
         return
     except OSError:
         pass
-    import subprocess
+    from composer.kernel.mounts import detach_mounts_under
 
-    for mount in _mounts_under(directory):
-        subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+    with contextlib.suppress(HostError):  # what cannot be detached stays; rmtree then skips it
+        detach_mounts_under(str(directory))
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def _mounts_under(directory: Path) -> list[str]:
-    prefix = str(directory) + "/"
-    found: list[str] = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            mount_point = line.split()[4]
-            if mount_point.startswith(prefix) or mount_point == str(directory):
-                found.append(mount_point)
-    return sorted(found, key=len, reverse=True)
 
 
 if TYPE_CHECKING:  # mypy proves that the class implements the whole host interface

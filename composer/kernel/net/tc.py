@@ -31,7 +31,6 @@ from pyroute2.netlink.exceptions import NetlinkError
 from composer.errors import HostError, PlanError
 from composer.kernel import syscalls
 from composer.kernel.net import netns
-from composer.project.units import parse_rate as parse_rate  # one rate syntax for links and tc
 
 _MIN_BURST = 64 * 1024
 _TC_H_ROOT = 0xFFFFFFFF

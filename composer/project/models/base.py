@@ -34,7 +34,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 
-from composer.project.units import parse_bytes, parse_duration
+from composer.model.units import parse_bytes, parse_duration
 
 StringOrList = str | list[str]
 Scalar = str | int | float | bool | None

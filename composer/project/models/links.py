@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from composer.model.units import parse_percent, parse_rate
 from composer.project.models.base import OptSeconds, StrMap, _Model
-from composer.project.units import parse_percent, parse_rate
 
 
 class LinkEndpoint(_Model):

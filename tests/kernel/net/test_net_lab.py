@@ -14,6 +14,7 @@ from net_sandbox import Sandbox
 from composer.errors import HostError, PlanError
 from composer.kernel.net import forwarding, netlink, netns, nft, tc
 from composer.kernel.net.nft import BridgeNat, NatPlan
+from composer.model.units import parse_rate
 
 pytestmark = pytest.mark.kernel
 
@@ -58,7 +59,7 @@ def _receive_all(server: socket.socket, result: dict[str, float]) -> None:
 def test_rate_limited_link_carries_bulk_transfer_at_its_rate(sandbox: Sandbox) -> None:
     a, b = sandbox.new_netns("a"), sandbox.new_netns("b")
     netlink.create_p2p_link(a, "eth1", b, "eth1", "composer:p:link:a--b", ["10.0.9.1/30"], ["10.0.9.2/30"])
-    rate = tc.parse_rate("2mbit")
+    rate = parse_rate("2mbit")
     tc.apply_rate(a, "eth1", rate)
     tc.apply_rate(b, "eth1", rate)
     assert tc.qdisc_kinds(a, "eth1") == ["tbf"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.kernel.cgroups import CgroupDriver, CgroupHandle
-from composer.kernel.launch import decode_wait_status, spawn_container
+from composer.kernel.process import decode_wait_status, spawn_container
 from composer.model.container import ContainerConfig
 
 

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab
 
-from composer.kernel.launch import exec_in_container, run_in_container, spawn_container, stop_container
 from composer.kernel.logs import LogCollector, make_log_fifos, read_logs
+from composer.kernel.process import (
+    GraceKill,
+    exec_in_container,
+    run_in_container,
+    spawn_container,
+    stop_container,
+)
 from composer.model.container import CgroupLimits
 
 pytestmark = pytest.mark.kernel
@@ -77,6 +83,21 @@ def test_stop_kills_after_the_grace_period(lab: Lab) -> None:
     assert container.cgroup.pids() == set()
 
 
+def test_grace_kill_in_steps_as_an_event_loop_drives_it(lab: Lab) -> None:
+    container = lab.start("c", ["sleep", "30"])  # PID 1 without a handler ignores SIGTERM
+    code, _ = run_in_container(container.pid, ["/bin/sh", "-c", "sleep 30 &"], 10, cfg=container.cfg,
+                               cgroup=container.cgroup)  # fmt: skip
+    assert code == 0
+    assert len(container.cgroup.pids()) == 2  # PID 1 and the exec'ed sleep left behind
+    stop = GraceKill(container.pid, signal.SIGTERM, 30.0, container.cgroup)
+    deadline = stop.begin()
+    assert deadline - time.monotonic() > 29.0
+    assert container.reap(0.2) is None  # begin() neither waits nor kills
+    stop.expire()
+    assert container.wait() == 137
+    _wait_for(lambda: container.cgroup.pids() == set())
+
+
 def test_logs_capture_both_streams_as_json_lines(lab: Lab) -> None:
     cfg = lab.config("c", ["/bin/sh", "-c", "echo out1; echo err1 >&2; printf partial"])
     os.makedirs(cfg.state_dir)
@@ -139,7 +160,7 @@ def test_exec_with_a_tty(lab: Lab) -> None:
     container = lab.start("c", ["sleep", "30"])
     code = (
         "import json, sys; from composer.model.container import ContainerConfig;"
-        " from composer.kernel.launch import exec_in_container;"
+        " from composer.kernel.process import exec_in_container;"
         " cfg = ContainerConfig.from_json(sys.argv[2]);"
         " sys.exit(exec_in_container(int(sys.argv[1]), ['sh', '-c', 'tty; exit 4'], tty=True, cfg=cfg))"
     )

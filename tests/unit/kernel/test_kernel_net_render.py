@@ -8,6 +8,7 @@ import pytest
 
 from composer.kernel.net import nft, ports, tc
 from composer.kernel.net.nft import BridgeNat, NatPlan, PortForward
+from composer.model.units import parse_rate
 
 
 def test_render_table_for_a_public_and_an_internal_network_with_ports() -> None:
@@ -73,13 +74,13 @@ def test_ipv6_port_forward_uses_brackets() -> None:
      ("1mbps", 8_000_000), ("2Mbit", 2_000_000)],
 )  # fmt: skip
 def test_parse_rate_uses_tc_units(text: str, bits: int) -> None:
-    assert tc.parse_rate(text) == bits
+    assert parse_rate(text) == bits
 
 
 @pytest.mark.parametrize("text", ["", "fast", "2 parsecs", "0mbit", "-1mbit"])
 def test_parse_rate_rejects_nonsense(text: str) -> None:
     with pytest.raises(ValueError, match="rate"):
-        tc.parse_rate(text)
+        parse_rate(text)
 
 
 def test_tbf_bucket_holds_a_gso_packet_and_grows_with_the_rate() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from composer.errors import ContainerError
 from composer.kernel.caps import ALL_MASK, DEFAULT_MASK, cap_number, compute_capabilities, mask_names
-from composer.kernel.launch import (
+from composer.kernel.mounts import mounts_under, overlay_options, secure_join
+from composer.kernel.process import (
     check_sysctls,
     decode_wait_status,
     find_executable,
@@ -17,7 +18,6 @@ from composer.kernel.launch import (
     is_static_elf,
     lowered_rlimit,
 )
-from composer.kernel.mounts import overlay_options, secure_join
 from composer.kernel.users import resolve_user, resolve_user_from_text
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nbroken:x:abc\n"
@@ -128,3 +128,22 @@ def test_static_elf_detection(tmp_path: Path) -> None:
     assert not is_static_elf("/bin/ls")  # dynamically linked on Debian
     (tmp_path / "script").write_text("#!/bin/sh\n")
     assert not is_static_elf(str(tmp_path / "script"))
+
+
+def test_mounts_under_reads_mountinfo_deepest_first(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    lines = [
+        "22 1 0:21 / / rw - ext4 /dev/sda1 rw",
+        "30 22 0:40 / /run/c rw - tmpfs tmpfs rw",
+        "31 30 0:41 / /run/c/rootfs rw - overlay overlay rw",
+        "32 31 0:42 / /run/c/rootfs/my\\040dir rw - tmpfs tmpfs rw",
+        "33 31 0:43 / /run/c/rootfs/proc rw - proc proc rw",
+        "34 22 0:44 / /run/cc rw - tmpfs tmpfs rw",
+    ]
+    info.write_text("\n".join(lines) + "\n")
+    assert mounts_under("/run/c/", str(info)) == [
+        "/run/c/rootfs/proc",
+        "/run/c/rootfs/my dir",
+        "/run/c/rootfs",
+        "/run/c",
+    ]

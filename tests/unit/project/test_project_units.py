@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composer.project.units import parse_bytes, parse_duration, parse_percent, parse_rate
+from composer.model.units import parse_bytes, parse_duration, parse_percent, parse_rate
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""The layer unpacker that runs in a child process chrooted into the target folder.
+"""The layer unpacker: runs in its own process (a fresh interpreter) chrooted into the target folder.
 
-Run as ``python -I _unpack_child.py DEST [--privileged] [--plain]`` with the layer
+Run as ``python -I unpack_child.py DEST [--privileged] [--plain]`` with the layer
 (gzip, zstd or plain tar) on standard input; prints a JSON summary (``diff_id``, the
 SHA-256 of the uncompressed tar, and the members skipped) on standard output.
 

@@ -1,8 +1,9 @@
-"""Applying tar layers safely.
+"""Applying tar layers safely: image layers and ``rootfs:`` tarballs.
 
 A layer is hostile input; Python's ``tarfile`` filters do not help (the ``data``
 filter rejects the absolute symlinks every image has, the others allow escapes).
-So each layer is applied by a child process (``_unpack_child.py``) that first
+So each layer is applied by a child process (:mod:`composer.kernel.unpack_child`,
+started as a fresh ``python -I`` from this module, which runs in the caller) that first
 chroots into the destination: whatever names, symlinks or hardlinks the tar holds,
 the kernel resolves them inside the destination.  The child also computes the
 SHA-256 of the uncompressed stream, the layer's *diff_id*, which the store checks
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from composer.errors import ImageError
 
-_CHILD = Path(__file__).with_name("_unpack_child.py")
+_CHILD = Path(__file__).with_name("unpack_child.py")
 _EXIT_NEEDS_ROOT = 3
 
 

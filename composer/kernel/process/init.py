@@ -1,8 +1,9 @@
 """composer's own minimal init, used as PID 1 with ``init: true`` when the host has
 neither tini nor catatonit.
 
-The container's first process (already set up: namespaces, mounts, capabilities,
-seccomp) forks the command and then becomes this loop instead of exec'ing:
+Run by the container's set-up child (:mod:`composer.kernel.process.child`) as
+PID 1: once set up (namespaces, mounts, capabilities, seccomp) it forks the
+command and then becomes this loop instead of exec'ing:
 
 * signals sent to PID 1 are forwarded to the command (PID 1 ignores signals it
   has no handler for, so without this ``docker stop`` semantics would break);
@@ -23,16 +24,12 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from composer.kernel.process.helpers import decode_wait_status
+
 FORWARDED = (
     signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT,
 )  # fmt: skip
-
-
-def exit_code(status: int) -> int:
-    """A wait status as a shell exit code: the code, or 128 + signal number."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
 
 
 def run_init(child: int) -> NoReturn:
@@ -51,13 +48,13 @@ def run_init(child: int) -> NoReturn:
         except ChildProcessError:
             os._exit(0)
         if pid == child:
-            os._exit(exit_code(status))
+            os._exit(decode_wait_status(status))
 
 
 def main(argv: Sequence[str]) -> NoReturn:
-    """``python -m composer.kernel.initproc CMD ARGS...``: the same init outside a container."""
+    """``python -m composer.kernel.process.init CMD ARGS...``: the same init outside a container."""
     if not argv:
-        sys.stderr.write("usage: python -m composer.kernel.initproc CMD [ARGS...]\n")
+        sys.stderr.write("usage: python -m composer.kernel.process.init CMD [ARGS...]\n")
         os._exit(2)
     child = os.fork()
     if child == 0:

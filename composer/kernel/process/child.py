@@ -1,0 +1,222 @@
+"""The forked set-up child: what runs between fork() and execve() of a container's command.
+
+:func:`container_child` runs in the child :func:`composer.kernel.process.parent.start_container`
+forks into a new pid namespace; it becomes the container's PID 1.  The steps it
+takes, and why in that order, are in the docstring of :mod:`composer.kernel.process`.
+The single steps below (signals, cgroup, reporting a failure, the final exec) are
+shared with the child of an exec (:mod:`composer.kernel.process.exec`).
+
+Everything here runs in a forked copy of a possibly threaded caller, so nothing
+is imported here at call time: every module this code needs is imported at the
+top of this file, before any fork, and what can be computed in the parent
+(capabilities, the seccomp program, the signals to reset) arrives in
+:class:`SpawnArgs`.  A failure is written as one JSON object to the error pipe
+and the child exits 127; see :func:`report_and_exit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from composer.errors import ContainerError
+from composer.kernel import mounts
+from composer.kernel import syscalls as sc
+from composer.kernel.process.helpers import (
+    DEFAULT_PATH,
+    RLIMITS,
+    container_env,
+    find_executable,
+    lowered_rlimit,
+)
+from composer.kernel.process.init import run_init
+from composer.kernel.process.security import Security, confine
+from composer.kernel.users import resolve_user
+from composer.model.container import ContainerConfig
+
+
+class Stage:
+    """The step the child is in, reported with an error."""
+
+    name = "start"
+
+
+@dataclass(frozen=True)
+class SpawnArgs:
+    """Everything the set-up child needs, computed by the parent before the fork."""
+
+    cfg: ContainerConfig
+    procs_files: tuple[str, ...]
+    stdout: str | int
+    stderr: str | int
+    security: Security
+    host_init: str | None
+    signals: tuple[int, ...]
+    err_fd: int
+    sync_fd: int
+    ack_fd: int
+
+
+def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
+    """Set the container up and exec its command (or become its init); never returns."""
+    cfg = args.cfg
+    stage.name = "setup"
+    reset_signals(args.signals)
+    os.setsid()
+    stage.name = "cgroup"
+    join_cgroup(args.procs_files)
+    stage.name = "stdio"
+    _open_stdio(args.stdout, args.stderr)
+    if cfg.netns_path:
+        stage.name = "netns"
+        fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        sc.setns(fd, sc.CLONE_NEWNET)
+        os.close(fd)
+    stage.name = "namespaces"
+    sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWCGROUP)
+    hostname = cfg.hostname or cfg.service or cfg.name
+    _prepare_root(cfg, args, hostname, stage)
+    stage.name = "rlimits"
+    _apply_rlimits(cfg)
+    stage.name = "user"
+    user = resolve_user(cfg.user, "/")
+    env = container_env(cfg.env, hostname)
+    env.setdefault("HOME", user.home)
+    if cfg.userns:
+        # Last of the namespaces: mounts, hostname and sysctls above needed the host's root.
+        stage.name = "userns"
+        _setup_userns(args.sync_fd, args.ack_fd)
+    stage.name = "security"
+    confine(args.security, user, cfg.working_dir or "/")
+    stage.name = "exec"
+    argv: list[str] = list(cfg.argv)
+    if not argv:
+        raise ContainerError("no command given (neither the image nor the service has one)")
+    if cfg.init and args.host_init:
+        argv = [mounts.INIT_PATH, "--", *argv]
+    elif cfg.init:
+        _run_builtin_init(argv, env, args.err_fd)
+    exec_command(argv, env, args.err_fd)
+
+
+# --- steps shared with the child of an exec -----------------------------------------------------
+
+
+def report_and_exit(err_fd: int, stage: str, exc: BaseException) -> NoReturn:
+    """Write ``{"stage", "errno", "message"}`` to the error pipe and exit 127."""
+    try:
+        number = exc.errno if isinstance(exc, OSError) else None
+        text = exc.message if isinstance(exc, ContainerError) else str(exc)
+        payload = {"stage": stage, "errno": number, "message": text}
+        os.write(err_fd, json.dumps(payload).encode()[:4000])
+    finally:
+        os._exit(127)
+
+
+def reset_signals(signals: Sequence[int]) -> None:
+    """Every disposition at its default and nothing blocked, as a fresh process has them."""
+    # An ignored signal stays ignored across execve (Python ignores SIGPIPE and SIGXFSZ, a
+    # supervisor may ignore more): give the container every disposition at its default.
+    for signum in signals:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def join_cgroup(procs_files: Sequence[str]) -> None:
+    for name in procs_files:
+        with open(name, "w") as handle:
+            handle.write("0")  # "0" means the writing process
+
+
+def exec_command(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> NoReturn:
+    """Find the command in the container's PATH, close every fd but 0-2 and the error pipe, exec."""
+    path = find_executable(argv[0], env.get("PATH", DEFAULT_PATH))
+    if path is None:
+        raise ContainerError(f"exec: {argv[0]!r}: executable file not found in $PATH")
+    os.closerange(3, err_fd)
+    os.closerange(err_fd + 1, 1 << 20)  # the error pipe is CLOEXEC: execve closes it, EOF says "ran"
+    os.execve(path, list(argv), dict(env))
+
+
+# --- steps of the set-up child ------------------------------------------------------------------
+
+
+def _open_stdio(stdout: str | int, stderr: str | int) -> None:
+    fds = [os.open("/dev/null", os.O_RDONLY)]
+    for target in (stdout, stderr):
+        fds.append(os.open(target, os.O_RDWR) if isinstance(target, str) else os.dup(target))
+    for number, fd in enumerate(fds):
+        os.dup2(fd, number)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+
+
+def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: Stage) -> None:
+    rootfs = os.path.join(cfg.state_dir, "rootfs")
+    stage.name = "rootfs"
+    mounts.mount_root(cfg, rootfs)
+    stage.name = "mounts"
+    mounts.mount_kernel_fs(cfg, rootfs)
+    for target, source in mounts.write_etc_files(cfg, hostname).items():
+        mounts.bind_file(source, rootfs, target)
+    stage.name = "volumes"
+    for volume in cfg.mounts:
+        mounts.mount_volume(volume, rootfs)
+    if cfg.init and args.host_init:
+        mounts.bind_init(args.host_init, rootfs)
+    if cfg.working_dir:
+        os.makedirs(mounts.secure_join(rootfs, cfg.working_dir), exist_ok=True)
+    stage.name = "pivot_root"
+    mounts.pivot(rootfs)
+    stage.name = "hostname"
+    sc.sethostname(hostname)
+    if cfg.domainname:
+        sc.setdomainname(cfg.domainname)
+    stage.name = "sysctls"
+    _apply_sysctls(cfg.sysctls)
+    stage.name = "masks"
+    if not cfg.privileged:
+        mounts.mask_paths()
+    if cfg.read_only:
+        mounts.make_root_readonly()
+
+
+def _apply_sysctls(sysctls: Sequence[tuple[str, str]]) -> None:
+    for key, value in sysctls:
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as handle:
+            handle.write(value)
+
+
+def _apply_rlimits(cfg: ContainerConfig) -> None:
+    for limit in cfg.ulimits:
+        name = RLIMITS.get(limit.name)
+        if name is None:
+            raise ContainerError(f"unknown ulimit {limit.name!r}")
+        number = getattr(resource, name)
+        resource.setrlimit(number, lowered_rlimit(limit.soft, limit.hard, resource.getrlimit(number)))
+
+
+def _setup_userns(sync_fd: int, ack_fd: int) -> None:
+    """Unshare the user namespace and let the parent write the id maps."""
+    sc.unshare(sc.CLONE_NEWUSER)
+    os.write(sync_fd, b"u")
+    if os.read(ack_fd, 1) != b"k":
+        raise ContainerError("the parent could not map the user namespace")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _run_builtin_init(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> NoReturn:
+    child = os.fork()
+    if child == 0:
+        exec_command(argv, env, err_fd)  # an error propagates to this process's own report handler
+    os.closerange(3, 1 << 20)  # not even the error pipe: EOF then comes with the command's exec
+    run_init(child)

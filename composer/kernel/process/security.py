@@ -1,0 +1,73 @@
+"""What confines a container's processes: computed in the parent, applied in the child.
+
+:func:`security_for` runs in the caller before the fork: the capability mask and
+the packed seccomp program cost work (and imports) that a forked child must not
+do.  :func:`confine` runs in the forked child (the container's set-up child and
+the child of an exec) as the last step before execve, when the mounts and the
+namespaces no longer need the privileges it drops.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+from composer.kernel import caps as caps_module
+from composer.kernel import syscalls as sc
+from composer.kernel.seccomp import packed_filter
+from composer.kernel.users import ResolvedUser
+from composer.model.container import ContainerConfig
+
+
+@dataclass(frozen=True)
+class Security:
+    """What confines a container's processes, computed once in the parent."""
+
+    caps: int
+    last_cap: int
+    seccomp: bytes | None  # the packed BPF program, None = unconfined
+    no_new_privileges: bool
+
+
+def security_for(cfg: ContainerConfig | None) -> Security:
+    """The confinement of ``cfg`` (Docker's defaults without a configuration)."""
+    if cfg is None:
+        mask = caps_module.compute_capabilities(available=_available_caps())
+        return Security(mask, _last_cap(), packed_filter("default", mask), True)
+    mask = caps_module.compute_capabilities(
+        cfg.cap_add, cfg.cap_drop, privileged=cfg.privileged, available=_available_caps()
+    )
+    setting = "unconfined" if cfg.privileged else cfg.seccomp
+    return Security(mask, _last_cap(), packed_filter(setting, mask), cfg.no_new_privileges)
+
+
+def confine(security: Security, user: ResolvedUser, working_dir: str) -> None:
+    """In the child: bounding set, user, capabilities, working dir, no_new_privs, seccomp, in that order."""
+    caps_module.drop_bounding(security.caps, security.last_cap)
+    if security.seccomp is not None and not security.no_new_privileges:
+        # Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: load it while we have it.
+        sc.seccomp_set_filter(security.seccomp)
+    _switch_user(user)
+    caps_module.set_process_capabilities(security.caps, is_root=user.uid == 0)
+    os.chdir(working_dir)
+    if security.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        if security.seccomp is not None:
+            sc.seccomp_set_filter(security.seccomp)
+
+
+def _switch_user(user: ResolvedUser) -> None:
+    os.setgroups(list(user.groups))
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+
+
+@cache
+def _available_caps() -> int:
+    return caps_module.bounding_set()
+
+
+@cache
+def _last_cap() -> int:
+    return caps_module.last_cap()
