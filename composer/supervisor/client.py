@@ -2,176 +2,170 @@
 
 The supervisor is found by its socket under the project's state folder; a
 socket that refuses connections means the supervisor died, and a new one is
-started (it adopts the running containers).
+started (it adopts the running containers).  One :class:`SupervisorClient` per
+project folder and command remembers that the supervisor answered, so a command
+that starts a hundred containers pings it once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from composer.errors import ContainerError
 from composer.kernel.process.daemon import start_detached
 from composer.store.container import process_start_time
+from composer.supervisor.protocol import (
+    SOCKET_NAME,
+    Forget,
+    Kill,
+    Ping,
+    ProtocolError,
+    Reply,
+    Request,
+    Shutdown,
+    Start,
+    Stop,
+    decode_reply,
+    encode_request,
+)
 
-_start_lock = threading.Lock()
 START_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 30.0
+STOP_MARGIN = 15.0  # a stop answers after the grace period and the SIGKILL: allow for both
 
 
-def request(project_dir: Path, payload: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request and return the supervisor's answer (raises ConnectionError when it is not there)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(project_dir / "supervisor.sock"))
-        sock.sendall(json.dumps(payload).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (FileNotFoundError, ConnectionRefusedError) as error:
-        raise ConnectionError(str(error)) from error
-    finally:
-        sock.close()
-    if not data:
-        raise ConnectionError("the supervisor closed the connection without answering")
-    answer: dict[str, Any] = json.loads(data)
-    return answer
+class SupervisorClient:
+    """The supervisor of the project whose state folder is ``project_dir``."""
 
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+        self._start_lock = threading.Lock()
+        self._seen_running = False  # it answered this client: no ping before each request
 
-def start(project_dir: Path, name: str) -> int:
-    """Have the supervisor (started when missing) start container ``name``; its PID once it runs."""
-    ensure_running(project_dir)
-    payload = {"op": "start", "name": name}
-    try:
-        answer = request(project_dir, payload)
-    except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
-        forget(project_dir)
-        ensure_running(project_dir)
-        answer = request(project_dir, payload)
-    if not answer.get("ok"):
-        raise ContainerError(f"container {name} failed to start: {answer.get('error')}")
-    return int(answer["pid"])
+    # -- requests ---------------------------------------------------------------------
+    def request(self, request: Request, *, timeout: float = REQUEST_TIMEOUT) -> Reply:
+        """Send one request and return the answer (ConnectionError when no supervisor is there)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(self.project_dir / SOCKET_NAME))
+            sock.sendall(encode_request(request))
+            data = _read_line(sock)
+        except (FileNotFoundError, ConnectionRefusedError) as error:
+            raise ConnectionError(str(error)) from error
+        finally:
+            sock.close()
+        if not data:
+            raise ConnectionError("the supervisor closed the connection without answering")
+        try:
+            return decode_reply(data)
+        except ProtocolError as error:
+            raise ConnectionError(f"the supervisor answered something unreadable: {error}") from error
 
+    def ping(self) -> bool:
+        try:
+            return self.request(Ping(), timeout=5.0).ok
+        except OSError:  # ConnectionError and socket timeouts are OSErrors
+            return False
 
-def is_running(project_dir: Path) -> bool:
-    try:
-        return bool(request(project_dir, {"op": "ping"}, timeout=5.0).get("ok"))
-    except (ConnectionError, OSError):
-        return False
+    def start(self, name: str) -> int:
+        """Have the supervisor (started when missing) start container ``name``; its PID once it runs."""
+        self.ensure_running()
+        try:
+            reply = self.request(Start(name))
+        except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
+            self._seen_running = False
+            self.ensure_running()
+            reply = self.request(Start(name))
+        if not reply.ok or reply.pid is None:
+            raise ContainerError(f"container {name} failed to start: {reply.error}")
+        return reply.pid
 
+    def stop(self, name: str, grace: float) -> None:
+        """Stop ``name`` (its stop signal, ``grace`` seconds, SIGKILL); returns once it has exited."""
+        self.request(Stop(name, timeout=grace), timeout=grace + STOP_MARGIN)
 
-_known_running: set[Path] = set()  # supervisors this process saw answer: one ping per command
+    def kill(self, name: str, signal: int) -> None:
+        reply = self.request(Kill(name, signal))
+        if not reply.ok:
+            raise ContainerError(reply.error)
 
+    def forget(self, name: str) -> None:
+        self.request(Forget(name))
 
-def ensure_running(project_dir: Path) -> None:
-    """Start the project's supervisor unless one answers already."""
-    if project_dir in _known_running:
-        return
-    with _start_lock:
-        if project_dir in _known_running:
+    # -- the supervisor process --------------------------------------------------------
+    def ensure_running(self) -> None:
+        """Start the project's supervisor unless one answers already."""
+        if self._seen_running:
             return
-        if is_running(project_dir):
-            _known_running.add(project_dir)
-            return
+        with self._start_lock:
+            if self._seen_running:
+                return
+            if not self.ping():
+                self._spawn_and_wait()
+            self._seen_running = True
+
+    def _spawn_and_wait(self) -> None:
         start_detached(
-            [sys.executable, "-m", "composer.supervisor.server", str(project_dir)],
-            project_dir / "supervisor.log",
+            [sys.executable, "-m", "composer.supervisor", str(self.project_dir)],
+            self.project_dir / "supervisor.log",
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if is_running(project_dir):
-                _known_running.add(project_dir)
+            if self.ping():
                 return
             time.sleep(0.01)
         raise ContainerError(
             f"the project's supervisor did not start within {START_TIMEOUT:.0f}s",
-            hint=f"see {project_dir / 'supervisor.log'}",
+            hint=f"see {self.project_dir / 'supervisor.log'}",
         )
 
+    def pid(self) -> int | None:
+        try:
+            pid_text = (self.project_dir / "supervisor.pid").read_text().split()
+        except FileNotFoundError:
+            return None
+        return int(pid_text[0]) if pid_text else None
 
-def forget(project_dir: Path) -> None:
-    """Forget that this process saw the supervisor running (it stopped answering)."""
-    _known_running.discard(project_dir)
+    def shutdown(self, force: bool = False) -> None:
+        """Ask the supervisor to exit (it refuses while containers run, unless forced); wait for it."""
+        pid = self.pid()
+        self._seen_running = False
+        with contextlib.suppress(OSError):
+            self.request(Shutdown(force), timeout=5.0)
+        if pid is None:
+            return
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and _exists(pid):
+            time.sleep(0.01)
+
+    def revive(self) -> bool:
+        """Start a supervisor that adopts containers whose supervisor died; True when one was started."""
+        containers = self.project_dir / "containers"
+        if os.geteuid() != 0 or not containers.is_dir() or not any(containers.iterdir()):
+            return False
+        if self.ping():
+            return False
+        self.ensure_running()
+        return True
 
 
-def supervisor_pid(project_dir: Path) -> int | None:
-    try:
-        pid_text = (project_dir / "supervisor.pid").read_text().split()
-    except FileNotFoundError:
-        return None
-    return int(pid_text[0]) if pid_text else None
-
-
-def shutdown(project_dir: Path, *, force: bool = False) -> None:
-    """Ask the supervisor to exit (it refuses while containers run, unless forced); wait for it."""
-    pid = supervisor_pid(project_dir)
-    _known_running.discard(project_dir)
-    with contextlib.suppress(ConnectionError, OSError):
-        request(project_dir, {"op": "shutdown", "force": force}, timeout=5.0)
-    if pid is None:
-        return
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and _exists(pid):
-        time.sleep(0.01)
+def _read_line(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _exists(pid: int) -> bool:
     """Whether ``pid`` still runs; an exited supervisor waiting to be reaped by init counts as gone."""
     return process_start_time(pid) is not None
-
-
-def revive(project_dir: Path) -> bool:
-    """Start a supervisor for containers whose supervisor died (it adopts them); True when one was started."""
-    containers = project_dir / "containers"
-    if os.geteuid() != 0 or not containers.is_dir() or not any(containers.iterdir()):
-        return False
-    if is_running(project_dir):
-        return False
-    ensure_running(project_dir)
-    return True
-
-
-class SupervisorClient:
-    """The project's supervisor, as one object per project folder."""
-
-    def __init__(self, project_dir: Path) -> None:
-        self.project_dir = project_dir
-
-    def ping(self) -> bool:
-        return is_running(self.project_dir)
-
-    def ensure_running(self) -> None:
-        ensure_running(self.project_dir)
-
-    def start(self, name: str) -> int:
-        return start(self.project_dir, name)
-
-    def stop(self, name: str, grace: float) -> None:
-        request(self.project_dir, {"op": "stop", "name": name, "timeout": grace}, timeout=grace + 15.0)
-
-    def kill(self, name: str, signal: int) -> None:
-        answer = request(self.project_dir, {"op": "kill", "name": name, "signal": signal})
-        if not answer.get("ok"):
-            raise ContainerError(str(answer.get("error")))
-
-    def forget(self, name: str) -> None:
-        request(self.project_dir, {"op": "forget", "name": name})
-
-    def shutdown(self, force: bool) -> None:
-        shutdown(self.project_dir, force=force)
-
-    def revive(self) -> bool:
-        return revive(self.project_dir)
-
-    def pid(self) -> int | None:
-        return supervisor_pid(self.project_dir)

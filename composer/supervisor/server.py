@@ -17,23 +17,22 @@ by the container itself, so nobody gets SIGPIPE); the next composer command
 starts a new supervisor that adopts them: it watches adopted PIDs through
 pidfds (their exit codes are then unknown, recorded as -1) and reopens the FIFOs.
 
-Requests come over a Unix socket as one JSON object per line; every answer is
-one JSON line (``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``).
-A single thread runs the event loop; healthchecks run in worker threads and
-post their results back through a queue and a wake-up pipe.
+Requests and answers are the typed messages of :mod:`composer.supervisor.protocol`;
+the rules for restarts, back-off and health are the pure functions of
+:mod:`composer.supervisor.policy`, and stopping is the kernel's one
+grace-then-kill routine.  A single thread runs the event loop; healthchecks run
+in worker threads and post their results back through a queue and a wake-up pipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import queue
 import selectors
 import signal
 import socket
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from typing import Any
 
 from composer.kernel.process.stop import GraceKill
 from composer.model.container import ContainerFiles
+from composer.model.restart import RestartPolicy
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -49,10 +49,22 @@ from composer.store.container import (
     is_alive,
     process_start_time,
 )
+from composer.supervisor import policy
+from composer.supervisor.protocol import (
+    SOCKET_NAME,
+    Forget,
+    Kill,
+    Ping,
+    ProtocolError,
+    Reply,
+    Request,
+    Shutdown,
+    Start,
+    Stop,
+    decode_request,
+    encode_reply,
+)
 
-BACKOFF_START = 0.1
-BACKOFF_MAX = 30.0
-BACKOFF_RESET_AFTER = 10.0
 HEALTH_LOG_KEEP = 5
 PR_SET_CHILD_SUBREAPER = 36
 LOG_MAX_SIZE = 10 * 1024 * 1024
@@ -67,7 +79,7 @@ class Watched:
     spec: SupervisedContainer
     status: ContainerStatus
     pidfd: int = -1
-    backoff: float = BACKOFF_START
+    backoff: float = policy.BACKOFF_START
     restart_at: float = 0.0
     stop_deadline: float = 0.0
     stop_waiters: list[socket.socket] = field(default_factory=list)
@@ -89,7 +101,7 @@ class Supervisor:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir
         self.containers_dir = project_dir / "containers"
-        self.socket_path = project_dir / "supervisor.sock"
+        self.socket_path = project_dir / SOCKET_NAME
         self.selector = selectors.DefaultSelector()
         self.watched: dict[str, Watched] = {}
         self.by_pid: dict[int, str] = {}
@@ -147,8 +159,17 @@ class Supervisor:
                 key.data()
                 continue
             kind, payload = key.data
-            handler = getattr(self, f"_on_{kind}")
-            handler(payload, key.fd)
+            match kind:
+                case "wake":
+                    self._on_wake(key.fd)
+                case "accept":
+                    self._on_accept(payload)
+                case "request":
+                    self._on_request(payload)
+                case "pidfd":
+                    self._on_pidfd(payload, key.fd)
+                case "started":
+                    self._on_started(payload, key.fd)
         self._reap_children()
         self._drain_health_results()
         self._run_timers()
@@ -163,26 +184,27 @@ class Supervisor:
         return min(deadlines)
 
     # -- event handlers ----------------------------------------------------------
-    def _on_wake(self, _payload: Any, fd: int) -> None:
+    def _on_wake(self, fd: int) -> None:
         with contextlib.suppress(BlockingIOError):
             while os.read(fd, 512):
                 pass
 
-    def _on_accept(self, listener: socket.socket, _fd: int) -> None:
+    def _on_accept(self, listener: socket.socket) -> None:
         with contextlib.suppress(BlockingIOError):
             conn, _ = listener.accept()
             conn.setblocking(True)
             conn.settimeout(5.0)
             self.selector.register(conn, selectors.EVENT_READ, ("request", conn))
 
-    def _on_request(self, conn: socket.socket, _fd: int) -> None:
+    def _on_request(self, conn: socket.socket) -> None:
         self.selector.unregister(conn)
         try:
-            line = _read_line(conn)
-            request = json.loads(line) if line else {}
-            keep_open = self._dispatch(conn, request)
-        except Exception as error:  # a bad request must never bring the supervisor down
-            _reply(conn, {"ok": False, "error": f"{type(error).__name__}: {error}"})
+            keep_open = self._dispatch(conn, decode_request(_read_line(conn)))
+        except ProtocolError as error:
+            _reply(conn, Reply.failed(str(error)))
+            keep_open = False
+        except Exception as error:  # a request that fails must never bring the supervisor down
+            _reply(conn, Reply.failed(f"{type(error).__name__}: {error}"))
             keep_open = False
         if not keep_open:
             conn.close()
@@ -197,24 +219,22 @@ class Supervisor:
         self._exited(watched, exit_code=-1)
 
     # -- requests ----------------------------------------------------------------
-    def _dispatch(self, conn: socket.socket, request: dict[str, Any]) -> bool:
-        op = request.get("op")
-        name = str(request.get("name", ""))
-        if op == "ping":
-            _reply(conn, {"ok": True, "pid": os.getpid(), "containers": sorted(self.watched)})
-        elif op == "start":
-            return self._start(conn, name)
-        elif op == "stop":
-            return self._stop(conn, name, int(request.get("signal", 0)), float(request.get("timeout", -1)))
-        elif op == "kill":
-            _reply(conn, self._kill(name, int(request.get("signal", signal.SIGKILL))))
-        elif op == "forget":
-            _reply(conn, self._forget(name))
-        elif op == "shutdown":
-            self.running = not request.get("force") and any(is_alive(w.status) for w in self.watched.values())
-            _reply(conn, {"ok": not self.running, "containers": sorted(self.watched)})
-        else:
-            _reply(conn, {"ok": False, "error": f"unknown request {op!r}"})
+    def _dispatch(self, conn: socket.socket, request: Request) -> bool:
+        """Answer ``request``; True when the answer comes later (the connection stays open)."""
+        match request:
+            case Ping():
+                _reply(conn, Reply(pid=os.getpid(), containers=tuple(sorted(self.watched))))
+            case Start(name=name):
+                return self._start(conn, name)
+            case Stop(name=name, signal=sig, timeout=timeout):
+                return self._stop(conn, name, sig, float(timeout))
+            case Kill(name=name, signal=sig):
+                _reply(conn, self._kill(name, sig))
+            case Forget(name=name):
+                _reply(conn, self._forget(name))
+            case Shutdown(force=force):
+                self.running = not force and any(is_alive(w.status) for w in self.watched.values())
+                _reply(conn, Reply(ok=not self.running, containers=tuple(sorted(self.watched))))
         return False
 
     def _start(self, conn: socket.socket, name: str) -> bool:
@@ -226,7 +246,7 @@ class Supervisor:
             if current.pending is not None:
                 current.start_waiters.append(conn)
                 return True
-            _reply(conn, {"ok": True, "pid": current.status.pid, "already": True})
+            _reply(conn, Reply(pid=current.status.pid, already=True))
             return False
         status = cdir.read_status()
         status.restart_count = 0 if current is None else current.status.restart_count
@@ -248,7 +268,7 @@ class Supervisor:
                 watched.status.stopped_by_user = True
                 watched.restart_at = 0.0
                 self._save(watched)
-            _reply(conn, {"ok": True, "already": True})
+            _reply(conn, Reply(already=True))
             return False
         watched.stop_waiters.append(conn)
         self._begin_stop(watched, sig, timeout)
@@ -266,16 +286,16 @@ class Supervisor:
         watched.stop_deadline = watched.stopping.begin()
         self._save(watched)
 
-    def _kill(self, name: str, sig: int) -> dict[str, Any]:
+    def _kill(self, name: str, sig: int) -> Reply:
         watched = self.watched.get(name)
         if watched is None or not is_alive(watched.status):
-            return {"ok": False, "error": f"container {name} is not running"}
+            return Reply.failed(f"container {name} is not running")
         if sig in (signal.SIGKILL, signal.SIGTERM):
             watched.status.stopped_by_user = True
         os.kill(watched.status.pid, sig)
-        return {"ok": True}
+        return Reply()
 
-    def _forget(self, name: str) -> dict[str, Any]:
+    def _forget(self, name: str) -> Reply:
         watched = self.watched.pop(name, None)
         if watched is not None:
             self.by_pid.pop(watched.status.pid, None)
@@ -285,7 +305,7 @@ class Supervisor:
             if watched.pidfd >= 0:
                 self.selector.unregister(watched.pidfd)
                 os.close(watched.pidfd)
-        return {"ok": True}
+        return Reply()
 
     # -- processes ---------------------------------------------------------------
     def _cgroup_of(self, watched: Watched) -> Any:
@@ -333,7 +353,7 @@ class Supervisor:
             return
         self._running(watched, pid)
         for conn in watched.start_waiters:
-            _reply(conn, {"ok": True, "pid": pid})
+            _reply(conn, Reply(pid=pid))
             conn.close()
         watched.start_waiters.clear()
         if watched.early_exit is not None:  # it ran and ended before we heard it started
@@ -352,11 +372,11 @@ class Supervisor:
         status.finished_at = time.time()
         self._save(watched)
         for conn in watched.start_waiters:
-            _reply(conn, {"ok": False, "error": message})
+            _reply(conn, Reply.failed(message))
             conn.close()
         watched.start_waiters.clear()
         for conn in watched.stop_waiters:  # a stop asked during set-up: nothing runs any more
-            _reply(conn, {"ok": True, "already": True})
+            _reply(conn, Reply(already=True))
             conn.close()
         watched.stop_waiters.clear()
         watched.stop_requested = None
@@ -448,31 +468,18 @@ class Supervisor:
         watched.stop_deadline = 0.0
         watched.stopping = None
         watched.next_health_at = 0.0
-        if self._should_restart(watched):
-            ran_for = status.finished_at - status.started_at
-            if ran_for >= BACKOFF_RESET_AFTER:
-                watched.backoff = BACKOFF_START
+        ran_for = status.finished_at - status.started_at
+        exit = policy.Exit(exit_code, status.restart_count, status.stopped_by_user, ran_for)
+        restart = policy.restart_after(RestartPolicy.parse(watched.spec.restart), exit, watched.backoff)
+        if restart is not None:
             status.state = "restarting"
-            watched.restart_at = time.monotonic() + watched.backoff
-            watched.backoff = min(BACKOFF_MAX, watched.backoff * 2)
+            watched.restart_at = time.monotonic() + restart.delay
+            watched.backoff = restart.next_backoff
         self._save(watched)
         for conn in watched.stop_waiters:
-            _reply(conn, {"ok": True, "exit_code": exit_code})
+            _reply(conn, Reply(exit_code=exit_code))
             conn.close()
         watched.stop_waiters.clear()
-
-    def _should_restart(self, watched: Watched) -> bool:
-        status = watched.status
-        if status.stopped_by_user:
-            return False
-        policy = watched.spec.restart
-        if policy in ("always", "unless-stopped"):
-            return True
-        if policy.startswith("on-failure"):
-            _, _, limit = policy.partition(":")
-            within = not limit or status.restart_count < int(limit)
-            return status.exit_code not in (0, None) and within
-        return False
 
     # -- timers ------------------------------------------------------------------
     def _run_timers(self) -> None:
@@ -496,8 +503,7 @@ class Supervisor:
         if health is None:
             watched.next_health_at = 0.0
             return
-        first = health.start_interval if health.start_period > 0 else health.interval
-        watched.next_health_at = time.monotonic() + min(first, health.interval)
+        watched.next_health_at = time.monotonic() + policy.first_probe_in(health)
 
     def _launch_health(self, watched: Watched) -> None:
         health = watched.spec.health
@@ -544,18 +550,12 @@ class Supervisor:
         health = watched.spec.health
         assert health is not None
         status = watched.status
-        in_start_period = time.time() - status.started_at < health.start_period
-        log = {"start": time.time(), "exit_code": code, "output": output}
+        now = time.time()
+        log = {"start": now, "exit_code": code, "output": output}
         status.health_log = [*status.health_log, log][-HEALTH_LOG_KEEP:]
-        if code == 0:
-            status.health = "healthy"
-            status.health_failing_streak = 0
-        elif not in_start_period:
-            status.health_failing_streak += 1
-            if status.health_failing_streak >= health.retries:
-                status.health = "unhealthy"
-        still_starting = status.health == "starting" and in_start_period
-        delay = health.start_interval if still_starting else health.interval
+        current = policy.HealthState(_health_of(status.health), status.health_failing_streak)
+        after, delay = policy.after_probe(current, health, code, now - status.started_at)
+        status.health, status.health_failing_streak = after.health, after.failing_streak
         watched.next_health_at = time.monotonic() + delay
         self._save(watched)
 
@@ -574,19 +574,23 @@ def _decode(wait_status: int) -> int:
     return os.waitstatus_to_exitcode(wait_status)
 
 
-def _read_line(conn: socket.socket) -> str:
+def _read_line(conn: socket.socket) -> bytes:
     chunks = b""
     while not chunks.endswith(b"\n"):
         chunk = conn.recv(65536)
         if not chunk:
             break
         chunks += chunk
-    return chunks.decode()
+    return chunks
 
 
-def _reply(conn: socket.socket, payload: dict[str, Any]) -> None:
+def _health_of(text: str) -> policy.Health:
+    return "healthy" if text == "healthy" else "unhealthy" if text == "unhealthy" else "starting"
+
+
+def _reply(conn: socket.socket, reply: Reply) -> None:
     with contextlib.suppress(OSError):
-        conn.sendall(json.dumps(payload).encode() + b"\n")
+        conn.sendall(encode_reply(reply))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -599,7 +603,3 @@ def main(argv: list[str] | None = None) -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     (args.project_dir / "supervisor.pid").write_text(f"{os.getpid()} {process_start_time(os.getpid())}\n")
     Supervisor(args.project_dir).serve()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

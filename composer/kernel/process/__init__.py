@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from composer.kernel.process.helpers import decode_wait_status as decode_wait_status
     from composer.kernel.process.helpers import find_executable as find_executable
     from composer.kernel.process.helpers import find_host_init as find_host_init
-    from composer.kernel.process.helpers import health_argv as health_argv
     from composer.kernel.process.helpers import is_static_elf as is_static_elf
     from composer.kernel.process.helpers import lowered_rlimit as lowered_rlimit
     from composer.kernel.process.parent import PendingContainer as PendingContainer
@@ -92,7 +91,6 @@ _HOME = {
     "decode_wait_status": "helpers",
     "find_executable": "helpers",
     "find_host_init": "helpers",
-    "health_argv": "helpers",
     "is_static_elf": "helpers",
     "lowered_rlimit": "helpers",
     "PendingContainer": "parent",

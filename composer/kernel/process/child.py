@@ -29,7 +29,6 @@ from composer.errors import ContainerError
 from composer.kernel import mounts
 from composer.kernel import syscalls as sc
 from composer.kernel.process.helpers import (
-    DEFAULT_PATH,
     RLIMITS,
     container_env,
     find_executable,
@@ -38,7 +37,7 @@ from composer.kernel.process.helpers import (
 from composer.kernel.process.init import run_init
 from composer.kernel.process.security import Security, confine
 from composer.kernel.users import resolve_user
-from composer.model.container import ContainerConfig
+from composer.model.container import DEFAULT_PATH, ContainerConfig
 
 
 class Stage:

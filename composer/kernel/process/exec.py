@@ -37,7 +37,7 @@ from composer.errors import ContainerError
 from composer.kernel import syscalls as sc
 from composer.kernel.cgroups import CgroupHandle
 from composer.kernel.process.child import Stage, exec_command, join_cgroup, report_and_exit, reset_signals
-from composer.kernel.process.helpers import container_env, decode_wait_status, health_argv
+from composer.kernel.process.helpers import container_env, decode_wait_status
 from composer.kernel.process.parent import child_failure, close_all, fork_in_pidns, read_all, signals_to_reset
 from composer.kernel.process.security import Security, confine, security_for
 from composer.kernel.users import resolve_user
@@ -331,7 +331,7 @@ def run_in_container(
 
     options = _ExecOptions(user, None, None, cgroup, cfg)
     try:
-        child, err_r = _start_exec(pid, health_argv(argv), stdio, options)
+        child, err_r = _start_exec(pid, list(argv), stdio, options)
     finally:
         os.close(out_w)
     try:

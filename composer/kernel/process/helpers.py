@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from functools import cache
 
 from composer.errors import ContainerError
+from composer.model.container import DEFAULT_PATH
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_INIT_CANDIDATES = (
     "/usr/bin/tini-static",
     "/usr/bin/tini",
@@ -122,15 +122,6 @@ def find_host_init() -> str | None:
     if forced:
         return forced
     return _first_static_init()
-
-
-def health_argv(test: Sequence[str]) -> list[str]:
-    """Compose healthcheck ``test`` forms: ["CMD", ...], ["CMD-SHELL", "..."], or a plain argv."""
-    if test and test[0] == "CMD":
-        return list(test[1:])
-    if test and test[0] == "CMD-SHELL":
-        return ["/bin/sh", "-c", " ".join(test[1:])]
-    return list(test)
 
 
 @cache

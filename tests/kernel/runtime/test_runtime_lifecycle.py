@@ -55,13 +55,13 @@ def test_exec_joins_the_container_and_propagates_the_exit_code(lab: Lab) -> None
     mnt_self, mnt_1, pid_self, pid_1, host = out.decode().split()
     assert mnt_self == mnt_1 and pid_self == pid_1 and host == "box"
     assert exec_in_container(container.pid, ["sh", "-c", "exit 3"], cfg=container.cfg) == 3
-    code, out = run_in_container(container.pid, ["CMD", "cat", "/proc/self/status"], 10, cfg=container.cfg)
+    code, out = run_in_container(container.pid, ["cat", "/proc/self/status"], 10, cfg=container.cfg)
     assert b"Seccomp:\t2" in out and b"CapBnd:\t00000000a80425fb" in out
 
 
 def test_exec_with_a_timeout_is_killed(lab: Lab) -> None:
     container = lab.start("c", ["sleep", "30"])
-    code, _ = run_in_container(container.pid, ["CMD-SHELL", "sleep 20"], 0.3, cfg=container.cfg)
+    code, _ = run_in_container(container.pid, ["/bin/sh", "-c", "sleep 20"], 0.3, cfg=container.cfg)
     assert code == 137
 
 

@@ -14,7 +14,6 @@ from composer.kernel.process import (
     check_sysctls,
     decode_wait_status,
     find_executable,
-    health_argv,
     is_static_elf,
     lowered_rlimit,
 )
@@ -105,11 +104,6 @@ def test_wait_status_decoding() -> None:
     assert decode_wait_status(3 << 8) == 3
     assert decode_wait_status(9) == 137
     assert decode_wait_status(15) == 143
-
-
-def test_health_argv() -> None:
-    assert health_argv(["CMD", "curl", "-f", "x"]) == ["curl", "-f", "x"]
-    assert health_argv(["CMD-SHELL", "exit 1"]) == ["/bin/sh", "-c", "exit 1"]
 
 
 def test_find_executable_inside_a_root(tmp_path: Path) -> None:
