@@ -8,6 +8,8 @@
 * ``restart``    the restart policy, parsed once
 * ``naming``     deterministic host names (bridges, veths, ifalias markers)
 * ``ipam``       address planning
+* ``netstate``   what a network namespace holds (links, addresses, routes) and how it differs
+* ``units``      sizes, durations, rates and percentages as compose writes them
 * ``codec``      the JSON form of the desired state (the no-op fast path stores it)
 
 Nothing here reads the environment, the disk or the kernel: what the values

@@ -31,7 +31,7 @@ import difflib
 import errno
 import os
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -453,13 +453,18 @@ def validation_issues(error: ValidationError, data: Any, locate: Locator) -> lis
 
 
 def load_project(
-    files: list[Path],
-    project_directory: Path | None,
-    env_files: list[Path],
-    project_name: str | None,
-    profiles: list[str],
+    files: Sequence[Path],
+    project_directory: Path | None = None,
+    env_files: Sequence[Path] = (),
+    project_name: str | None = None,
+    profiles: Sequence[str] = (),
 ) -> LoadedProject:
-    """Load, merge, interpolate and validate a project; raise SpecError with every problem."""
+    """Load, merge, interpolate and validate a project; raise SpecError with every problem.
+
+    Only ``files`` is needed; the rest default as the CLI's do without flags (the
+    project directory is the first file's folder, ``.env`` there, no profile).
+    """
+    files, env_files, profiles = list(files), list(env_files), list(profiles)
     paths = _resolve_files(files, project_directory)
     directory = discovery.project_directory(project_directory, paths)
     environment, issues = _interpolation_environment(interpolation_files(env_files, directory))
