@@ -14,15 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from composer.engine import fastpath
-from composer.engine.applier import Applier
-from composer.engine.executor import Executor
 from composer.engine.hosts import default_host
 from composer.engine.hosts.base import Host
 from composer.engine.observe import observe
 from composer.engine.options import DEFAULT_ROOTS, Roots, UpOptions, UpResult
 from composer.engine.plan import Plan, Verb
-from composer.engine.preflight import check_host
-from composer.engine.prepare import desired_state
 from composer.engine.reconcile import ReconcileOptions, reconcile
 from composer.events import Event, EventSink, discard
 from composer.model.desired import DesiredState
@@ -67,6 +63,12 @@ def up(
     inputs: fastpath.UpInputs | None = None,
 ) -> UpResult:
     """Converge the host on the project; with ``inputs``, remember the result for up_cached()."""
+    # Imported here: the no-op path (up_cached) needs none of them.
+    from composer.engine.applier import Applier
+    from composer.engine.executor import Executor
+    from composer.engine.preflight import check_host
+    from composer.engine.prepare import desired_state
+
     host = host or default_host(roots)
     root = StateRoot(roots.state)
     remember = inputs if inputs is not None and options.plain else None

@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from composer.kernel.procfs import ProcessInfo
-from composer.model.build import ImageLike
 from composer.model.desired import (
     DesiredContainer,
     DesiredInterface,
@@ -38,6 +37,9 @@ from composer.model.netstate import NetnsState
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
 from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
+
+if TYPE_CHECKING:  # build_desired is not needed to observe: the no-op path does not load it
+    from composer.model.build import ImageLike
 
 
 class HostFacts(Protocol):

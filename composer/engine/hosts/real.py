@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
-from composer.kernel.devices import policy as device_policy
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
-from composer.model.build import ImageLike
 from composer.model.container import ContainerConfig
 from composer.model.desired import (
     Attachment,
@@ -47,6 +45,9 @@ from composer.store.layout import ProjectLayout, StateRoot
 from composer.store.locks import forwarding_lock
 from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 from composer.supervisor.client import SupervisorClient
+
+if TYPE_CHECKING:
+    from composer.model.build import ImageLike
 
 
 class RealHost:
@@ -528,6 +529,8 @@ class RealHost:
 
 def _create_cgroup(driver: Any, config: ContainerConfig) -> Any:
     """Create the container's cgroup; retry when a parallel removal dropped the empty project level."""
+    from composer.kernel.devices import policy as device_policy
+
     for attempt in range(5):
         try:
             return driver.create(config.project, config.name, config.cgroup, device_policy(config))
