@@ -28,7 +28,6 @@ import errno
 import functools
 import json
 import os
-import platform
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -228,7 +227,7 @@ def load_docker_profile(path: str | Path, caps: int, arch: str | None = None) ->
         raise ContainerError(f"cannot read seccomp profile {path}: {exc.strerror}") from exc
     except ValueError as exc:
         raise ContainerError(f"seccomp profile {path} is not valid JSON: {exc}") from exc
-    return parse_docker_profile(data, caps, arch or platform.machine(), str(path))
+    return parse_docker_profile(data, caps, arch or os.uname().machine, str(path))
 
 
 # --- compilation --------------------------------------------------------------------------------
@@ -332,7 +331,7 @@ def compile_profile(profile: Profile, arch: str | None = None) -> list[Instructi
     refused (Docker allows it, but its numbers differ call by call and kernels
     mostly build it out).
     """
-    arch = arch or platform.machine()
+    arch = arch or os.uname().machine
     asm = _Assembler()
     asm.emit(_LD_ABS, _OFF_ARCH)
     compat = COMPAT_ARCH.get(arch)

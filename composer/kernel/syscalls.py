@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -62,7 +61,7 @@ _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _SYS_CAPGET = {"x86_64": 125, "aarch64": 90}
 _SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 _SYS_BPF = {"x86_64": 321, "aarch64": 280}
-_ARCH = platform.machine()
+_ARCH = os.uname().machine  # what platform.machine() returns, without importing platform
 
 
 def _check(result: int) -> int:
