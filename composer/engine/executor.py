@@ -5,7 +5,11 @@ time (``max_workers``, ``--parallel``), so independent containers start side by
 side while a dependent waits for its dependency.  Among ready actions, later
 phases go first (a container starts as soon as it exists, its start running in
 the supervisor beside the creates still going on), and ties keep the plan's own
-order.  The first failure stops new actions from starting; those already
+order.  Actions that only wait (a stop waits out the grace period, a wait for
+health or completion polls) do not take a worker: they run in a pool of their
+own, as many at once as are ready (up to ``max_waiters``), so ``down -t 1`` of a
+hundred containers costs one grace period, not one per ``--parallel`` of them.
+The first failure stops new actions from starting; those already
 running finish, then the error is raised.  What was done is in the state store,
 so the next ``up`` or ``down`` goes on from there.
 """
@@ -16,10 +20,13 @@ import heapq
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from composer.engine.plan import VERB_PHASE, Action, ActionKey, Plan
+from composer.engine.plan import VERB_PHASE, Action, ActionKey, Plan, Verb
 from composer.errors import ComposerError
 
 ActionHandler = Callable[[Action], None]
+
+WAITING_VERBS = frozenset((Verb.STOP, Verb.WAIT_HEALTHY, Verb.WAIT_COMPLETED))
+MAX_WAITERS = 1024  # threads that sleep in a socket or a poll: cheap, but bounded
 
 
 class PlanFailed(ComposerError):
@@ -38,9 +45,12 @@ def _describe(error: BaseException) -> str:
 
 
 class Executor:
-    def __init__(self, handler: ActionHandler, *, max_workers: int = 8) -> None:
+    def __init__(
+        self, handler: ActionHandler, *, max_workers: int = 8, max_waiters: int = MAX_WAITERS
+    ) -> None:
         self.handler = handler
         self.max_workers = max(1, max_workers)
+        self.max_waiters = max(1, max_waiters)
 
     def apply(self, plan: Plan) -> None:
         if not plan:
@@ -55,17 +65,31 @@ class Executor:
         heapq.heapify(ready)
         failures: list[tuple[Action, BaseException]] = []
         running: dict[Future[None], ActionKey] = {}
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="composer") as pool:
+        busy = {False: 0, True: 0}  # running actions, by whether they only wait
+        workers = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="composer")
+        waiters = ThreadPoolExecutor(max_workers=self.max_waiters, thread_name_prefix="composer-wait")
+        limit = {False: self.max_workers, True: self.max_waiters}
+        with workers, waiters:
             while True:
-                # Submit no more than there are workers: after a failure nothing queued runs.
-                while ready and not failures and len(running) < self.max_workers:
-                    _, k = heapq.heappop(ready)
-                    running[pool.submit(self.handler, plan.actions[k])] = k
+                # Submit no more than there are threads: after a failure nothing queued runs.
+                deferred: list[tuple[tuple[int, int], ActionKey]] = []
+                while ready and not failures:
+                    item = heapq.heappop(ready)
+                    waits = item[1].verb in WAITING_VERBS
+                    if busy[waits] >= limit[waits]:
+                        deferred.append(item)
+                        continue
+                    busy[waits] += 1
+                    pool = waiters if waits else workers
+                    running[pool.submit(self.handler, plan.actions[item[1]])] = item[1]
+                for item in deferred:
+                    heapq.heappush(ready, item)
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
                     k = running.pop(future)
+                    busy[k.verb in WAITING_VERBS] -= 1
                     error = future.exception()
                     if error is not None:
                         failures.append((plan.actions[k], error))

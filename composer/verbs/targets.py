@@ -69,3 +69,29 @@ def find_container(store: ProjectStore, service: str, index: int = 1) -> Target:
 def require_containers(store: ProjectStore) -> None:
     if not store.containers():
         raise ComposerError(f"project {store.project} has no containers", hint="bring it up with composer up")
+
+
+def stop_waves(items: Sequence[Target]) -> list[list[Target]]:
+    """The containers grouped so that dependents stop before what they depend on, as compose does.
+
+    Wave 0 holds the containers of services nothing (among ``items``) depends on;
+    a service comes one wave after the last of its dependents.
+    """
+    chosen = {item.service for item in items}
+    dependents: dict[str, set[str]] = {service: set() for service in chosen}
+    for item in items:
+        for dependency in item.depends_on:
+            if dependency in chosen:
+                dependents[dependency].add(item.service)
+    wave_of: dict[str, int] = {}
+
+    def wave(service: str, seen: frozenset[str] = frozenset()) -> int:
+        if service not in wave_of:
+            later = [wave(d, seen | {service}) + 1 for d in dependents[service] if d not in seen]
+            wave_of[service] = max(later, default=0)
+        return wave_of[service]
+
+    waves: list[list[Target]] = [[] for _ in range(1 + max((wave(s) for s in chosen), default=-1))]
+    for item in items:
+        waves[wave_of[item.service]].append(item)
+    return [group for group in waves if group]
