@@ -35,7 +35,9 @@ from composer.store.files import atomic_write
 from composer.store.layout import StateRoot
 
 _VARIABLE = re.compile(rb"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_COMPOSE_VARIABLES = ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME", "COMPOSE_PATH_SEPARATOR")
+_COMPOSE_VARIABLES = (
+    "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME", "COMPOSE_PATH_SEPARATOR", "COMPOSE_ENV_FILES",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ class UpInputs:
 
     def interpolation_files(self) -> list[Path]:
         directory = project_directory(self.project_directory, self.files)
-        return list(interpolation_files(self.env_files, directory).paths)  # the loader's rule
+        compose_env_files = os.environ.get("COMPOSE_ENV_FILES")
+        return list(
+            interpolation_files(self.env_files, directory, compose_env_files).paths
+        )  # the loader's rule
 
 
 def _cache_file(root: StateRoot, inputs: UpInputs) -> Path:
@@ -104,12 +109,14 @@ def eligible(loaded: Any, desired: DesiredState) -> bool:
     if any(svc.image for svc in spec.services.values()):
         return False
     raw = b"".join(Path(f).read_bytes() for f in loaded.files)
-    return b"env_file" not in raw
+    # Files named only inside the project (env_file, extends, include) are not fingerprinted.
+    return not any(word in raw for word in (b"env_file", b"extends", b"include", b"label_file"))
 
 
 def save(root: StateRoot, inputs: UpInputs, loaded: Any, desired: DesiredState) -> None:
     path = _cache_file(root, inputs)
-    if not eligible(loaded, desired):
+    # COMPOSE_FILE written in .env makes the loader read other files than the command line names.
+    if not eligible(loaded, desired) or tuple(loaded.files) != tuple(inputs.files):
         _remove(path)
         return
     tarballs = [

@@ -20,6 +20,7 @@ from composer.engine.observe import observe
 from composer.engine.options import DEFAULT_ROOTS, Roots, UpOptions, UpResult
 from composer.engine.plan import Plan, Verb
 from composer.engine.reconcile import ReconcileOptions, reconcile
+from composer.errors import SpecError
 from composer.events import Event, EventSink, discard
 from composer.model.desired import DesiredState
 from composer.store.layout import ProjectLayout, StateRoot
@@ -69,6 +70,7 @@ def up(
     from composer.engine.preflight import check_host
     from composer.engine.prepare import desired_state
 
+    refuse_unhonoured(loaded)
     host = host or default_host(roots)
     root = StateRoot(roots.state)
     remember = inputs if inputs is not None and options.plain else None
@@ -96,6 +98,15 @@ def up(
         if remember is not None:
             fastpath.save(root, remember, loaded, desired)
         return UpResult(plan, desired)
+
+
+def refuse_unhonoured(loaded: LoadedProject) -> None:
+    """Fields the file may hold but the runtime does not honour yet stop ``up`` here, all at once."""
+    from composer.project.refusals import refusals
+
+    issues = refusals(loaded.spec, loaded.locate)
+    if issues:
+        raise SpecError(issues)
 
 
 def reconcile_options(options: UpOptions) -> ReconcileOptions:

@@ -13,7 +13,7 @@ loader both start here, so they agree on which files a command reads.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -44,14 +44,25 @@ def is_file(path: Path) -> bool:
         return True
 
 
-def project_files(files: Sequence[Path], project_directory: Path | None) -> list[Path]:
-    """The files a command reads: -f, else $COMPOSE_FILE, else discovery ([] when none is found)."""
+def project_files(
+    files: Sequence[Path], project_directory: Path | None, environment: Mapping[str, str] | None = None
+) -> list[Path]:
+    """The files a command reads: -f, else $COMPOSE_FILE, else discovery ([] when none is found).
+
+    ``COMPOSE_FILE`` is split on ``$COMPOSE_PATH_SEPARATOR`` (default ``os.pathsep``);
+    its relative names are taken from the project directory (or the working
+    directory).  ``environment`` is the process environment unless the
+    caller passes one (the loader passes it with the ``.env`` values under it).
+    """
     if files:
         return [f.absolute() for f in files]
-    from_env = os.environ.get("COMPOSE_FILE")
+    env = os.environ if environment is None else environment
+    from_env = env.get("COMPOSE_FILE")
+    base = (project_directory or Path.cwd()).absolute()
     if from_env:
-        return [Path(p).absolute() for p in from_env.split(os.pathsep) if p]
-    return discover_files((project_directory or Path.cwd()).absolute())
+        separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [base / p for p in from_env.split(separator) if p]
+    return discover_files(base)
 
 
 def project_directory(explicit: Path | None, files: Sequence[Path]) -> Path:

@@ -27,9 +27,11 @@ ancestor that exists.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +44,13 @@ from composer.errors import SpecError, SpecIssue
 from composer.model.naming import normalize_project_name
 from composer.project import discovery
 from composer.project.dotenv import InterpolationFiles, interpolation_files, parse_env_file
+from composer.project.extends import apply_extends
+from composer.project.include import apply_include
 from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree
-from composer.project.merge import merge_projects
+from composer.project.merge import enforce_unicity, merge_projects
 from composer.project.models import ModelContext, ProjectSpec
-from composer.project.yamlsafe import YamlDocument, load_yaml
+from composer.project.rebase import rebase_project
+from composer.project.yamlsafe import YamlDocument, load_yaml_documents
 
 # Compose keys composer knows about but does not do; a clearer hint than "unknown key".
 UNSUPPORTED = {
@@ -73,6 +78,7 @@ class LoadedProject:
     environment: Mapping[str, str]
     marks: Mapping[str, tuple[str, int, int]] = field(default_factory=dict, repr=False, compare=False)
     warnings: tuple[str, ...] = ()
+    all_profiles: tuple[str, ...] = ()  # every profile a service of the files names, enabled or not
 
     def locate(self, path: str) -> tuple[str, int, int]:
         """(file, line, column) of a dotted path, or of its nearest ancestor found."""
@@ -106,8 +112,10 @@ def dotted(path: tuple[str | int, ...]) -> str:
 # --------------------------------------------------------------------------- discovery
 
 
-def _resolve_files(files: list[Path], project_directory: Path | None) -> list[Path]:
-    found = discovery.project_files(files, project_directory)
+def _resolve_files(
+    files: list[Path], project_directory: Path | None, environment: Mapping[str, str]
+) -> list[Path]:
+    found = discovery.project_files(files, project_directory, environment)
     if not found:
         names = ", ".join(discovery.DEFAULT_FILES)
         issue = SpecIssue(
@@ -139,7 +147,10 @@ def _read_text(path: Path, where: str, issue_path: str = "") -> tuple[str | None
 # --------------------------------------------------------------------------- environment
 
 
-def _interpolation_environment(choice: InterpolationFiles) -> tuple[dict[str, str], list[SpecIssue]]:
+def _read_env_files(
+    choice: InterpolationFiles, process: Mapping[str, str]
+) -> tuple[dict[str, str], list[SpecIssue]]:
+    """The ``.env`` values (later files win), each file read with the values before it known."""
     issues: list[SpecIssue] = []
     values: dict[str, str] = {}
     for path in choice.paths:
@@ -150,10 +161,19 @@ def _interpolation_environment(choice: InterpolationFiles) -> tuple[dict[str, st
             issues.append(issue)
             continue
         try:
-            values.update(parse_env_file(text or "", {**values, **os.environ}))
+            values.update(parse_env_file(text or "", {**values, **process}))
         except InterpolationError as error:
             issues.append(SpecIssue(display_path(path), 0, 0, "", str(error)))
-    return {**values, **os.environ}, issues
+    return values, issues
+
+
+def _interpolation_environment(
+    env_files: list[Path], directory: Path, process: Mapping[str, str]
+) -> tuple[dict[str, str], list[SpecIssue]]:
+    """The process environment over the ``.env`` files compose would read for ``directory``."""
+    choice = interpolation_files(env_files, directory, process.get("COMPOSE_ENV_FILES"))
+    values, issues = _read_env_files(choice, process)
+    return {**values, **process}, issues
 
 
 # --------------------------------------------------------------------------- reading files
@@ -166,19 +186,25 @@ class _Loaded:
     data: dict[str, Any]
 
 
-def _read_project_file(path: Path, interpolator: Interpolator) -> tuple[_Loaded | None, list[SpecIssue]]:
+def _parse_file(path: Path) -> tuple[list[YamlDocument], list[SpecIssue]]:
     where = display_path(path)
     text, issue = _read_text(path, where)
     if issue is not None:
-        return None, [issue]
+        return [], [issue]
     try:
-        document = load_yaml(text or "", where)
+        return load_yaml_documents(text or "", where), []
     except SpecError as error:  # keep reading the other files: every problem at once
-        return None, list(error.issues)
-    if document.data is None:
-        return None, [SpecIssue(where, 1, 1, "", "the file is empty", "a project needs at least `services:`")]
+        return [], list(error.issues)
+
+
+def _interpolate(
+    document: YamlDocument, where: str, interpolator: Interpolator | None
+) -> tuple[dict[str, Any], list[SpecIssue]]:
     if not isinstance(document.data, dict):
-        return None, [SpecIssue(where, 1, 1, "", "the file must be a mapping (services:, networks:, ...)")]
+        issue = SpecIssue(where, 1, 1, "", "the file must be a mapping (services:, networks:, ...)")
+        return {}, [issue]
+    if interpolator is None:
+        return document.data, []
     data, errors = interpolate_tree(document.data, interpolator)
     issues = []
     for error_path, message in errors:
@@ -186,7 +212,92 @@ def _read_project_file(path: Path, interpolator: Interpolator) -> tuple[_Loaded 
         issues.append(
             SpecIssue(where, line, column, dotted(error_path), message, "set the variable or give a default")
         )
-    return _Loaded(path, document, data), issues
+    return data, issues
+
+
+VERSION_WARNING = "{file}: `version` is obsolete and ignored: remove it to avoid confusion"
+
+
+@dataclass
+class _Reader:
+    """Reads, interpolates and merges project files with one environment (a project or an included one)."""
+
+    interpolator: Interpolator | None
+    process: Mapping[str, str]
+    interpolate: bool
+    warnings: list[str] = field(default_factory=list)
+    loaded: list[_Loaded] = field(default_factory=list)
+
+    def files(
+        self, paths: list[Path], chain: tuple[Path, ...] = ()
+    ) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
+        data: dict[str, Any] = {}
+        issues: list[SpecIssue] = []
+        read_any = False
+        for path in paths:
+            documents, found = _parse_file(path)
+            issues.extend(found)
+            for document in documents:
+                if document.data is None and not document.resets:
+                    continue
+                item, found = self._document(path, document, chain)
+                issues.extend(found)
+                data = merge_projects(data, item, document.resets, document.overrides)
+                read_any = True
+        if issues:
+            return None, issues
+        if not read_any:
+            where = display_path(paths[0]) if paths else ""
+            return None, [
+                SpecIssue(where, 1, 1, "", "the file is empty", "a project needs at least `services:`")
+            ]
+        return enforce_unicity(data), []
+
+    def _document(
+        self, path: Path, document: YamlDocument, chain: tuple[Path, ...]
+    ) -> tuple[dict[str, Any], list[SpecIssue]]:
+        where = display_path(path)
+        data, issues = _interpolate(document, where, self.interpolator)
+        if issues or not data:
+            return data, issues
+        self.loaded.append(_Loaded(path, document, data))
+        if "version" in data:
+            data = {k: v for k, v in data.items() if k != "version"}
+            self.warnings.append(VERSION_WARNING.format(file=where))
+        locate = _document_locator(document, where)
+        data, issues = apply_include(data, path, self._included, locate, chain)
+        if issues:
+            return data, issues
+        return apply_extends(data, path, self._extended, locate)
+
+    def _extended(self, path: Path) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
+        documents, issues = _parse_file(path)
+        data: dict[str, Any] = {}
+        for document in documents:
+            item, found = _interpolate(document, display_path(path), self.interpolator)
+            issues.extend(found)
+            data = merge_projects(data, item, document.resets, document.overrides)
+        return (None, issues) if issues else (data, [])
+
+    def _included(
+        self, paths: list[Path], directory: Path, env_files: list[Path], chain: tuple[Path, ...]
+    ) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
+        environment, issues = _interpolation_environment(env_files, directory, self.process)
+        if issues:
+            return None, issues
+        reader = _Reader(
+            Interpolator(environment) if self.interpolate else None, self.process, self.interpolate
+        )
+        data, issues = reader.files(paths, chain)
+        self.warnings.extend(reader.warnings)
+        if data is None:
+            return None, issues
+        return rebase_project(data, directory), []
+
+
+def _document_locator(document: YamlDocument, where: str) -> Locator:
+    marks = {dotted(key): (where, line, column) for key, (line, column) in document.marks.items()}
+    return lambda path: _locate(marks, (), path) if _locate(marks, (), path)[0] else (where, 0, 0)
 
 
 def _all_marks(loaded: list[_Loaded]) -> dict[str, tuple[str, int, int]]:
@@ -214,12 +325,48 @@ def _value_at(data: Any, path: tuple[str | int, ...]) -> Any:
 
 # --------------------------------------------------------------------------- project-level steps
 
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_NAME_HINT = "use lower-case letters, digits, - and _, starting with a letter or a digit"
 
-def _project_name(explicit: str | None, data: dict[str, Any], project_directory: Path) -> str:
-    for raw in (explicit, os.environ.get("COMPOSE_PROJECT_NAME"), data.get("name")):
-        if raw:
-            return normalize_project_name(str(raw))
-    return normalize_project_name(project_directory.name)
+
+def _declared_name(
+    paths: list[Path], environment: Mapping[str, str]
+) -> tuple[str | None, tuple[str, int, int]]:
+    """The last ``name:`` of the files (interpolated), and where it is written."""
+    found: tuple[str | None, tuple[str, int, int]] = (None, ("", 0, 0))
+    for path in paths:
+        documents, _ = _parse_file(path)
+        for document in documents:
+            raw = document.data.get("name") if isinstance(document.data, dict) else None
+            if isinstance(raw, str):
+                with contextlib.suppress(InterpolationError):
+                    line, column = document.marks.get(("name",), (0, 0))
+                    found = (Interpolator(environment).expand(raw), (display_path(path), line, column))
+    return found
+
+
+def _project_name(
+    explicit: str | None, environment: Mapping[str, str], paths: list[Path], directory: Path
+) -> tuple[str, SpecIssue | None]:
+    """``-p``, ``$COMPOSE_PROJECT_NAME``, ``name:``, else the folder's name (compose's order).
+
+    A name set imperatively (``-p``, the variable) must already be valid:
+    compose refuses it rather than rewrite it.  ``name:`` and the folder's
+    name are normalised (lower case, only ``[a-z0-9_-]``).
+    """
+    for raw, source in ((explicit, "-p"), (environment.get("COMPOSE_PROJECT_NAME"), "COMPOSE_PROJECT_NAME")):
+        if not raw:
+            continue
+        if not PROJECT_NAME.match(raw):
+            return raw, SpecIssue(source, 0, 0, "", f"invalid project name {raw!r}", _NAME_HINT)
+        return raw, None
+    declared, place = _declared_name(paths, environment)
+    name = normalize_project_name(declared or directory.name)
+    if not name:
+        where = place if declared else (str(directory), 0, 0)
+        message = "the project name is empty after normalisation"
+        return name, SpecIssue.at(where, "name", message, "use letters, digits, - and _ (or pass -p NAME)")
+    return name, None
 
 
 def _merge_env_files(
@@ -452,79 +599,118 @@ def validation_issues(error: ValidationError, data: Any, locate: Locator) -> lis
 # --------------------------------------------------------------------------- entry point
 
 
-def load_project(
-    files: Sequence[Path],
+@dataclass
+class RawProject:
+    """The merged project data before validation, and what it came from."""
+
+    name: str
+    data: dict[str, Any]
+    files: list[Path]
+    project_directory: Path
+    environment: dict[str, str]
+    marks: dict[str, tuple[str, int, int]]
+    warnings: list[str]
+    interpolator: Interpolator
+    profiles: list[str]  # enabled
+    all_profiles: list[str]  # every profile a service names
+
+
+def load_raw_project(
+    files: Sequence[Path] = (),
     project_directory: Path | None = None,
     env_files: Sequence[Path] = (),
     project_name: str | None = None,
     profiles: Sequence[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    interpolate: bool = True,
+) -> RawProject:
+    """Find, read, interpolate and merge the files, with ``include`` and ``extends``; not validated.
+
+    ``environ`` is the process environment (``os.environ`` when None).
+    """
+    process = dict(os.environ if environ is None else environ)
+    start = (project_directory or (files[0].absolute().parent if files else Path.cwd())).absolute()
+    environment, issues = _interpolation_environment(list(env_files), start, process)
+    paths = _resolve_files(list(files), project_directory, environment)
+    directory = discovery.project_directory(project_directory, paths)
+    if directory != start:  # found in a parent folder: compose reads the .env beside the file
+        environment, issues = _interpolation_environment(list(env_files), directory, process)
+    if issues:
+        raise SpecError(issues)
+    name, issue = _project_name(project_name, environment, paths, directory)
+    if issue is not None:
+        raise SpecError([issue])
+    environment = {**environment, "COMPOSE_PROJECT_NAME": name}
+    interpolator = Interpolator(environment)
+    reader = _Reader(interpolator if interpolate else None, process, interpolate)
+    data, issues = reader.files(paths)
+    if data is None:
+        raise SpecError(issues)
+    marks = _all_marks(reader.loaded)
+    data["name"] = name
+    enabled = list(profiles) or _split_profiles(environment.get("COMPOSE_PROFILES", ""))
+    return RawProject(
+        name, data, paths, directory, environment, marks, reader.warnings, interpolator, enabled,
+        _all_profiles(data),
+    )  # fmt: skip
+
+
+def _split_profiles(raw: str) -> list[str]:
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _all_profiles(data: dict[str, Any]) -> list[str]:
+    services = data.get("services")
+    found: set[str] = set()
+    for service in services.values() if isinstance(services, dict) else []:
+        wanted = service.get("profiles") if isinstance(service, dict) else None
+        found.update(str(p) for p in wanted or [] if isinstance(wanted, list))
+    return sorted(found)
+
+
+def load_project(
+    files: Sequence[Path] = (),
+    project_directory: Path | None = None,
+    env_files: Sequence[Path] = (),
+    project_name: str | None = None,
+    profiles: Sequence[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> LoadedProject:
     """Load, merge, interpolate and validate a project; raise SpecError with every problem.
 
     Only ``files`` is needed; the rest default as the CLI's do without flags (the
     project directory is the first file's folder, ``.env`` there, no profile).
     """
-    files, env_files, profiles = list(files), list(env_files), list(profiles)
-    paths = _resolve_files(files, project_directory)
-    directory = discovery.project_directory(project_directory, paths)
-    environment, issues = _interpolation_environment(interpolation_files(env_files, directory))
-    interpolator = Interpolator(environment)
-    loaded: list[_Loaded] = []
-    for path in paths:
-        item, file_issues = _read_project_file(path, interpolator)
-        issues.extend(file_issues)
-        if item is not None:
-            loaded.append(item)
+    raw = load_raw_project(files, project_directory, env_files, project_name, profiles, environ=environ)
+    locate: Locator = lambda path: _locate(raw.marks, tuple(raw.files), path)  # noqa: E731
+    data = raw.data
+    issues = _merge_env_files(data, raw.project_directory, raw.interpolator, locate)
+    issues += _apply_profiles(data, raw.profiles, locate)
     if issues:
         raise SpecError(issues)
-
-    marks = _all_marks(loaded)
-    locate: Locator = lambda path: _locate(marks, tuple(paths), path)  # noqa: E731
-    data: dict[str, Any] = {}
-    for item in loaded:
-        data = merge_projects(data, item.data)
-    name = _project_name(project_name, data, directory)
-    if not name:
-        raise SpecError(
-            [
-                SpecIssue(
-                    *locate("name"),
-                    "name",
-                    "the project name is empty after normalisation",
-                    "use letters, digits, - and _ (or pass -p NAME)",
-                )
-            ]
-        )
-    data["name"] = name
-    issues = _merge_env_files(data, directory, interpolator, locate) + _apply_profiles(data, profiles, locate)
-    if issues:
-        raise SpecError(issues)
-    return _validate(data, paths, directory, environment, marks, interpolator, locate)
+    return _validate(raw, locate)
 
 
-def _validate(
-    data: dict[str, Any],
-    paths: list[Path],
-    directory: Path,
-    environment: dict[str, str],
-    marks: dict[str, tuple[str, int, int]],
-    interpolator: Interpolator,
-    locate: Locator,
-) -> LoadedProject:
+def _validate(raw: RawProject, locate: Locator) -> LoadedProject:
     from composer.project.checks import check
 
     try:
-        spec = ProjectSpec.model_validate(data, context=_model_context(directory))
+        spec = ProjectSpec.model_validate(raw.data, context=_model_context(raw.project_directory))
     except ValidationError as error:
-        raise SpecError(validation_issues(error, data, locate)) from None
+        raise SpecError(validation_issues(error, raw.data, locate)) from None
     issues = check(spec, locate)
     if issues:
         raise SpecError(issues)
-    warnings = tuple(
+    warnings = tuple(raw.warnings) + tuple(
         f"the {name} variable is not set: defaulting to a blank string"
-        for name in sorted(interpolator.missing)
+        for name in sorted(raw.interpolator.missing)
     )
-    return LoadedProject(spec.name, spec, tuple(paths), directory, environment, marks, warnings)
+    return LoadedProject(
+        spec.name, spec, tuple(raw.files), raw.project_directory, raw.environment, raw.marks, warnings,
+        tuple(raw.all_profiles),
+    )  # fmt: skip
 
 
 def _model_context(directory: Path) -> ModelContext:

@@ -16,9 +16,17 @@ loop, which lets us:
   does, not YAML 1.1: ``NO``/``yes``/``on`` stay strings, ``22:22`` stays the
   string ``"22:22"`` (not 1342), ``0755`` is the octal 493 and ``0o755`` too.
 
-Mapping keys are always strings (the scalar's text), as compose reads them.
+Mapping keys are strings, as compose requires: a plain key that reads as
+a number, a boolean or null (``80: x``) is an error naming the key (quote it).
 Merge keys (``<<: *defaults``) are supported with YAML's rule: keys written in
 the mapping win over merged ones, earlier merged mappings over later ones.
+
+Compose's own tags are kept apart from the values: a node tagged ``!reset``
+(any kind: scalar, null, list, mapping) is left out of the value and its path
+recorded in ``YamlDocument.resets``; a node tagged ``!override`` stays and its
+path goes to ``YamlDocument.overrides``.  ``merge`` applies them.  A stream of
+several documents (``---``) gives one ``YamlDocument`` each
+(``load_yaml_documents``), merged in order as compose-go does.
 """
 
 from __future__ import annotations
@@ -54,12 +62,17 @@ _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
 
 
+COMPOSE_TAGS = ("!reset", "!override")
+
+
 @dataclass(frozen=True)
 class YamlDocument:
-    """The value of one file and the 1-based (line, column) of each path in it."""
+    """The value of one document, the 1-based (line, column) of each path, and compose's tags."""
 
     data: Any
     marks: Marks
+    resets: frozenset[Path_] = frozenset()
+    overrides: frozenset[Path_] = frozenset()
 
 
 def resolve_plain(text: str) -> Any:
@@ -107,6 +120,7 @@ class _Frame:
     key: str | None = None
     key_mark: Any = None
     key_is_merge: bool = False
+    tag: str | None = None
     explicit: set[str] = field(default_factory=set)
     merges: list[tuple[Any, Any]] = field(default_factory=list)
 
@@ -125,7 +139,9 @@ class _Composer:
         self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, node count)
         self.count = 0
         self.root: Any = None
-        self.documents = 0
+        self.documents: list[YamlDocument] = []
+        self.resets: set[Path_] = set()
+        self.overrides: set[Path_] = set()
 
     # ---- helpers
 
@@ -158,13 +174,32 @@ class _Composer:
             raise _Fatal(f"the document is nested deeper than {MAX_DEPTH} levels", event.start_mark)
         path = self._child_path(event.start_mark)
         self._count(1, event.start_mark)
-        self.stack.append(_Frame(value, path, event.anchor, self.count, event.start_mark))
+        tag = event.tag if event.tag in COMPOSE_TAGS else None
+        if event.tag not in (None, "!", *COMPOSE_TAGS, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            raise _Fatal(f"unsupported YAML tag {event.tag}", event.start_mark, "remove the tag")
+        self.stack.append(_Frame(value, path, event.anchor, self.count, event.start_mark, tag=tag))
 
     def end_container(self) -> None:
         frame = self.stack.pop()
         if isinstance(frame.value, dict):
             self._apply_merges(frame)
+        if self._tagged(frame.tag, frame.path):
+            return
         self.attach(frame.value, frame.start_mark, frame.anchor, self.count - frame.start_count + 1)
+
+    def _tagged(self, tag: str | None, path: Path_) -> bool:
+        """Record a compose tag; True when the node is left out (``!reset``)."""
+        if tag == "!override":
+            self.overrides.add(path)
+        if tag != "!reset":
+            return False
+        self.resets.add(path)
+        top = self.stack[-1] if self.stack else None
+        if top is not None and isinstance(top.value, dict):
+            top.key = _NO_KEY  # the entry is dropped: the next scalar is a key again
+        elif top is None:
+            self.root = {}
+        return True
 
     def scalar(self, event: Any) -> None:
         self._count(1, event.start_mark)
@@ -173,16 +208,44 @@ class _Composer:
         plain = event.style in ("", None) and event.implicit[0]
         if is_key:
             assert top is not None
+            self._check_key(event, plain)
             top.key, top.key_mark = event.value, event.start_mark
             top.key_is_merge = plain and event.value == "<<"
             if event.anchor:
                 self.anchors[event.anchor] = (event.value, 1)
             return
+        if event.tag in COMPOSE_TAGS:
+            path = self._child_path(event.start_mark)
+            if self._tagged(event.tag, path):
+                return
+            plain = event.style in ("", None)
         self.attach(self._scalar_value(event, plain), event.start_mark, event.anchor, 1)
+
+    def _check_key(self, event: Any, plain: bool) -> None:
+        """compose-go refuses keys that are not strings (``80:``, ``true:``); so do we, all of them."""
+        if not plain or event.value == "<<":
+            return
+        value = resolve_plain(event.value)
+        if isinstance(value, str):
+            return
+        line, column = self._place(event.start_mark)
+        kinds = {bool: "a boolean", int: "an integer", float: "a number"}
+        kind = "null" if value is None else kinds.get(type(value), "not text")
+        where = ".".join(str(p) for p in self.stack[-1].path)
+        self.issues.append(
+            SpecIssue(
+                self.filename,
+                line,
+                column,
+                f"{where}.{event.value}" if where else event.value,
+                f"the key {event.value} is {kind}, not a string",
+                f'quote it: "{event.value}":',
+            )
+        )
 
     def _scalar_value(self, event: Any, plain: bool) -> Any:
         tag = event.tag
-        if tag in (None, "!"):
+        if tag in (None, "!", *COMPOSE_TAGS):
             return resolve_plain(event.value) if plain else event.value
         converter = _TAGGED.get(tag)
         if converter is None:
@@ -259,6 +322,13 @@ class _Composer:
                         frame.value[key] = item
                         self.marks.setdefault((*frame.path, key), self._place(mark))
 
+    def end_document(self) -> None:
+        self.documents.append(
+            YamlDocument(self.root, self.marks, frozenset(self.resets), frozenset(self.overrides))
+        )
+        self.root, self.marks, self.anchors = None, {}, {}  # anchors do not cross documents
+        self.resets, self.overrides = set(), set()
+
 
 def _handle(composer: _Composer, event: Any) -> None:
     if isinstance(event, yaml.ScalarEvent):
@@ -271,14 +341,24 @@ def _handle(composer: _Composer, event: Any) -> None:
         composer.end_container()
     elif isinstance(event, yaml.AliasEvent):
         composer.alias(event)
-    elif isinstance(event, yaml.DocumentStartEvent):
-        composer.documents += 1
-        if composer.documents > 1:
-            raise _Fatal("a project file holds one YAML document, found a second one", event.start_mark)
+    elif isinstance(event, yaml.DocumentEndEvent):
+        composer.end_document()
 
 
 def load_yaml(text: str | bytes, filename: str) -> YamlDocument:
-    """Parse one project file; raises SpecError with every problem (or the first fatal one)."""
+    """Parse a project file of one document; raises SpecError with every problem."""
+    documents = load_yaml_documents(text, filename)
+    if len(documents) > 1:
+        issue = SpecIssue(filename, 0, 0, "", "expected one YAML document, found several")
+        raise SpecError([issue])
+    return documents[0] if documents else YamlDocument(None, {})
+
+
+def load_yaml_documents(text: str | bytes, filename: str) -> list[YamlDocument]:
+    """Parse a project file, one YamlDocument per ``---`` document (none for an empty file).
+
+    Raises SpecError with every problem (or the first fatal one).
+    """
     size = len(text.encode() if isinstance(text, str) else text)
     if size > MAX_BYTES:
         issue = SpecIssue(filename, 0, 0, "", f"the file is {size} bytes, more than the {MAX_BYTES} allowed")
@@ -310,4 +390,4 @@ def load_yaml(text: str | bytes, filename: str) -> YamlDocument:
             dispose()
     if composer.issues:
         raise SpecError(composer.issues)
-    return YamlDocument(composer.root, composer.marks)
+    return composer.documents

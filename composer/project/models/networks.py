@@ -10,9 +10,12 @@ addresses) is ``composer.model.ipam``'s.  How a service joins a network is
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import model_validator
 
 from composer.project.models.base import StrMap, _Model
+from composer.project.models.volumes import external_form
 
 
 class IpamPoolSpec(_Model):
@@ -37,12 +40,18 @@ class NetworkSpec(_Model):
     driver: str = "bridge"
     internal: bool = False
     enable_ipv6: bool | None = None
+    enable_ipv4: bool | None = None
     attachable: bool | None = None
     ipam: IpamSpec = IpamSpec()
     driver_opts: StrMap = {}
     external: bool = False
     name: str | None = None
     labels: StrMap = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external(cls, data: Any) -> Any:
+        return external_form(data, "network")
 
     @model_validator(mode="after")
     def _bridge_only(self) -> NetworkSpec:

@@ -15,6 +15,8 @@ from pydantic import BeforeValidator, model_validator
 from composer.project.models.base import _Model, to_name_map
 from composer.project.models.links import LinkSpec
 from composer.project.models.networks import NetworkSpec
+from composer.project.models.runtime import ModelSpec
+from composer.project.models.secret_config import ConfigSpec, SecretSpec
 from composer.project.models.services import ServiceSpec
 from composer.project.models.volumes import VolumeSpec
 
@@ -39,10 +41,16 @@ def _add_default_network(data: Any) -> Any:
     return {**data, "services": services, "networks": networks}
 
 
+def _name_is_text(raw: object) -> object:
+    if raw is not None and not isinstance(raw, str):
+        raise ValueError(f"the project name must be a string, got {raw!r}")
+    return raw
+
+
 class ProjectSpec(_Model):
     """The whole project: what the user wrote, normalised."""
 
-    name: str = ""
+    name: Annotated[str, BeforeValidator(_name_is_text)] = ""
     services: dict[str, ServiceSpec] = {}
     networks: Annotated[
         dict[str, NetworkSpec],
@@ -53,6 +61,9 @@ class ProjectSpec(_Model):
         BeforeValidator(to_name_map, json_schema_input_type=dict[str, VolumeSpec | None]),
     ] = {}
     links: list[LinkSpec] = []
+    secrets: dict[str, SecretSpec] = {}
+    configs: dict[str, ConfigSpec] = {}
+    models: dict[str, ModelSpec] = {}
 
     @model_validator(mode="before")
     @classmethod

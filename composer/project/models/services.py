@@ -50,6 +50,16 @@ from composer.project.models.base import (
     to_list,
     to_name_map,
 )
+from composer.project.models.runtime import (
+    DevelopSpec,
+    DeviceRequestSpec,
+    HookSpec,
+    LoggingSpec,
+    ProviderSpec,
+    ReservedDeviceSpec,
+    ServiceModelSpec,
+)
+from composer.project.models.secret_config import ServiceSecretSpec
 
 if TYPE_CHECKING:  # imported where used: a file without healthcheck or restart never loads them
     from composer.model.restart import RestartPolicy
@@ -169,6 +179,9 @@ class ServiceNetworkSpec(_Model):
     interface_name: str | None = None
     mac_address: str | None = None
     priority: int = 0
+    gw_priority: int = 0
+    link_local_ips: list[str] = []
+    driver_opts: StrMap = {}
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -233,7 +246,16 @@ def _to_ports(raw: object) -> object:
                 raise ValueError(f"entry {len(result)} {item!r}: {error}") from None
         else:
             result.append(item)
-    return result
+    return _without_repeats(result)
+
+
+def _without_repeats(items: list[object]) -> list[object]:
+    """Identical entries once (compose-go keeps one of ``- 80:80`` written twice)."""
+    unique: list[object] = []
+    for item in items:
+        if item not in unique:
+            unique.append(item)
+    return unique
 
 
 class PortSpec(_Model):
@@ -287,6 +309,11 @@ class BindOptions(_Model):
 class VolumeOptions(_Model):
     nocopy: bool = False
     subpath: str | None = None
+    labels: StrMap = {}
+
+
+class ImageOptions(_Model):
+    subpath: str | None = None
 
 
 class TmpfsOptions(_Model):
@@ -297,13 +324,15 @@ class TmpfsOptions(_Model):
 class ServiceVolumeSpec(_Model):
     """A mount in a container; for ``bind`` the source is an absolute host path."""
 
-    type: Literal["bind", "volume", "tmpfs"]
+    type: Literal["bind", "volume", "tmpfs", "image", "npipe", "cluster"]
     source: str | None = None  # volume name, host path (bind), None for tmpfs and anonymous volumes
     target: str
     read_only: bool = False
     bind: BindOptions | None = None
     volume: VolumeOptions | None = None
     tmpfs: TmpfsOptions | None = None
+    image: ImageOptions | None = None
+    consistency: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -312,6 +341,8 @@ class ServiceVolumeSpec(_Model):
 
     @model_validator(mode="after")
     def _absolute_bind(self, info: ValidationInfo) -> ServiceVolumeSpec:
+        if self.type in ("bind", "image") and not self.source:
+            raise ValueError(f"a {self.type} mount needs a `source`")
         if self.type == "bind" and self.source:
             object.__setattr__(self, "source", absolute_path(self.source, info))
         if not self.target.startswith("/"):
@@ -401,7 +432,7 @@ class ResourceLimitsSpec(_Model):
 class ResourceReservationsSpec(_Model):
     cpus: OptFloat = None
     memory: OptBytes = None
-    devices: list[dict[str, Any]] | None = None
+    devices: list[ReservedDeviceSpec] | None = None
     generic_resources: list[dict[str, Any]] | None = None
 
 
@@ -434,7 +465,7 @@ class DeploySpec(_Model):
 class EnvFileSpec(_Model):
     path: str
     required: bool = True
-    format: str | None = None
+    format: Literal["raw"] | None = None
 
 
 def _to_env_files(raw: object) -> object:
@@ -442,6 +473,47 @@ def _to_env_files(raw: object) -> object:
     if isinstance(items, list):
         return [{"path": item} if isinstance(item, str) else item for item in items]
     return items
+
+
+def _to_gpus(raw: object) -> object:
+    """``gpus: all`` is one request for every GPU."""
+    if raw == "all":
+        return [{"count": "all", "capabilities": ["gpu"]}]
+    return raw
+
+
+_PULL_POLICIES = ("always", "never", "missing", "if_not_present", "build", "daily", "weekly", "refresh")
+
+
+def _check_pull_policy(raw: object) -> object:
+    """Compose's policies, plus ``every_<duration>`` (``every_2d``, ``every_12h``)."""
+    if not isinstance(raw, str):
+        return raw
+    if raw in _PULL_POLICIES:
+        return raw
+    if raw.startswith("every_"):
+        from composer.model.units import parse_duration
+
+        text = raw.removeprefix("every_")
+        days = text.endswith("d") and text[:-1].isdigit()
+        try:
+            if not days:
+                parse_duration(text)
+            return raw
+        except ValueError:
+            pass
+    choices = ", ".join(_PULL_POLICIES)
+    raise ValueError(f"unknown pull_policy {raw!r}: use one of {choices} or every_DURATION (every_2d)")
+
+
+def _to_group(raw: object) -> object:
+    if isinstance(raw, list):
+        return [str(item) if isinstance(item, int) and not isinstance(item, bool) else item for item in raw]
+    return raw
+
+
+def _to_models(raw: object) -> object:
+    return to_name_map(raw)
 
 
 def _to_restart(raw: object) -> object:
@@ -522,10 +594,52 @@ class ServiceSpec(_Model):
     deploy: DeploySpec | None = None
     scale: int | None = Field(default=None, ge=0)
     profiles: list[str] = []
-    pull_policy: Literal["always", "never", "missing", "if_not_present", "build", "daily", "weekly"] = (
-        "missing"
-    )
+    pull_policy: Annotated[str, BeforeValidator(_check_pull_policy)] = "missing"
     userns_mode: str | None = None
+    build: str | dict[str, Any] | None = None  # read only to be refused at up (composer does not build)
+    secrets: list[ServiceSecretSpec] = []
+    configs: list[ServiceSecretSpec] = []
+    logging: LoggingSpec | None = None
+    post_start: list[HookSpec] = []
+    pre_stop: list[HookSpec] = []
+    pre_start: list[HookSpec] = []
+    develop: DevelopSpec | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    gpus: Annotated[
+        list[DeviceRequestSpec], BeforeValidator(_to_gpus, json_schema_input_type=Literal["all"] | list[Any])
+    ] = []
+    volumes_from: list[str] = []
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    cgroup: Literal["host", "private"] | None = None
+    cgroup_parent: str | None = None
+    mac_address: str | None = None
+    dns_opt: list[str] = []
+    links: list[str] = []
+    external_links: list[str] = []
+    annotations: StrMap = {}
+    models: Annotated[
+        dict[str, ServiceModelSpec],
+        BeforeValidator(_to_models, json_schema_input_type=list[str] | dict[str, ServiceModelSpec | None]),
+    ] = {}
+    provider: ProviderSpec | None = None
+    storage_opt: StrMap = {}
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
+    oom_kill_disable: bool | None = None
+    group_add: Annotated[list[str], BeforeValidator(_to_group, json_schema_input_type=list[str | int])] = []
+    label_file: ListOfStr = []
+    attach: bool = True
+    isolation: str | None = None
+    mem_swappiness: int | None = Field(default=None, ge=0, le=100)
+    cpu_period: int | None = None
+    cpu_quota: int | None = None
+    cpu_rt_period: int | None = None
+    cpu_rt_runtime: int | None = None
+    cpu_count: int | None = None
+    cpu_percent: float | None = None
+    blkio_config: dict[str, Any] | None = None
     routes: list[
         Annotated[RouteSpec, BeforeValidator(_to_route, json_schema_input_type=str | dict[str, str])]
     ] = []

@@ -168,7 +168,8 @@ def test_project_name_precedence(write_project: WriteProject, monkeypatch: pytes
     assert load(path).name == "from-file"
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", "from_env")
     assert load(path).name == "from_env"
-    assert load(path, project_name="Flag.Name").name == "flagname"
+    with pytest.raises(SpecError, match="invalid project name"):
+        load(path, project_name="Flag.Name")
     assert load(path, project_name="x").spec.name == "x"
 
 

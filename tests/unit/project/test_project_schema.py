@@ -23,7 +23,9 @@ def test_schema_describes_inputs_and_extensions() -> None:
     assert {"type": "string"} in service["properties"]["mem_limit"]["anyOf"]
     assert definitions["LinkSpec"]["anyOf"][0]["type"] == "string"  # the one-line form
     assert "disable" in definitions["HealthcheckSpec"]["properties"]
-    assert set(schema["properties"]) == {"name", "services", "networks", "volumes", "links"}
+    assert set(schema["properties"]) == {
+        "name", "services", "networks", "volumes", "links", "secrets", "configs", "models",
+    }  # fmt: skip
 
 
 def test_generator_writes_the_file(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from composer.errors import SpecError
-from composer.project.yamlsafe import MAX_DEPTH, load_yaml
+from composer.project.yamlsafe import MAX_DEPTH, load_yaml, load_yaml_documents
 
 
 def issues_of(text: str) -> list[str]:
@@ -33,7 +33,11 @@ def test_scalars_follow_compose_not_yaml_1_1() -> None:
 
 
 def test_keys_are_strings() -> None:
-    assert load_yaml("80: a\ntrue: b\n", "f").data == {"80": "a", "true": "b"}
+    assert load_yaml('"80": a\nx: {"true": b}\n', "f").data == {"80": "a", "x": {"true": "b"}}
+    assert issues_of("80: a\nx: {true: b}\n") == [
+        'f.yaml:1:1: 80: the key 80 is an integer, not a string (quote it: "80":)',
+        'f.yaml:2:5: x.true: the key true is a boolean, not a string (quote it: "true":)',
+    ]
 
 
 def test_explicit_tags() -> None:
@@ -93,6 +97,30 @@ def test_billion_laughs_fails_fast() -> None:
 def test_unknown_alias_and_second_document() -> None:
     assert "unknown alias *nope" in issues_of("a: *nope\n")[0]
     assert "one YAML document" in issues_of("a: 1\n---\nb: 2\n")[0]
+    documents = load_yaml_documents("a: 1\n---\nb: &x 2\n---\nc: 3\n", "f")
+    assert [d.data for d in documents] == [{"a": 1}, {"b": 2}, {"c": 3}]
+    assert documents[2].marks == {("c",): (5, 1)}
+
+
+@pytest.mark.parametrize(
+    ("text", "data", "resets", "overrides"),
+    [
+        ("a: !reset 1\nb: 2\n", {"b": 2}, {("a",)}, set()),
+        ("a: !reset null\n", {}, {("a",)}, set()),
+        ("a: !reset\n", {}, {("a",)}, set()),
+        ("a: !reset []\nb: !reset {}\n", {}, {("a",), ("b",)}, set()),
+        ("a: !reset [1, 2]\n", {}, {("a",)}, set()),
+        ("a: !override [1]\n", {"a": [1]}, set(), {("a",)}),
+        ("a: !override {x: 1}\n", {"a": {"x": 1}}, set(), {("a",)}),
+        ("a: !override 08\n", {"a": 8}, set(), {("a",)}),
+        ("a: [1, !reset 2, 3]\n", {"a": [1, 3]}, {("a", 1)}, set()),
+    ],
+)
+def test_compose_tags_on_every_kind_of_node(
+    text: str, data: object, resets: set[tuple[object, ...]], overrides: set[tuple[object, ...]]
+) -> None:
+    document = load_yaml(text, "f")
+    assert (document.data, set(document.resets), set(document.overrides)) == (data, resets, overrides)
 
 
 def test_syntax_error_has_a_place() -> None:
