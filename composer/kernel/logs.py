@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import BinaryIO
 
+from composer.model.container import ContainerFiles
+
 MAX_LINE = 16 * 1024
 _READ_CHUNK = 65536
 _READS_PER_WAKEUP = 16  # fairness: one chatty container cannot starve the loop
@@ -59,11 +61,11 @@ def rfc3339_nano(ns: int) -> str:
     return f"{stamp}.{nanos:09d}Z"
 
 
-def make_log_fifos(state_dir: str | os.PathLike[str]) -> tuple[str, str]:
-    """Create (or keep) ``stdout.fifo`` and ``stderr.fifo`` in ``state_dir``."""
+def make_log_fifos(files: ContainerFiles) -> tuple[str, str]:
+    """Create (or keep) the container's two FIFOs (``files.stdout_fifo``, ``files.stderr_fifo``)."""
     paths = []
-    for stream in ("stdout", "stderr"):
-        path = os.path.join(state_dir, f"{stream}.fifo")
+    for fifo in (files.stdout_fifo, files.stderr_fifo):
+        path = str(fifo)
         try:
             os.mkfifo(path, 0o600)
         except FileExistsError:

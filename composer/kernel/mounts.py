@@ -124,9 +124,9 @@ def mount_root(cfg: ContainerConfig, rootfs: str) -> None:
     if not cfg.rootfs_layers:
         raise ContainerError(f"container {cfg.name} has no root filesystem layers")
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
-    upper = os.path.join(cfg.state_dir, "upper")
-    work = os.path.join(cfg.state_dir, "work")
-    sc.mount("overlay", rootfs, "overlay", 0, overlay_options(cfg.rootfs_layers, upper, work))
+    files = cfg.files
+    options = overlay_options(cfg.rootfs_layers, str(files.upper), str(files.work))
+    sc.mount("overlay", rootfs, "overlay", 0, options)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
 
 

@@ -152,6 +152,11 @@ class ContainerConfig:
     devices: tuple[DeviceMapping, ...] = ()
     device_rules: tuple[DeviceRule, ...] = ()  # device_cgroup_rules: added to Docker's defaults
 
+    @property
+    def files(self) -> ContainerFiles:
+        """The names inside this container's folder (``state_dir``)."""
+        return ContainerFiles(Path(self.state_dir))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
@@ -205,6 +210,11 @@ class ContainerFiles:
     @property
     def hosts(self) -> Path:
         return self.etc / "hosts"
+
+    @property
+    def created_folders(self) -> tuple[Path, ...]:
+        """What the launcher makes before forking: the overlay's mount point, upper and work."""
+        return (self.rootfs, self.upper, self.work)
 
     @property
     def stdout_fifo(self) -> Path:

@@ -324,7 +324,7 @@ class Supervisor:
 
         config = watched.spec.config
         try:
-            stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
+            stdout_path, stderr_path = make_log_fifos(config.files)
             self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.files.log)
             pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
@@ -564,8 +564,8 @@ class Supervisor:
 
 
 def _fifo_paths(watched: Watched) -> tuple[str, str]:
-    state_dir = watched.spec.config.state_dir
-    return os.path.join(state_dir, "stdout.fifo"), os.path.join(state_dir, "stderr.fifo")
+    files = watched.spec.config.files
+    return str(files.stdout_fifo), str(files.stderr_fifo)
 
 
 def _decode(wait_status: int) -> int:

@@ -159,7 +159,7 @@ def _open_stdio(stdout: str | int, stderr: str | int) -> None:
 
 
 def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: Stage) -> None:
-    rootfs = os.path.join(cfg.state_dir, "rootfs")
+    rootfs = str(cfg.files.rootfs)
     stage.name = "rootfs"
     mounts.mount_root(cfg, rootfs)
     stage.name = "mounts"

@@ -77,8 +77,8 @@ def start_container(
 ) -> PendingContainer:
     """Fork the container and return at once; ``.wait()`` gives its PID (see spawn_container)."""
     _check_config(cfg)
-    for folder in ("rootfs", "upper", "work"):
-        os.makedirs(os.path.join(cfg.state_dir, folder), exist_ok=True)
+    for folder in cfg.files.created_folders:
+        os.makedirs(folder, exist_ok=True)
     host_init = find_host_init() if cfg.init else None
     security = security_for(cfg)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)

@@ -101,7 +101,7 @@ def test_grace_kill_in_steps_as_an_event_loop_drives_it(lab: Lab) -> None:
 def test_logs_capture_both_streams_as_json_lines(lab: Lab) -> None:
     cfg = lab.config("c", ["/bin/sh", "-c", "echo out1; echo err1 >&2; printf partial"])
     os.makedirs(cfg.state_dir)
-    stdout_path, stderr_path = make_log_fifos(cfg.state_dir)
+    stdout_path, stderr_path = make_log_fifos(cfg.files)
     log_file = str(Path(cfg.state_dir) / "json.log")
     collector = LogCollector(max_size=10_000, max_files=2)
     collector.add(cfg.name, "stdout", stdout_path, log_file)

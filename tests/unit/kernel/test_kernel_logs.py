@@ -16,6 +16,7 @@ from composer.kernel.logs import (
     read_logs,
     rfc3339_nano,
 )
+from composer.model.container import ContainerFiles
 
 
 def test_rfc3339_nano() -> None:
@@ -23,7 +24,7 @@ def test_rfc3339_nano() -> None:
 
 
 def test_collector_writes_json_lines_from_fifos(tmp_path: Path) -> None:
-    out_fifo, err_fifo = make_log_fifos(tmp_path)
+    out_fifo, err_fifo = make_log_fifos(ContainerFiles(tmp_path))
     log = str(tmp_path / "c.log")
     selector = selectors.DefaultSelector()
     collector = LogCollector(selector)
