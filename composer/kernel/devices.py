@@ -21,6 +21,7 @@ cgroup says, which is what is left where no device controller is available.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import struct
@@ -47,14 +48,45 @@ _EXIT = 0x95
 
 
 @dataclass(frozen=True)
-class ResolvedDevice:
-    """A ``devices:`` entry with what the host's node is."""
+class DeviceNode:
+    """A node to make in the container's ``/dev``: where, and what the host's node is."""
 
-    mapping: DeviceMapping
+    path: str  # absolute, under /dev, inside the container
     kind: str  # "b" or "c"
     major: int
     minor: int
     mode: int  # permission bits of the host's node
+    uid: int = 0  # the host node's owner, as Docker keeps it
+    gid: int = 0
+    replace: bool = False  # a devices: mapping takes the place of a standard node; a host node does not
+
+    @property
+    def file_type(self) -> int:
+        return stat.S_IFBLK if self.kind == "b" else stat.S_IFCHR
+
+
+@dataclass(frozen=True)
+class ResolvedDevice:
+    """A ``devices:`` entry with what the host's node is."""
+
+    mapping: DeviceMapping
+    node: DeviceNode
+
+    @property
+    def kind(self) -> str:
+        return self.node.kind
+
+    @property
+    def major(self) -> int:
+        return self.node.major
+
+    @property
+    def minor(self) -> int:
+        return self.node.minor
+
+    @property
+    def mode(self) -> int:
+        return self.node.mode
 
     @property
     def rule(self) -> DeviceRule:
@@ -70,15 +102,79 @@ def resolve(mapping: DeviceMapping) -> ResolvedDevice:
             f"device {mapping.source}: {error.strerror}",
             hint="check the path in devices:, or load the driver that makes the node",
         ) from error
+    node = _node_of(container_device_path(mapping.target), info)
+    if node is None:
+        raise ContainerError(f"device {mapping.source} is not a device node", hint="name a node under /dev")
+    return ResolvedDevice(mapping, dataclasses.replace(node, replace=True))
+
+
+def container_device_path(target: str) -> str:
+    """``target`` normalised; ContainerError unless it names a node beneath /dev.
+
+    The container's root filesystem is mounted ``nodev``: only its /dev tmpfs holds
+    nodes that open; pts, shm and mqueue are filesystems of their own.
+    """
+    path = os.path.normpath(target) if target.startswith("/") else ""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[1] != "dev":
+        raise ContainerError(
+            f"device target {target!r} is not beneath /dev",
+            hint="give a target under /dev, e.g. /dev/net/tun",
+        )
+    if parts[2] in _OWN_FILESYSTEMS:
+        raise ContainerError(f"device target {target!r} is inside /dev/{parts[2]}, a filesystem of its own")
+    return path
+
+
+def _node_of(path: str, info: os.stat_result) -> DeviceNode | None:
     if stat.S_ISCHR(info.st_mode):
         kind = "c"
     elif stat.S_ISBLK(info.st_mode):
         kind = "b"
     else:
-        raise ContainerError(f"device {mapping.source} is not a device node", hint="name a node under /dev")
-    return ResolvedDevice(
-        mapping, kind, os.major(info.st_rdev), os.minor(info.st_rdev), stat.S_IMODE(info.st_mode)
-    )
+        return None
+    major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+    return DeviceNode(path, kind, major, minor, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+
+
+# Folders of the host's /dev a privileged container does not copy: its own pts, shm and mqueue
+# mounts, the fd symlink, and what container managers keep there (runc skips the same).
+_OWN_FILESYSTEMS = frozenset({"pts", "shm", "mqueue"})
+_HOST_SKIPPED = _OWN_FILESYSTEMS | {"fd", ".lxc", ".lxd-mounts", ".udev"}
+
+
+def host_nodes(root: str = "/dev") -> tuple[DeviceNode, ...]:
+    """Every char and block node under the host's /dev, recursively, as ``privileged`` gets them.
+
+    Symlinks are not followed; ``console`` is left out (the container has its own);
+    pts, shm, mqueue and fd are skipped.
+    """
+    found: list[DeviceNode] = []
+    for folder, subfolders, names in os.walk(root):
+        if folder == root:
+            subfolders[:] = [name for name in subfolders if name not in _HOST_SKIPPED]
+        for name in sorted(names):
+            if folder == root and name == "console":
+                continue
+            host_path = os.path.join(folder, name)
+            try:
+                info = os.lstat(host_path)
+            except FileNotFoundError:
+                continue  # removed while we walked
+            node = _node_of("/dev" + host_path[len(root) :], info)
+            if node is not None:
+                found.append(node)
+    return tuple(found)
+
+
+def nodes_for(config: ContainerConfig) -> tuple[DeviceNode, ...]:
+    """The nodes to make in the container's /dev besides the standard ones.
+
+    The ``devices:`` mappings first (they replace a standard node of the same
+    path); for ``privileged``, then every host node (skipped where a node exists).
+    """
+    mapped = tuple(resolve(mapping).node for mapping in config.devices)
+    return mapped + host_nodes() if config.privileged else mapped
 
 
 def policy(config: ContainerConfig) -> tuple[DeviceRule, ...] | None:

@@ -30,10 +30,11 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from composer.errors import ContainerError, HostError
 from composer.kernel import syscalls as sc
+from composer.kernel.devices import DeviceNode
 from composer.model.container import ContainerConfig, MountConfig
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
@@ -126,23 +127,33 @@ def mount_root(cfg: ContainerConfig, rootfs: str) -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
     files = cfg.files
     options = overlay_options(cfg.rootfs_layers, str(files.upper), str(files.work))
-    sc.mount("overlay", rootfs, "overlay", 0, options)
-    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    sc.mount("overlay", rootfs, "overlay", root_flags(cfg), options)
+    sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)  # the bind keeps the overlay's nodev
 
 
-def mount_kernel_fs(cfg: ContainerConfig, rootfs: str) -> None:
-    """Step 3: /proc, /dev and /sys."""
+def root_flags(cfg: ContainerConfig) -> int:
+    """``nodev`` unless privileged: a node made on the root never opens, whatever the cgroup says.
+
+    A privileged container keeps Docker's root, where nodes open (it has every device anyway).
+    """
+    return 0 if cfg.privileged else sc.MS_NODEV
+
+
+def mount_kernel_fs(cfg: ContainerConfig, rootfs: str, nodes: Sequence[DeviceNode] = ()) -> None:
+    """Step 3: /proc, /dev (with ``nodes`` besides the standard ones) and /sys."""
     proc = secure_join(rootfs, "/proc")
     _mkdir_p(proc)
     sc.mount("proc", proc, "proc", _NOSUID_NODEV_NOEXEC)
-    _mount_dev(cfg, secure_join(rootfs, "/dev"))
+    _mount_dev(cfg, secure_join(rootfs, "/dev"), nodes)
     sysfs = secure_join(rootfs, "/sys")
     _mkdir_p(sysfs)
     ro = 0 if cfg.privileged else sc.MS_RDONLY
     sc.mount("sysfs", sysfs, "sysfs", _NOSUID_NODEV_NOEXEC | ro)
 
 
-def _mount_dev(cfg: ContainerConfig, dev: str) -> None:
+def _mount_dev(cfg: ContainerConfig, dev: str, nodes: Sequence[DeviceNode]) -> None:
+    # Not nodev: the nodes made here are the only ones of the container that open, as far
+    # as the device cgroup allows (a container without one cannot mknod: see the README).
     _mkdir_p(dev)
     sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k")
     previous = os.umask(0)  # exact modes without a chmod per node
@@ -164,6 +175,42 @@ def _mount_dev(cfg: ContainerConfig, dev: str) -> None:
     sc.mount("mqueue", mqueue, "mqueue", _NOSUID_NODEV_NOEXEC)
     for name, target in DEV_SYMLINKS:
         os.symlink(target, os.path.join(dev, name))
+    for node in nodes:
+        make_device_node(dev, node)
+
+
+def make_device_node(dev: str, node: DeviceNode) -> None:
+    """mknod ``node`` in the container's /dev tmpfs mounted at ``dev``.
+
+    Folders on the way are made; a symlink on the way is refused (the tmpfs is
+    ours, so the only ones are the standard /dev/fd, /dev/stdin...).  A node of
+    a ``devices:`` mapping replaces what is at its path; a host node of
+    ``privileged`` is skipped where something exists already.
+    """
+    parts = node.path.split("/")[2:]  # below /dev
+    folder = dev
+    for part in parts[:-1]:
+        folder = os.path.join(folder, part)
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            os.mkdir(folder, 0o755)
+            continue
+        if not stat.S_ISDIR(mode):
+            raise ContainerError(f"device {node.path}: /dev/{os.path.relpath(folder, dev)} is not a folder")
+    path = os.path.join(folder, parts[-1])
+    if os.path.lexists(path):
+        if not node.replace:
+            return
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise ContainerError(f"device {node.path}: a folder is in the way")
+        os.unlink(path)
+    previous = os.umask(0)
+    try:
+        os.mknod(path, node.mode | node.file_type, os.makedev(node.major, node.minor))
+    finally:
+        os.umask(previous)
+    os.chown(path, node.uid, node.gid, follow_symlinks=False)
 
 
 def write_etc_files(cfg: ContainerConfig, hostname: str) -> dict[str, str]:
@@ -223,7 +270,7 @@ def mount_volume(volume: MountConfig, rootfs: str) -> None:
         _ensure_file(dest)
     sc.mount(source, dest, None, sc.MS_BIND | sc.MS_REC)
     if volume.read_only:
-        sc.mount(None, dest, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+        remount_readonly(dest)
 
 
 def bind_init(host_binary: str, rootfs: str) -> None:
@@ -231,7 +278,7 @@ def bind_init(host_binary: str, rootfs: str) -> None:
     dest = rootfs + INIT_PATH
     _ensure_file(dest)
     sc.mount(host_binary, dest, None, sc.MS_BIND)
-    sc.mount(None, dest, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+    remount_readonly(dest)
 
 
 def pivot(rootfs: str) -> None:
@@ -265,7 +312,28 @@ def mask_paths() -> None:
 
 
 def make_root_readonly() -> None:
-    sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+    remount_readonly("/")
+
+
+def remount_readonly(path: str) -> None:
+    """Make the mount at ``path`` read-only, keeping its nosuid, nodev, noexec and atime flags.
+
+    A bind remount sets the mount's flags to exactly those given: without the ones
+    it has, ``nodev`` (the root's, or a host mount's) would be dropped on the way.
+    """
+    sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | kept_flags(path))
+
+
+_KEPT_STATVFS_FLAGS = (
+    (os.ST_NOSUID, sc.MS_NOSUID), (os.ST_NODEV, sc.MS_NODEV), (os.ST_NOEXEC, sc.MS_NOEXEC),
+    (os.ST_NOATIME, sc.MS_NOATIME), (os.ST_NODIRATIME, sc.MS_NODIRATIME), (os.ST_RELATIME, sc.MS_RELATIME),
+)  # fmt: skip
+
+
+def kept_flags(path: str) -> int:
+    """The mount flags of ``path`` that a remount must repeat (from statvfs)."""
+    have = os.statvfs(path).f_flag
+    return sum(ms for st, ms in _KEPT_STATVFS_FLAGS if have & st)
 
 
 # --- in the host's mount namespace --------------------------------------------------------------

@@ -101,7 +101,7 @@ def _check_devices(c: _Checker, base: str, service: ServiceSpec) -> None:
             c.add(
                 f"{base}.devices.{index}",
                 f"device target {device.target} is not under /dev",
-                "give a target under /dev: the container's other filesystems are mounted nodev",
+                "give a target under /dev: the container's root filesystem is mounted nodev",
             )
 
 

@@ -28,6 +28,7 @@ from typing import NoReturn
 from composer.errors import ContainerError
 from composer.kernel import mounts
 from composer.kernel import syscalls as sc
+from composer.kernel.devices import DeviceNode
 from composer.kernel.process.helpers import (
     RLIMITS,
     container_env,
@@ -56,6 +57,7 @@ class SpawnArgs:
     stderr: str | int
     security: Security
     host_init: str | None
+    device_nodes: tuple[DeviceNode, ...]  # made in /dev besides the standard ones (devices.nodes_for)
     signals: tuple[int, ...]
     err_fd: int
     sync_fd: int
@@ -163,7 +165,7 @@ def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: S
     stage.name = "rootfs"
     mounts.mount_root(cfg, rootfs)
     stage.name = "mounts"
-    mounts.mount_kernel_fs(cfg, rootfs)
+    mounts.mount_kernel_fs(cfg, rootfs, args.device_nodes)
     for target, source in mounts.write_etc_files(cfg, hostname).items():
         mounts.bind_file(source, rootfs, target)
     stage.name = "volumes"

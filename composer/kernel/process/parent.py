@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from composer.errors import ContainerError
 from composer.kernel import syscalls as sc
 from composer.kernel.cgroups import CgroupHandle
+from composer.kernel.devices import nodes_for
 from composer.kernel.process.child import SpawnArgs, Stage, container_child, report_and_exit
 from composer.kernel.process.helpers import check_sysctls, find_host_init
 from composer.kernel.process.security import security_for
@@ -80,6 +81,7 @@ def start_container(
     for folder in cfg.files.created_folders:
         os.makedirs(folder, exist_ok=True)
     host_init = find_host_init() if cfg.init else None
+    device_nodes = nodes_for(cfg)  # before the fork: a missing host node fails here, with its name
     security = security_for(cfg)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     sync_r, sync_w, ack_r, ack_w = -1, -1, -1, -1
@@ -87,8 +89,8 @@ def start_container(
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
     args = SpawnArgs(
-        cfg, tuple(cgroup.procs_files()), stdout, stderr, security, host_init, signals_to_reset(),
-        err_w, sync_w, ack_r,
+        cfg, tuple(cgroup.procs_files()), stdout, stderr, security, host_init, device_nodes,
+        signals_to_reset(), err_w, sync_w, ack_r,
     )  # fmt: skip
     try:
         pid = fork_in_pidns(None)

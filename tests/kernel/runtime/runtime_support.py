@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.kernel.cgroups import CgroupDriver, CgroupHandle
+from composer.kernel.devices import policy
 from composer.kernel.process import decode_wait_status, spawn_container
 from composer.model.container import ContainerConfig
 
@@ -88,7 +89,7 @@ class Lab:
         state = Path(cfg.state_dir)
         state.mkdir(parents=True, exist_ok=True)
         out_path, err_path = state / "out.txt", state / "err.txt"
-        handle = self.driver.create(self.project, cfg.service, cfg.cgroup)
+        handle = self.driver.create(self.project, cfg.service, cfg.cgroup, policy(cfg))
         out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:

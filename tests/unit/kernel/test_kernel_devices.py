@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import itertools
 import struct
+from pathlib import Path
 
 import pytest
 
+from composer.errors import ContainerError
 from composer.kernel.devices import (
     ACC_MKNOD,
     ACC_READ,
     ACC_WRITE,
     DEV_BLOCK,
     DEV_CHAR,
+    container_device_path,
     evaluate,
+    host_nodes,
     program,
+    resolve,
     v1_lines,
 )
-from composer.model.container import DEFAULT_DEVICE_RULES, DeviceRule
+from composer.model.container import DEFAULT_DEVICE_RULES, DeviceMapping, DeviceRule
 
 
 def run(code: bytes, kind: str, major: int, minor: int, access: str) -> int:
@@ -117,3 +122,46 @@ def test_rules_parse_and_print_in_docker_syntax(text: str, rule: DeviceRule) -> 
 def test_bad_rules_say_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="invalid device cgroup rule"):
         DeviceRule.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/dev/net/tun", "/dev/net/tun"), ("/dev//kvm", "/dev/kvm"), ("/dev/a/../b", "/dev/b")],
+)
+def test_device_targets_are_normalised_beneath_dev(target: str, expected: str) -> None:
+    assert container_device_path(target) == expected
+
+
+@pytest.mark.parametrize(
+    "target", ["/dev", "/dev/", "/tmp/null", "dev/null", "/dev/../etc/x", "/dev/pts/9", "/dev/shm/x"]
+)
+def test_device_targets_elsewhere_are_refused(target: str) -> None:
+    with pytest.raises(ContainerError):
+        container_device_path(target)
+
+
+def test_a_mapping_takes_the_host_nodes_numbers_and_mode() -> None:
+    resolved = resolve(DeviceMapping("/dev/null", "/dev/hd-null", "r"))
+    assert (resolved.kind, resolved.major, resolved.minor, resolved.mode) == ("c", 1, 3, 0o666)
+    assert resolved.node.path == "/dev/hd-null" and resolved.node.replace
+    assert resolved.rule == DeviceRule("c", 1, 3, "r")
+
+
+def test_a_mapping_of_something_else_than_a_node_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ContainerError, match="not a device node"):
+        resolve(DeviceMapping(str(tmp_path / "file"), "/dev/x"))
+    with pytest.raises(ContainerError, match="No such file"):
+        resolve(DeviceMapping(str(tmp_path / "missing"), "/dev/x"))
+
+
+def test_host_nodes_are_the_char_and_block_nodes_without_symlinks_or_skipped_folders(tmp_path: Path) -> None:
+    """A fake /dev of plain files and symlinks only (making nodes needs root): none is a node."""
+    (tmp_path / "pts").mkdir()
+    (tmp_path / "file").write_text("")
+    (tmp_path / "link").symlink_to("/dev/null")
+    assert host_nodes(str(tmp_path)) == ()
+    real = {node.path: node for node in host_nodes("/dev")}
+    assert real["/dev/null"].major == 1 and real["/dev/null"].minor == 3 and not real["/dev/null"].replace
+    assert not any(path.startswith(("/dev/pts/", "/dev/shm/")) for path in real)
+    assert "/dev/console" not in real
