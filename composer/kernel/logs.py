@@ -1,9 +1,9 @@
 """Container logs: FIFOs between the container and the supervisor, JSON-lines files.
 
 Transport
-    Each container gets two named pipes in its state folder
-    (:func:`make_log_fifos`).  The container's first process opens them O_RDWR
-    and makes them its stdout and stderr.  Because the container itself holds a
+    Each container gets two named pipes in ``fifos/`` of its folder, which only
+    root may enter (:func:`make_log_fifos`).  The container's first process opens
+    them O_RDWR and makes them its stdout and stderr.  Because the container itself holds a
     read end, a write never fails with SIGPIPE/EPIPE when the supervisor dies; it
     only blocks once the 64 KiB pipe buffer is full, and a new supervisor drains
     it by reopening the same path.  The collector also opens O_RDWR, so the pipe
@@ -62,7 +62,14 @@ def rfc3339_nano(ns: int) -> str:
 
 
 def make_log_fifos(files: ContainerFiles) -> tuple[str, str]:
-    """Create (or keep) the container's two FIFOs (``files.stdout_fifo``, ``files.stderr_fifo``)."""
+    """Create (or keep) the container's two FIFOs (``files.stdout_fifo``, ``files.stderr_fifo``).
+
+    The container's root can change the FIFOs' inodes through ``/proc/1/fd/1``
+    (chmod, chown: it holds CAP_FOWNER and CAP_CHOWN, as with Docker), never their
+    folder: so the folder is made root's alone (0700) and what the FIFOs' own mode
+    says does not matter, nobody else on the host can reach them.
+    """
+    _private_folder(str(files.fifos))
     paths = []
     for fifo in (files.stdout_fifo, files.stderr_fifo):
         path = str(fifo)
@@ -74,6 +81,21 @@ def make_log_fifos(files: ContainerFiles) -> tuple[str, str]:
                 os.mkfifo(path, 0o600)
         paths.append(path)
     return paths[0], paths[1]
+
+
+def _private_folder(path: str) -> None:
+    """``path`` a real folder of ours, mode 0700 (made, or repaired when found otherwise)."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        os.mkdir(path, 0o700)
+        info = os.lstat(path)
+    if info.st_uid != os.geteuid() or info.st_gid != os.getegid():
+        os.chown(path, os.geteuid(), os.getegid(), follow_symlinks=False)
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
 
 
 @contextlib.contextmanager

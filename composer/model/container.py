@@ -217,12 +217,22 @@ class ContainerFiles:
         return (self.rootfs, self.upper, self.work)
 
     @property
+    def fifos(self) -> Path:
+        """The folder of the log FIFOs: root's alone (0700), so their own mode does not matter."""
+        return self.folder / "fifos"
+
+    @property
     def stdout_fifo(self) -> Path:
-        return self.folder / "stdout.fifo"
+        return self.fifos / "stdout.fifo"
 
     @property
     def stderr_fifo(self) -> Path:
-        return self.folder / "stderr.fifo"
+        return self.fifos / "stderr.fifo"
+
+    @property
+    def legacy_fifos(self) -> tuple[Path, Path]:
+        """Where composer 0.1 made them (a running container of that version still writes there)."""
+        return (self.folder / "stdout.fifo", self.folder / "stderr.fifo")
 
     @property
     def log(self) -> Path:

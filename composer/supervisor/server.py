@@ -110,7 +110,7 @@ class Supervisor:
         self.running = True
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._logs: Any = None
-        self._logged: set[str] = set()
+        self._logged: dict[str, tuple[str, str]] = {}  # container -> the FIFOs collected
         self._cgroups: Any = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -301,7 +301,7 @@ class Supervisor:
             self.by_pid.pop(watched.status.pid, None)
             if name in self._logged:
                 self._logs.remove(name)
-                self._logged.discard(name)
+                del self._logged[name]
             if watched.pidfd >= 0:
                 self.selector.unregister(watched.pidfd)
                 os.close(watched.pidfd)
@@ -419,11 +419,15 @@ class Supervisor:
                 self._exited(watched, exit_code=-1)
 
     def _collect_logs(self, name: str, stdout_path: str, stderr_path: str, log_file: Path) -> None:
-        if name in self._logged:
+        fifos = (stdout_path, stderr_path)
+        collected = self._logged.get(name)
+        if collected == fifos:
             return
+        if collected is not None:  # an adopted 0.1 container restarted: its new FIFOs replace the old
+            self._logs.remove(name)
         self._logs.add(name, "stdout", stdout_path, str(log_file))
         self._logs.add(name, "stderr", stderr_path, str(log_file))
-        self._logged.add(name)
+        self._logged[name] = fifos
 
     def _watch_pidfd(self, watched: Watched) -> None:
         try:
@@ -564,8 +568,12 @@ class Supervisor:
 
 
 def _fifo_paths(watched: Watched) -> tuple[str, str]:
+    """The FIFOs an adopted container writes to (where composer 0.1 made them, for its containers)."""
     files = watched.spec.config.files
-    return str(files.stdout_fifo), str(files.stderr_fifo)
+    current = (files.stdout_fifo, files.stderr_fifo)
+    if not all(path.exists() for path in current) and all(path.exists() for path in files.legacy_fifos):
+        current = files.legacy_fifos
+    return str(current[0]), str(current[1])
 
 
 def _decode(wait_status: int) -> int:
