@@ -33,6 +33,7 @@ import queue
 import selectors
 import signal
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from composer.supervisor.protocol import (
 )
 
 HEALTH_LOG_KEEP = 5
+FOREIGN_EXITS_KEEP = 256
 PR_SET_CHILD_SUBREAPER = 36
 LOG_MAX_SIZE = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
@@ -112,6 +114,10 @@ class Supervisor:
         self._logs: Any = None
         self._logged: dict[str, tuple[str, str]] = {}  # container -> the FIFOs collected
         self._cgroups: Any = None
+        # Children the loop reaped without owning them (a healthcheck's process, whose thread waits
+        # for it), by PID, for that thread to take; bounded, as orphans of containers come here too.
+        self._foreign_exits: dict[int, int] = {}
+        self._foreign_cond = threading.Condition()
 
     # -- lifecycle ---------------------------------------------------------------
     def serve(self) -> None:
@@ -449,11 +455,30 @@ class Supervisor:
             name = self.by_pid.pop(pid, None)
             watched = self.watched.get(name) if name else None
             if watched is None:
+                self._hand_over(pid, wait_status)
                 continue
             if watched.pending is not None and watched.pending.pid == pid:
                 watched.early_exit = _decode(wait_status)  # _on_started decides: failed set-up or quick exit
             elif watched.status.pid == pid:
                 self._exited(watched, exit_code=_decode(wait_status))
+
+    def _hand_over(self, pid: int, wait_status: int) -> None:
+        with self._foreign_cond:
+            self._foreign_exits[pid] = wait_status
+            while len(self._foreign_exits) > FOREIGN_EXITS_KEEP:
+                del self._foreign_exits[next(iter(self._foreign_exits))]
+            self._foreign_cond.notify_all()
+
+    def _reap_probe(self, pid: int) -> int:
+        """A healthcheck process's wait status, reaped here or by the loop (whichever came first)."""
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            pass
+        with self._foreign_cond:
+            if not self._foreign_cond.wait_for(lambda: pid in self._foreign_exits, timeout=5):
+                raise ChildProcessError(f"the exit of healthcheck process {pid} was not seen")
+            return self._foreign_exits.pop(pid)
 
     def _exited(self, watched: Watched, exit_code: int) -> None:
         status = watched.status
@@ -528,7 +553,9 @@ class Supervisor:
         from composer.kernel.process import run_in_container
 
         try:
-            code, output = run_in_container(pid, list(argv), timeout, cfg=config, cgroup=cgroup)
+            code, output = run_in_container(
+                pid, list(argv), timeout, cfg=config, cgroup=cgroup, reap=self._reap_probe
+            )
             text = output.decode("utf-8", "replace")[-4096:]
         except Exception as error:
             code, text = -1, f"healthcheck could not run: {error}"

@@ -14,6 +14,12 @@ no_new_privs, seccomp) and execs.  Like every forked child it imports nothing.
 A terminal is opened on the container's own /dev/ptmx, after the child joined
 the mount namespace, and its master side passed back over a socket, so ``tty``
 inside names it.
+
+Without a terminal, the command's stdout and stderr go through pipes of the
+caller's where the caller's are pipes or sockets (:class:`_Relay`), and the
+healthcheck's output through one pipe: both calls return when the command
+exits, after reading what it wrote (at most :data:`DRAIN_AFTER_EXIT`, 200 ms),
+not when a process it left in the background closes its stdout.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import termios
 import time
@@ -212,9 +219,14 @@ def exec_in_container(
     options = _ExecOptions(user, working_dir, env, cgroup, cfg)
     if not tty:
         # Same process group as the caller: Ctrl-C at the terminal reaches the command too.
-        child, err_r = _start_exec(pid, argv, _keep_stdio, options)
-        _finish_start(child, err_r)
-        return decode_wait_status(os.waitpid(child, 0)[1])
+        relay = _Relay.for_caller_stdio()
+        try:
+            child, err_r = _start_exec(pid, argv, relay.child_stdio, options)
+            relay.close_child_ends()
+            _finish_start(child, err_r)
+            return decode_wait_status(relay.pump_until_exit(child))
+        finally:
+            relay.close()
     options = dataclasses.replace(options, env={"TERM": os.environ.get("TERM", "xterm"), **(env or {})})
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -237,8 +249,126 @@ def exec_in_container(
     return decode_wait_status(os.waitpid(child, 0)[1])
 
 
-def _keep_stdio() -> None:
-    """Non-interactive exec: the caller's fds 0-2 as they are."""
+class _Relay:
+    """The exec'd process's stdout/stderr through pipes of ours, so that its exit ends them.
+
+    A reader of the caller's stdout (``composer exec -T svc cmd | cat``) waits for
+    every writer to close it; a daemon the command left in the background
+    (``sh -c 'daemon &'``) would keep it open for its whole life (moby #33039).
+    So where the caller's fd 1 or 2 is a pipe or a socket, the process gets a pipe
+    of ours instead, copied through while it runs; once it has exited, what it
+    wrote is read (at most :data:`DRAIN_AFTER_EXIT` seconds more) and the pipe is
+    let go.  What the background process writes later is lost (it gets EPIPE).
+    Terminals and files are handed over as they are: nothing waits for their end.
+    """
+
+    def __init__(self, groups: Sequence[tuple[int, ...]]) -> None:
+        self.child_ends: dict[int, tuple[int, ...]] = {}  # write end -> the process's fds it becomes
+        self.targets: dict[int, int] = {}  # read end -> the caller's fd it is copied to
+        for group in groups:
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            self.child_ends[write_end] = group
+            self.targets[read_end] = group[0]
+
+    @classmethod
+    def for_caller_stdio(cls) -> _Relay:
+        """Pipes for the caller's fds 1 and 2 that a reader waits on (one when both are one file)."""
+        groups: list[tuple[int, ...]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for number in (1, 2):
+            try:
+                info = os.fstat(number)
+            except OSError:
+                continue  # closed: the process gets none either
+            if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)):
+                continue
+            key = (info.st_dev, info.st_ino)
+            if key in seen:
+                groups[seen[key]] += (number,)
+            else:
+                seen[key] = len(groups)
+                groups.append((number,))
+        return cls(groups)
+
+    def child_stdio(self) -> None:
+        """In the forked child: the pipes become its fds 1/2 (dup2 clears CLOEXEC on them)."""
+        for write_end, numbers in self.child_ends.items():
+            for number in numbers:
+                os.dup2(write_end, number)
+
+    def close_child_ends(self) -> None:
+        close_all(*self.child_ends)
+        self.child_ends = {}
+
+    def pump_until_exit(self, child: int) -> int:
+        """Copy until the process exits, reap it, drain what it wrote; its wait status."""
+        pidfd = os.pidfd_open(child)
+        try:
+            while True:
+                ready, _, _ = select.select([pidfd, *self.targets], [], [])
+                for fd in ready:
+                    if fd != pidfd:
+                        self._forward(fd)
+                if pidfd in ready:
+                    break
+        finally:
+            os.close(pidfd)
+        status = os.waitpid(child, 0)[1]
+        drain(list(self.targets), time.monotonic() + DRAIN_AFTER_EXIT, self._forward)
+        return status
+
+    def _forward(self, fd: int) -> bool:
+        """Copy one read; False (and the pipe let go) at its end or when the caller's reader is gone."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if data and _write_all(self.targets[fd], data):
+            return True
+        del self.targets[fd]
+        os.close(fd)  # the process's next write gets EPIPE, as it would have without us
+        return False
+
+    def close(self) -> None:
+        self.close_child_ends()
+        close_all(*self.targets)
+        self.targets = {}
+
+
+# How long, after the exec'd process exited, its output pipes are still read (exec, healthchecks):
+# what it wrote before its exit is in the pipe already; only a background child writes after it.
+DRAIN_AFTER_EXIT = 0.2
+
+
+def drain(fds: Sequence[int], deadline: float, forward: Callable[[int], bool]) -> None:
+    """Read ``fds`` (``forward`` reads one and says whether it stays open) until they are empty,
+    closed, or ``deadline`` passes: bounded even while a background process keeps writing."""
+    pending = list(fds)
+    for fd in pending:
+        os.set_blocking(fd, False)
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        ready, _, _ = select.select(pending, [], [], 0)
+        if not ready:
+            return  # empty: everything written before the exit has been read
+        for fd in ready:
+            if not forward(fd):
+                pending.remove(fd)
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write everything to the caller's fd; False when its reader is gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+    return True
 
 
 def _attach_container_pty(channel: socket.socket) -> None:
@@ -313,12 +443,17 @@ def run_in_container(
     cgroup: CgroupHandle | None = None,
     user: str = "",
     max_output: int = 65536,
+    reap: Callable[[int], int] | None = None,
 ) -> tuple[int, bytes]:
     """Run a command non-interactively in the container (healthchecks).
 
     ``argv`` may be a compose healthcheck test (``CMD``/``CMD-SHELL`` forms).
-    Returns (exit code, stdout+stderr up to ``max_output`` bytes).  On timeout the
-    command and its process group are killed and the exit code is 137.
+    Returns (exit code, stdout+stderr up to ``max_output`` bytes) once the command
+    exits, after a drain of at most :data:`DRAIN_AFTER_EXIT` seconds (a process it
+    left in the background does not hold it up).  On timeout the command and its
+    process group are killed and the exit code is 137.  ``reap`` gives the wait
+    status of the exited child (default ``waitpid``): a caller whose own loop
+    reaps every child (the supervisor) hands over what it reaped.
     """
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
 
@@ -336,35 +471,52 @@ def run_in_container(
         os.close(out_w)
     try:
         _finish_start(child, err_r)
-        output, status = _collect(child, out_r, time.monotonic() + timeout, max_output)
+        output, status = _collect(child, out_r, time.monotonic() + timeout, max_output, reap or _waitpid)
     finally:
         os.close(out_r)
     return decode_wait_status(status), output
 
 
-def _collect(child: int, out_r: int, deadline: float, max_output: int) -> tuple[bytes, int]:
+def _waitpid(child: int) -> int:
+    return os.waitpid(child, 0)[1]
+
+
+def _collect(
+    child: int, out_r: int, deadline: float, max_output: int, reap: Callable[[int], int]
+) -> tuple[bytes, int]:
+    """Read the output until the process exits (then a bounded drain) or the deadline (then kill)."""
     output = bytearray()
-    status: int | None = None
-    open_pipe = True
-    while status is None or open_pipe:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _kill_group(child)
-            return bytes(output), os.waitpid(child, 0)[1] if status is None else status
-        if open_pipe:
-            ready, _, _ = select.select([out_r], [], [], min(remaining, 0.05))
-            if ready:
-                data = os.read(out_r, 65536)
-                open_pipe = bool(data)
-                output += data[: max(0, max_output - len(output))]
-        else:
-            time.sleep(min(remaining, 0.01))
-        if status is None:
-            done, raw = os.waitpid(child, os.WNOHANG)
-            if done:
-                status = raw
-                # A background process may keep the pipe open: stop once it has nothing more.
-                open_pipe = open_pipe and bool(select.select([out_r], [], [], 0)[0])
+
+    def keep(fd: int) -> bool:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        output.extend(data[: max(0, max_output - len(output))])
+        return bool(data)
+
+    watch = [out_r]
+    try:
+        pidfd = os.pidfd_open(child)
+    except ProcessLookupError:
+        pidfd = -1  # exited and reaped already, by the caller's loop: its status comes from reap()
+    try:
+        while pidfd >= 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _kill_group(child)
+                return bytes(output), reap(child)
+            ready, _, _ = select.select([pidfd, *watch], [], [], remaining)
+            if out_r in ready and not keep(out_r):
+                watch.remove(out_r)
+            if pidfd in ready:
+                break
+    finally:
+        close_all(pidfd)
+    status = reap(child)
+    if out_r in watch:
+        # A process it left in the background may hold the pipe open: read what is there, not more.
+        drain([out_r], time.monotonic() + DRAIN_AFTER_EXIT, keep)
     return bytes(output), status
 
 
