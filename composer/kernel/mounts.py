@@ -22,6 +22,10 @@ namespace, to unmount what a crashed container left under its folder.
 Every destination inside the container is resolved with :func:`secure_join`,
 component by component with the rootfs as ``/``, so a symlink in the image
 (``/data -> /etc`` or ``-> ../../../host``) cannot redirect a mount to the host.
+The destinations of volumes and bound files are then opened from the rootfs
+without following any symlink and mounted through that fd
+(:func:`open_destination`), so a symlink swapped in after the resolution (by a
+container sharing the volume: CVE-2021-30465) is refused instead of followed.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def secure_join(root: str, unsafe: str) -> str:
         full = os.path.join(root, *resolved, part)
         try:
             mode = os.lstat(full).st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # missing, or under a file: made, or refused, later
             resolved.append(part)
             continue
         if not stat.S_ISLNK(mode):
@@ -244,33 +248,187 @@ def _host_resolv_conf() -> str:
 
 
 def bind_file(source: str, rootfs: str, target: str) -> None:
-    dest = secure_join(rootfs, target)
-    _ensure_file(dest)
-    sc.mount(source, dest, None, sc.MS_BIND)
+    """Bind a host file (the /etc files) at ``target``, made as an empty file when missing."""
+    fd = open_destination(rootfs, target, folder=False)
+    try:
+        _bind_onto(source, fd, recursive=False, read_only=False)
+    finally:
+        os.close(fd)
 
 
 def mount_volume(volume: MountConfig, rootfs: str) -> None:
     """Step 4: one bind, named volume or tmpfs, its destination resolved inside the rootfs."""
-    dest = secure_join(rootfs, volume.target)
     if volume.kind == "tmpfs":
-        _mkdir_p(dest)
         options = [f"size={volume.tmpfs_size}"] if volume.tmpfs_size else []
         options.append(f"mode={volume.tmpfs_mode:o}" if volume.tmpfs_mode is not None else "mode=1777")
         flags = sc.MS_NOSUID | sc.MS_NODEV | (sc.MS_RDONLY if volume.read_only else 0)
-        sc.mount("tmpfs", dest, "tmpfs", flags, ",".join(options))
+        fd = open_destination(rootfs, volume.target, folder=True)
+        try:
+            sc.mount("tmpfs", _fd_path(fd), "tmpfs", flags, ",".join(options))
+        finally:
+            os.close(fd)
         return
     source = volume.source
     if not os.path.exists(source):
         if volume.kind == "bind" and not volume.create_host_path:
             raise ContainerError(f"bind source {source} does not exist")
         _mkdir_p(source)
-    if os.path.isdir(source):
-        _mkdir_p(dest)
-    else:
-        _ensure_file(dest)
-    sc.mount(source, dest, None, sc.MS_BIND | sc.MS_REC)
-    if volume.read_only:
-        remount_readonly(dest)
+    fd = open_destination(rootfs, volume.target, folder=os.path.isdir(source))
+    try:
+        _bind_onto(source, fd, recursive=True, read_only=volume.read_only)
+    finally:
+        os.close(fd)
+
+
+def make_folder(rootfs: str, target: str) -> None:
+    """Make the folder ``target`` inside the rootfs (the working dir), as race-free as a mount's."""
+    os.close(open_destination(rootfs, target, folder=True))
+
+
+# --- destinations held by an fd (CVE-2021-30465) ------------------------------------------------
+#
+# A path checked and then mounted by name can be redirected in between: a container sharing a
+# volume with this one swaps a folder on the way for a symlink to the host, and the mount (or the
+# mkdir before it) follows it out of the rootfs.  So the destination is opened component by
+# component from the rootfs, each component O_NOFOLLOW (a symlink that appeared is refused, not
+# followed), made where missing, and the mount is made onto the fd (/proc/self/fd/N, or
+# move_mount onto the fd), whose real path is checked to be inside the rootfs first.
+
+_DESTINATION_TRIES = 3
+
+
+class _Moved(Exception):
+    """A component of the destination changed between resolving and opening it."""
+
+
+def open_destination(rootfs: str, target: str, *, folder: bool) -> int:
+    """An O_PATH fd on ``target`` in the rootfs, made (folder or empty file) where missing.
+
+    :func:`secure_join` says where the image's symlinks lead (inside the rootfs); that
+    path is then opened without following any symlink, so a swap after the
+    resolution is seen (and resolved again, a few times) instead of followed.
+    """
+    root = os.path.realpath(rootfs)
+    for _ in range(_DESTINATION_TRIES):
+        path = secure_join(root, target)
+        parts = [part for part in path[len(root) :].split("/") if part]
+        try:
+            fd = _open_components(root, parts, folder)
+        except _Moved:
+            continue
+        try:
+            _check_inside(fd, root, target)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    raise ContainerError(
+        f"the destination {target} kept changing while it was mounted (a symlink swapped in on the way)",
+        hint="a container sharing a volume with this one may be replacing folders with symlinks",
+    )
+
+
+def _open_components(root: str, parts: list[str], folder: bool) -> int:
+    current = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for index, part in enumerate(parts):
+            want_folder = folder or index < len(parts) - 1
+            following = _open_component(current, part, want_folder)
+            os.close(current)
+            current = following
+    except BaseException:
+        os.close(current)
+        raise
+    return current
+
+
+def _open_component(parent: int, name: str, want_folder: bool) -> int:
+    flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_DIRECTORY if want_folder else 0)
+    for attempt in (1, 2):
+        try:
+            fd = os.open(name, flags, dir_fd=parent)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise _Moved from None
+            _create(parent, name, want_folder)
+            continue
+        except OSError as error:
+            if error.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            if _is_symlink(parent, name):
+                raise _Moved from error  # a symlink where a folder was a moment ago
+            raise ContainerError(f"{name!r} on the way to a mount destination is not a folder") from error
+        if stat.S_ISLNK(os.fstat(fd).st_mode):  # O_PATH|O_NOFOLLOW opens a symlink itself
+            os.close(fd)
+            raise _Moved
+        return fd
+    raise _Moved
+
+
+def _is_symlink(parent: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return True  # gone again: changing under us
+
+
+def _create(parent: int, name: str, folder: bool) -> None:
+    """mkdirat / openat(O_CREAT|O_NOFOLLOW) in the folder held by ``parent``: never through a link."""
+    try:
+        if folder:
+            os.mkdir(name, 0o755, dir_fd=parent)
+        else:
+            os.close(
+                os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent)
+            )
+    except FileExistsError:
+        pass  # made meanwhile: the open after us checks what it is
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+
+
+def _check_inside(fd: int, root: str, target: str) -> None:
+    real = os.readlink(_fd_path(fd))
+    if real != root and not real.startswith(root.rstrip("/") + "/"):
+        raise ContainerError(f"the destination {target} resolved to {real}, outside the container's root")
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def _bind_onto(source: str, dest_fd: int, *, recursive: bool, read_only: bool) -> None:
+    """Bind ``source`` onto the destination held by ``dest_fd``, read-only when asked.
+
+    With the new mount API the bind is made as a detached tree, made read-only
+    there (only that flag is added: nosuid, nodev... of the source are kept) and
+    attached to the fd; without it (before Linux 5.12), a bind onto
+    /proc/self/fd/N and a remount of what is then at the fd's path.
+    """
+    try:
+        tree = sc.open_tree(
+            -100, source, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if recursive else 0)
+        )  # -100: AT_FDCWD
+    except OSError as error:
+        if error.errno != errno.ENOSYS:
+            raise
+        _bind_onto_by_path(source, dest_fd, recursive=recursive, read_only=read_only)
+        return
+    try:
+        if read_only:
+            sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, sc.MOUNT_ATTR_RDONLY)
+        sc.move_mount(tree, "", dest_fd, "", sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH)
+    finally:
+        os.close(tree)
+
+
+def _bind_onto_by_path(source: str, dest_fd: int, *, recursive: bool, read_only: bool) -> None:
+    sc.mount(source, _fd_path(dest_fd), None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
+    if read_only:
+        # The fd still names the folder under the new mount; its path names the mount itself.
+        mounted = os.readlink(_fd_path(dest_fd))
+        remount_readonly(mounted)
 
 
 def bind_init(host_binary: str, rootfs: str) -> None:

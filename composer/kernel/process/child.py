@@ -174,7 +174,7 @@ def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: S
     if cfg.init and args.host_init:
         mounts.bind_init(args.host_init, rootfs)
     if cfg.working_dir:
-        os.makedirs(mounts.secure_join(rootfs, cfg.working_dir), exist_ok=True)
+        mounts.make_folder(rootfs, cfg.working_dir)
     stage.name = "pivot_root"
     mounts.pivot(rootfs)
     stage.name = "hostname"
