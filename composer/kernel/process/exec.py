@@ -16,7 +16,7 @@ the mount namespace, and its master side passed back over a socket, so ``tty``
 inside names it.
 
 Without a terminal, the command's stdout and stderr go through pipes of the
-caller's where the caller's are pipes or sockets (:class:`_Relay`), and the
+caller's where the caller's are pipes or sockets (:class:`OutputRelay`), and the
 healthcheck's output through one pipe: both calls return when the command
 exits, after reading what it wrote (at most :data:`DRAIN_AFTER_EXIT`, 200 ms),
 not when a process it left in the background closes its stdout.
@@ -212,14 +212,15 @@ def exec_in_container(
 ) -> int:
     """Run ``argv`` inside the running container whose PID 1 is ``pid``; return its exit code.
 
-    Standard streams are the caller's fds 0-2; with ``tty`` a pseudo-terminal of
-    the container sits between them (raw mode when stdin is a terminal, window
-    size copied).
+    Standard streams are the caller's fds 0-2 (stdout and stderr relayed when they
+    are pipes or sockets, so that the call and its reader end with the command:
+    :class:`OutputRelay`); with ``tty`` a pseudo-terminal of the container sits
+    between them (raw mode when stdin is a terminal, window size copied).
     """
     options = _ExecOptions(user, working_dir, env, cgroup, cfg)
     if not tty:
         # Same process group as the caller: Ctrl-C at the terminal reaches the command too.
-        relay = _Relay.for_caller_stdio()
+        relay = OutputRelay.for_caller_stdio()
         try:
             child, err_r = _start_exec(pid, argv, relay.child_stdio, options)
             relay.close_child_ends()
@@ -249,7 +250,7 @@ def exec_in_container(
     return decode_wait_status(os.waitpid(child, 0)[1])
 
 
-class _Relay:
+class OutputRelay:
     """The exec'd process's stdout/stderr through pipes of ours, so that its exit ends them.
 
     A reader of the caller's stdout (``composer exec -T svc cmd | cat``) waits for
@@ -271,7 +272,7 @@ class _Relay:
             self.targets[read_end] = group[0]
 
     @classmethod
-    def for_caller_stdio(cls) -> _Relay:
+    def for_caller_stdio(cls) -> OutputRelay:
         """Pipes for the caller's fds 1 and 2 that a reader waits on (one when both are one file)."""
         groups: list[tuple[int, ...]] = []
         seen: dict[tuple[int, int], int] = {}

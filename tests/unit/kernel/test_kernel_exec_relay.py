@@ -15,14 +15,14 @@ import signal
 import threading
 import time
 
-from composer.kernel.process.exec import DRAIN_AFTER_EXIT, _Relay, drain
+from composer.kernel.process.exec import DRAIN_AFTER_EXIT, OutputRelay, drain
 from composer.kernel.process.parent import read_all
 
 
 def run_relayed(script: str) -> tuple[float, bytes, int]:
     """(seconds pump_until_exit took, what reached the caller's pipe, the exit code)."""
     sink_r, sink_w = os.pipe2(os.O_CLOEXEC)
-    relay = _Relay([(sink_w,)])  # the caller's fd: a pipe a reader waits on
+    relay = OutputRelay([(sink_w,)])  # the caller's fd: a pipe a reader waits on
     child = os.fork()
     if child == 0:
         try:
