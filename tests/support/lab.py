@@ -96,10 +96,16 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
+    """``composer/<project>`` folders in every hierarchy; os.walk skips folders that vanish meanwhile
+    (other tests on this machine remove their cgroups while we look: glob raised FileNotFoundError)."""
     found = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        for candidate in base.glob(f"**/composer/{project}"):
-            found.append(str(candidate))
+        for folder, _subfolders, _files in os.walk(base):
+            if (
+                os.path.basename(folder) == project
+                and os.path.basename(os.path.dirname(folder)) == "composer"
+            ):
+                found.append(folder)
     return found
 
 
