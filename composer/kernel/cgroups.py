@@ -66,6 +66,10 @@ class CgroupHandle(Protocol):
 
     def procs_files(self) -> list[str]: ...
 
+    def enforces_devices(self) -> bool:
+        """Whether a device policy applies to this cgroup (v1: it joined the devices hierarchy)."""
+        ...
+
     def pids(self) -> set[int]: ...
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None: ...
@@ -215,6 +219,9 @@ class CgroupV1Handle:
 
     def procs_files(self) -> list[str]:
         return [os.path.join(p, "cgroup.procs") for p in self._paths.values()]
+
+    def enforces_devices(self) -> bool:
+        return "devices" in self._paths
 
     def attach(self, pid: int) -> None:
         for name in self.procs_files():
@@ -379,6 +386,9 @@ class CgroupV2Handle:
 
     def procs_files(self) -> list[str]:
         return [str(self.path / "cgroup.procs")]
+
+    def enforces_devices(self) -> bool:
+        return True  # the device program is attached when the folder is made (create fails otherwise)
 
     def attach(self, pid: int) -> None:
         _write(self.path / "cgroup.procs", str(pid))

@@ -154,10 +154,17 @@ def _exec_args(
         env=merged,
         user=options.user or (cfg.user if cfg else ""),
         working_dir=options.working_dir or (cfg.working_dir if cfg and cfg.working_dir else "/"),
-        security=security_for(cfg),
+        security=security_for(
+            cfg, devices_enforced=options.cgroup is None or options.cgroup.enforces_devices()
+        ),
         signals=signals_to_reset(),
         err_fd=err_fd,
     )
+
+
+def _devices_enforced(cgroup: CgroupHandle | None) -> bool:
+    """Whether the exec'd process falls under a device policy: not when it joins no cgroup."""
+    return cgroup is not None and cgroup.enforces_devices()
 
 
 def _start_exec(

@@ -82,7 +82,7 @@ def start_container(
         os.makedirs(folder, exist_ok=True)
     host_init = find_host_init() if cfg.init else None
     device_nodes = nodes_for(cfg)  # before the fork: a missing host node fails here, with its name
-    security = security_for(cfg)
+    security = security_for(cfg, devices_enforced=cgroup.enforces_devices())
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     sync_r, sync_w, ack_r, ack_w = -1, -1, -1, -1
     if cfg.userns:

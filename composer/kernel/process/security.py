@@ -30,12 +30,20 @@ class Security:
     no_new_privileges: bool
 
 
-def security_for(cfg: ContainerConfig | None) -> Security:
-    """The confinement of ``cfg`` (Docker's defaults without a configuration)."""
+def security_for(cfg: ContainerConfig | None, *, devices_enforced: bool = True) -> Security:
+    """The confinement of ``cfg`` (Docker's defaults without a configuration).
+
+    Where no device policy applies to the container's cgroup (a v1 host without
+    the devices hierarchy), CAP_MKNOD is dropped: Docker's grant of it is safe only
+    under the device cgroup, and without it the nodes composer made in /dev are
+    the only ones that can open.
+    """
+    unguarded = not devices_enforced and not (cfg is not None and cfg.privileged)
+    keep = ~caps_module.cap_mask(["MKNOD"]) if unguarded else -1
     if cfg is None:
-        mask = caps_module.compute_capabilities(available=_available_caps())
+        mask = caps_module.compute_capabilities(available=_available_caps()) & keep
         return Security(mask, _last_cap(), packed_filter("default", mask), True)
-    mask = caps_module.compute_capabilities(
+    mask = keep & caps_module.compute_capabilities(
         cfg.cap_add, cfg.cap_drop, privileged=cfg.privileged, available=_available_caps()
     )
     setting = "unconfined" if cfg.privileged else cfg.seccomp

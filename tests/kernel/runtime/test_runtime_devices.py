@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 from runtime_support import Lab, leaks
 
-from composer.kernel.cgroups import detect_cgroup_driver
+from composer.kernel.cgroups import CgroupV1Driver, CgroupV1Handle, detect_cgroup_driver
+from composer.kernel.devices import policy
+from composer.kernel.process import spawn_container
 from composer.model.container import DeviceMapping
 
 pytestmark = pytest.mark.kernel
@@ -179,3 +181,26 @@ def test_a_device_target_outside_dev_is_refused(lab: Lab) -> None:
 
     with pytest.raises(ContainerError, match="not beneath /dev"):
         lab.sh("true", devices=(DeviceMapping("/dev/null", "/tmp/null", "rwm"),))
+
+
+def test_without_the_devices_hierarchy_no_node_can_be_made(lab: Lab) -> None:
+    """A v1 cgroup outside the devices hierarchy stands for a host without the controller."""
+    if not isinstance(lab.driver, CgroupV1Driver) or "devices" not in lab.driver.mounts:
+        pytest.skip("needs the v1 devices hierarchy to leave out")
+    cfg = lab.config(
+        "nodev", ["/bin/sh", "-c", "mknod /dev/hd-kmsg c 1 11 && echo made; " + probe("/dev/null", "w")]
+    )
+    full = lab.driver.create(lab.project, cfg.service, cfg.cgroup, policy(cfg))
+    partial = CgroupV1Handle({k: v for k, v in full.paths.items() if k != "devices"})
+    state = Path(cfg.state_dir)
+    state.mkdir(parents=True)
+    out_fd = os.open(state / "out", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        pid = spawn_container(cfg, partial, out_fd, out_fd)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(out_fd)
+        full.remove()
+    out = (state / "out").read_text()
+    assert "made" not in out and f"/dev/hd-kmsg: {EPERM_TEXT}" in out, out  # CAP_MKNOD was dropped
+    assert "/dev/null opened" in out, out  # the nodes composer made still open

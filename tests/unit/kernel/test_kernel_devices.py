@@ -165,3 +165,22 @@ def test_host_nodes_are_the_char_and_block_nodes_without_symlinks_or_skipped_fol
     assert real["/dev/null"].major == 1 and real["/dev/null"].minor == 3 and not real["/dev/null"].replace
     assert not any(path.startswith(("/dev/pts/", "/dev/shm/")) for path in real)
     assert "/dev/console" not in real
+
+
+def test_without_a_device_policy_the_container_loses_cap_mknod() -> None:
+    """Docker's CAP_MKNOD is safe only under the device cgroup: where none applies it is dropped."""
+    from composer.kernel.caps import cap_mask
+    from composer.kernel.cgroups import CgroupV1Handle
+    from composer.kernel.process.security import security_for
+    from composer.model.container import ContainerConfig
+
+    mknod = cap_mask(["MKNOD"])
+    cfg = ContainerConfig(project="p", service="s", name="p-s-1", number=1, argv=("true",))
+    assert CgroupV1Handle({"memory": "/m", "devices": "/d"}).enforces_devices()
+    assert not CgroupV1Handle({"memory": "/m", "pids": "/p"}).enforces_devices()
+    assert security_for(cfg).caps & mknod
+    assert not security_for(cfg, devices_enforced=False).caps & mknod
+    added = ContainerConfig(**{**cfg.__dict__, "cap_drop": ("ALL",), "cap_add": ("MKNOD",)})
+    assert not security_for(added, devices_enforced=False).caps & mknod
+    privileged = ContainerConfig(**{**cfg.__dict__, "privileged": True})
+    assert security_for(privileged, devices_enforced=False).caps & mknod
