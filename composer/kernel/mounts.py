@@ -219,7 +219,7 @@ def make_device_node(dev: str, node: DeviceNode) -> None:
 
 def write_etc_files(cfg: ContainerConfig, hostname: str) -> dict[str, str]:
     """Write hosts, hostname and resolv.conf under state_dir/etc; return target -> source."""
-    folder = os.path.join(cfg.state_dir, "etc")
+    folder = str(cfg.files.etc)
     _mkdir_p(folder)
     default_hosts = f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{hostname}\n"
     contents = {
