@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     convert_app = typer.Typer(
         name="convert", help="Write the project in another engine's format.", no_args_is_help=True
     )
-    app.add_typer(convert_app)
+    app.add_typer(convert_app, name="convert")
 
     @convert_app.command("kubernetes")
     def kubernetes(
