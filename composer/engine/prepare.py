@@ -47,6 +47,8 @@ def desired_state(
     from composer.project.hashing import service_config_hash
 
     services = selected_services(loaded, options.services)
+    if options.host is not None:
+        services = _services_on(loaded, options.host, services)
     _warn_missing_optional(loaded, events)
     images = _images(loaded, services, host, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, host)
@@ -65,10 +67,40 @@ def desired_state(
             external_addresses=_external_addresses(loaded, host),
         )
         desired = build_desired(loaded, inputs)
-        meta = ProjectMeta(addressing=_addressing(desired), files=tuple(str(f) for f in loaded.files))
+        meta = ProjectMeta(
+            addressing=_addressing(desired),
+            files=tuple(str(f) for f in loaded.files),
+            host=options.host or "",
+        )
         if not options.dry_run and meta != store.meta:
             store.set_meta(meta)  # for the next plan, and for composer ls
+    if options.host is not None:
+        return _host_part(loaded, desired, options.host)
     return only_services(desired, services) if options.services else desired
+
+
+def _services_on(loaded: LoadedProject, host: str, services: Sequence[str]) -> list[str]:
+    """The services of ``host`` (its own dependencies on other hosts are not waited for from here)."""
+    spec = loaded.spec
+    if host not in spec.hosts:
+        known = ", ".join(sorted(spec.hosts)) or "none: the file has no top-level hosts:"
+        raise SpecError(
+            [
+                SpecIssue.at(
+                    loaded.locate("hosts"), "hosts", f"no host named {host!r}", f"known hosts: {known}"
+                )
+            ]
+        )
+    return [name for name in services if spec.services[name].host == host]
+
+
+def _host_part(loaded: LoadedProject, desired: DesiredState, host: str) -> DesiredState:
+    from composer.model.hosts import host_part
+
+    spec = loaded.spec
+    placement = {name: service.host or "" for name, service in spec.services.items()}
+    addresses = {name: str(machine.address) for name, machine in spec.hosts.items()}
+    return host_part(desired, placement, addresses, host)
 
 
 def _warn_missing_optional(loaded: LoadedProject, events: EventSink) -> None:

@@ -89,6 +89,7 @@ def check(project: ProjectSpec, locate: Locator) -> list[SpecIssue]:
     _check_addresses(checker)
     _check_ports(checker)
     _check_routes(checker)
+    _check_hosts(checker)
     return checker.issues
 
 
@@ -639,3 +640,43 @@ def _check_routes(c: _Checker) -> None:
                     f"gateway {via} is not on any subnet of `{name}`",
                     "use the address of a neighbour on one of its links or networks",
                 )
+
+
+# --------------------------------------------------------------------------- hosts (split labs)
+
+
+def _check_hosts(c: _Checker) -> None:
+    """``host:`` names a top-level host; once hosts are given every service has one, and only links cross.
+
+    A bridge network or a shared network namespace across two machines would need
+    a segment of its own between them: refused until composer makes one.
+    """
+    hosts = c.project.hosts
+    for name, service in sorted(c.project.services.items()):
+        path = f"services.{name}.host"
+        if service.host is not None and service.host not in hosts:
+            c.add(path, f"unknown host `{service.host}`", c.suggest(service.host, list(hosts), "hosts"))
+        elif service.host is None and hosts:
+            c.add(f"services.{name}", f"service `{name}` has no `host:`", f"give one of {', '.join(hosts)}")
+    if not hosts:
+        return
+    placed = {n: s.host for n, s in c.project.services.items() if s.host in hosts}
+    for network in sorted(c.project.networks):
+        machines = sorted(
+            {placed[n] for n, s in c.project.services.items() if network in s.networks and n in placed}
+        )
+        if len(machines) > 1:
+            c.add(
+                f"networks.{network}",
+                f"network `{network}` has members on hosts {', '.join(machines)}: only links may cross hosts",
+                "join the services across hosts with links:, or put them on one host",
+            )
+    for name, service in sorted(c.project.services.items()):
+        mode = service.network_mode or ""
+        owner = mode.partition(":")[2]
+        if mode.startswith("service:") and owner in placed and placed.get(name) != placed[owner]:
+            c.add(
+                f"services.{name}.network_mode",
+                f"`{name}` shares the network namespace of `{owner}`, which is on another host",
+                f"put it on host {placed[owner]}",
+            )

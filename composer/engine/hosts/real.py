@@ -409,6 +409,33 @@ class RealHost:
 
                 set_interface(end.netns, end.ifname, up=False)
 
+    def create_tunnel(self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str) -> None:
+        from composer.kernel.net.netlink import create_vxlan_end, delete_link, underlay_mtu
+        from composer.model.desired import VXLAN_OVERHEAD
+
+        tunnel = link.tunnel
+        assert tunnel is not None
+        mtu = end.mtu or 1500 - VXLAN_OVERHEAD
+        outer = underlay_mtu(tunnel.local)
+        if outer is None:
+            raise PlanError(
+                f"{link.rid}: no interface of this host has the address {tunnel.local}",
+                hint="run up --host on the machine the file gives that address, or fix hosts:",
+            )
+        if mtu + VXLAN_OVERHEAD > outer:
+            raise PlanError(
+                f"{link.rid}: MTU {mtu} and VXLAN overhead {VXLAN_OVERHEAD} exceed the underlay MTU {outer}",
+                hint=f"give the link mtu: {outer - VXLAN_OVERHEAD} or less",
+            )
+        delete_link(temp_name)  # leftovers of an interrupted run
+        delete_link(end.ifname, end.netns)
+        create_vxlan_end(
+            temp_name, tunnel.vni, tunnel.local, tunnel.remote, tunnel.port, end.netns, end.ifname,
+            ifalias(project, link.rid), end.addresses, mtu,
+        )  # fmt: skip
+        self._shape(end)
+        self._set_sysctls(end, end.sysctls)
+
     def _shape(self, interface: DesiredInterface) -> None:
         if not interface.shaped:
             return
@@ -477,6 +504,9 @@ class RealHost:
         from composer.kernel.net.netlink import delete_link
         from composer.kernel.net.netns import is_netns_mount
 
+        if not record.b_netns:  # a tunnel end: it may still be in the host under its first name
+            for name in record.temp_names:
+                delete_link(name)
         for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):
             if netns and ifname and is_netns_mount(netns):
                 delete_link(ifname, netns)

@@ -1,0 +1,120 @@
+"""A lab split across hosts: the part of the desired state one host makes.
+
+The file places each service on a host (top-level ``hosts:`` with each one's
+underlay address, ``host:`` on the services).  ``composer up --host NAME`` on a
+machine makes that host's part, computed here from the whole desired state:
+
+* the containers of the services on NAME (and their interfaces and routes);
+* the links with both ends on NAME, as they are;
+* each link with one end on NAME as a *tunnel link*: the local end, whose
+  interface is a VXLAN device towards the other host's address instead of a
+  veth, named, addressed and shaped as the file says.  Its VNI is derived
+  from the project and the link, so both hosts compute the same one without
+  talking; its MTU is the link's, or 1500 less the VXLAN overhead;
+* networks only where a member runs here (the checks refuse a network whose
+  members are on two hosts), and no dependency on a service of another host
+  (it cannot be waited for from here).
+
+Without ``--host`` the whole file runs on one machine, ``hosts:`` ignored: the
+same lab can be tried locally before it is split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+
+from composer.model.desired import (
+    VXLAN_OVERHEAD,
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredState,
+    Tunnel,
+)
+from composer.model.ids import ResourceId
+
+DEFAULT_MTU = 1500
+
+
+def vni_of(project: str, link: ResourceId) -> int:
+    """A VXLAN network identifier (1 .. 2**24 - 1) from the project and the link: the same on every host."""
+    digest = hashlib.sha256(f"{project}/{link}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**24 - 1) + 1
+
+
+def host_part(
+    desired: DesiredState, placement: Mapping[str, str], addresses: Mapping[str, str], host: str
+) -> DesiredState:
+    """What ``host`` makes; ``placement`` is service -> host, ``addresses`` host -> underlay address."""
+    containers = {
+        rid: _without_remote_dependencies(c, placement, host)
+        for rid, c in desired.containers.items()
+        if placement.get(c.service) == host
+    }
+    local = {c.name: c for c in containers.values()}
+    links: dict[ResourceId, DesiredLink] = {}
+    interfaces: dict[ResourceId, DesiredInterface] = {
+        rid: i for rid, i in desired.interfaces.items() if i.container in local
+    }
+    for rid, link in desired.links.items():
+        a_here, b_here = link.a_container in local, link.b_container in local
+        if a_here and b_here:
+            links[rid] = link
+        elif a_here or b_here:
+            tunnel_link, end = _tunnel(desired, link, a_here, placement, addresses, host)
+            links[rid] = tunnel_link
+            interfaces[end.rid] = end
+    networks = {
+        rid: n
+        for rid, n in desired.networks.items()
+        if any(a.network == n.name for c in containers.values() for a in c.attachments)
+    }
+    routes = {rid: r for rid, r in desired.routes.items() if r.container in local}
+    return DesiredState(desired.project, networks, containers, links, desired.volumes, interfaces, routes)
+
+
+def _service_of(desired: DesiredState, container: str) -> str:
+    return next(c.service for c in desired.containers.values() if c.name == container)
+
+
+def _tunnel(
+    desired: DesiredState,
+    link: DesiredLink,
+    a_here: bool,
+    placement: Mapping[str, str],
+    addresses: Mapping[str, str],
+    host: str,
+) -> tuple[DesiredLink, DesiredInterface]:
+    here, here_if, there, there_if = (
+        (link.a_container, link.a_ifname, link.b_container, link.b_ifname)
+        if a_here
+        else (link.b_container, link.b_ifname, link.a_container, link.a_ifname)
+    )
+    remote_service = _service_of(desired, there)
+    tunnel = Tunnel(
+        local=addresses[host],
+        remote=addresses[placement[remote_service]],
+        vni=vni_of(desired.project, link.rid),
+        remote_end=f"{remote_service}:{there_if}",
+    )
+    end = next(i for i in desired.interfaces.values() if i.container == here and i.ifname == here_if)
+    end = replace(end, mtu=end.mtu or DEFAULT_MTU - VXLAN_OVERHEAD)
+    made = DesiredLink(
+        link.rid,
+        here,
+        here_if,
+        "",
+        "",
+        f"{link.config_hash}:{tunnel.local}>{tunnel.remote}:{tunnel.vni}",
+        tunnel,
+    )
+    return made, end
+
+
+def _without_remote_dependencies(
+    container: DesiredContainer, placement: Mapping[str, str], host: str
+) -> DesiredContainer:
+    kept = {name: d for name, d in container.depends_on.items() if placement.get(name) == host}
+    return container if len(kept) == len(container.depends_on) else replace(container, depends_on=kept)
