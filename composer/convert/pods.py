@@ -82,6 +82,7 @@ UNMAPPED: dict[str, tuple[str, str]] = {
     "container_name": ("Kubernetes names the pods", "reach the service by its Service name"),
     "userns_mode": ("user namespaces are the pod's hostUsers: false", "set it after converting"),
     "cpu_period": ("the CFS period is the node's", "cpus (or cpu_quota) gives the limit"),
+    "host": ("the scheduler places pods: a lab's host has no meaning", "use nodeSelector after converting"),
 }
 
 
