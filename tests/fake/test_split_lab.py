@@ -54,7 +54,7 @@ def _part(tmp_path: Path, rootfs: Path, host: str | None) -> tuple[DesiredState,
 
 def test_each_host_makes_its_services_and_a_tunnel_end(tmp_path: Path, busybox_rootfs: Path) -> None:
     h1, h1_again, fake1 = _part(tmp_path, busybox_rootfs, "h1")
-    h2, h2_again, fake2 = _part(tmp_path, busybox_rootfs, "h2")
+    h2, h2_again, _ = _part(tmp_path, busybox_rootfs, "h2")
     assert sorted(c.service for c in h1.containers.values()) == ["r1"]
     assert sorted(c.service for c in h2.containers.values()) == ["r2", "r3"]
     one, two = h1.links[CROSS], h2.links[CROSS]
