@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -206,6 +207,35 @@ def test_traffic_crosses_the_tunnel_and_routes_work_end_to_end(machines: dict[st
         check=True,
     ).stdout
     assert "tbf" in qdisc and "50Mbit" in qdisc
+    assert 50 * 0.4 < _throughput_mbit(h1, h2, mib=8) < 50 * 1.25  # the rate holds across the tunnel
+
+
+def _throughput_mbit(client: Machine, server: Machine, mib: int) -> float:
+    """``dd | nc`` from r1 to r2's listener, timed inside r1 (busybox nc quits at the end of its stdin,
+    so the listener's stdin is a ``sleep``)."""
+    env = {
+        **os.environ,
+        "COMPOSER_ROOT": str(server.root),
+        "COMPOSER_IMAGE_ROOT": str(server.root / "images"),
+    }
+    listen = [
+        "nsenter", f"--net=/run/netns/{server.netns}", sys.executable, "-m", "composer.cli.main",
+        "-f", str(server.file), "exec", "-T", "r2", "sh", "-c", "sleep 60 | nc -l -p 5001 | wc -c",
+    ]  # fmt: skip
+    listener = subprocess.Popen(listen, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        script = f"time sh -c 'dd if=/dev/zero bs=65536 count={mib * 16} 2>/dev/null | nc 10.0.12.2 5001'"
+        sent = client.exec("r1", "sh", "-c", script)
+        assert listener.stdout is not None
+        assert int(listener.stdout.readline()) == mib << 20
+    finally:
+        listener.kill()
+        listener.wait()
+    found = re.search(r"real\s+(?:(\d+)m\s*)?([\d.]+)s", sent.stderr)
+    assert found, sent.stderr
+    seconds = int(found.group(1) or 0) * 60 + float(found.group(2))
+    return mib * 8 * 1.048576 / seconds
 
 
 def test_down_on_one_host_removes_only_its_part(machines: dict[str, Machine]) -> None:
