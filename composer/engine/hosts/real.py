@@ -427,8 +427,8 @@ class RealHost:
                 f"{link.rid}: MTU {mtu} and VXLAN overhead {VXLAN_OVERHEAD} exceed the underlay MTU {outer}",
                 hint=f"give the link mtu: {outer - VXLAN_OVERHEAD} or less",
             )
-        delete_link(temp_name)  # leftovers of an interrupted run
-        delete_link(end.ifname, end.netns)
+        for name, netns in ((temp_name, None), (temp_name, end.netns), (end.ifname, end.netns)):
+            delete_link(name, netns)  # leftovers of an interrupted run, moved or not
         create_vxlan_end(
             temp_name, tunnel.vni, tunnel.local, tunnel.remote, tunnel.port, end.netns, end.ifname,
             ifalias(project, link.rid), end.addresses, mtu,
