@@ -24,7 +24,7 @@ from composer.errors import PlanError, SpecError, SpecIssue
 from composer.events import Event, EventSink
 from composer.model.build import BuildInputs, ImageLike, build_desired
 from composer.model.desired import DesiredState
-from composer.model.ids import container_id
+from composer.model.ids import ResourceId, container_id
 from composer.model.ipam import InUse, NetworkAddressing
 from composer.store.journal import ProjectStore, read_store
 from composer.store.layout import StateRoot
@@ -65,6 +65,7 @@ def desired_state(
             services=services,
             rootfs_layers=rootfs_layers,
             external_addresses=_external_addresses(loaded, host),
+            elsewhere=_elsewhere(loaded, options.host),
         )
         desired = build_desired(loaded, inputs)
         meta = ProjectMeta(
@@ -94,13 +95,23 @@ def _services_on(loaded: LoadedProject, host: str, services: Sequence[str]) -> l
     return [name for name in services if spec.services[name].host == host]
 
 
+def _elsewhere(loaded: LoadedProject, host: str | None) -> frozenset[str]:
+    if host is None:
+        return frozenset()
+    return frozenset(name for name, service in loaded.spec.services.items() if service.host != host)
+
+
 def _host_part(loaded: LoadedProject, desired: DesiredState, host: str) -> DesiredState:
     from composer.model.hosts import host_part
 
     spec = loaded.spec
     placement = {name: service.host or "" for name, service in spec.services.items()}
     addresses = {name: str(machine.address) for name, machine in spec.hosts.items()}
-    return host_part(desired, placement, addresses, host)
+    ends = {
+        ResourceId(link.resource_id): (link.endpoints[0].service, link.endpoints[1].service)
+        for link in spec.links
+    }
+    return host_part(desired, placement, addresses, ends, host)
 
 
 def _warn_missing_optional(loaded: LoadedProject, events: EventSink) -> None:

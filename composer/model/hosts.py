@@ -45,9 +45,18 @@ def vni_of(project: str, link: ResourceId) -> int:
 
 
 def host_part(
-    desired: DesiredState, placement: Mapping[str, str], addresses: Mapping[str, str], host: str
+    desired: DesiredState,
+    placement: Mapping[str, str],
+    addresses: Mapping[str, str],
+    link_services: Mapping[ResourceId, tuple[str, str]],
+    host: str,
 ) -> DesiredState:
-    """What ``host`` makes; ``placement`` is service -> host, ``addresses`` host -> underlay address."""
+    """What ``host`` makes.
+
+    ``placement`` is service -> host, ``addresses`` host -> underlay address, and
+    ``link_services`` link -> the services at its a and b ends.  The desired state
+    may hold the containers of every service or only those of ``host``.
+    """
     containers = {
         rid: _without_remote_dependencies(c, placement, host)
         for rid, c in desired.containers.items()
@@ -59,11 +68,15 @@ def host_part(
         rid: i for rid, i in desired.interfaces.items() if i.container in local
     }
     for rid, link in desired.links.items():
-        a_here, b_here = link.a_container in local, link.b_container in local
+        a_service, b_service = link_services[rid]
+        a_here, b_here = placement.get(a_service) == host, placement.get(b_service) == host
         if a_here and b_here:
             links[rid] = link
         elif a_here or b_here:
-            tunnel_link, end = _tunnel(desired, link, a_here, placement, addresses, host)
+            remote = b_service if a_here else a_service
+            tunnel_link, end = _tunnel(
+                desired, link, a_here, remote, addresses[placement[remote]], addresses[host]
+            )
             links[rid] = tunnel_link
             interfaces[end.rid] = end
     networks = {
@@ -75,27 +88,17 @@ def host_part(
     return DesiredState(desired.project, networks, containers, links, desired.volumes, interfaces, routes)
 
 
-def _service_of(desired: DesiredState, container: str) -> str:
-    return next(c.service for c in desired.containers.values() if c.name == container)
-
-
 def _tunnel(
-    desired: DesiredState,
-    link: DesiredLink,
-    a_here: bool,
-    placement: Mapping[str, str],
-    addresses: Mapping[str, str],
-    host: str,
+    desired: DesiredState, link: DesiredLink, a_here: bool, remote_service: str, remote: str, local: str
 ) -> tuple[DesiredLink, DesiredInterface]:
-    here, here_if, there, there_if = (
-        (link.a_container, link.a_ifname, link.b_container, link.b_ifname)
+    here, here_if, there_if = (
+        (link.a_container, link.a_ifname, link.b_ifname)
         if a_here
-        else (link.b_container, link.b_ifname, link.a_container, link.a_ifname)
+        else (link.b_container, link.b_ifname, link.a_ifname)
     )
-    remote_service = _service_of(desired, there)
     tunnel = Tunnel(
-        local=addresses[host],
-        remote=addresses[placement[remote_service]],
+        local=local,
+        remote=remote,
         vni=vni_of(desired.project, link.rid),
         remote_end=f"{remote_service}:{there_if}",
     )

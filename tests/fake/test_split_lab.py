@@ -123,3 +123,14 @@ def test_graph_draws_hosts_as_clusters_and_tunnels_dashed(tmp_path: Path, busybo
     assert 'subgraph cluster_0 {\n    label="h1 (192.0.2.1)"; style=rounded;\n    "service:r1"' in text
     assert '"service:r1" -- "service:r2"' in text and "penwidth=2, style=dashed]" in text
     assert text.count("style=dashed]") == 1  # r2 -- r3 is a local veth
+
+
+def test_a_host_needs_no_image_of_another_hosts_service(tmp_path: Path, busybox_rootfs: Path) -> None:
+    remote = "  r3: {image: example/router:1, network_mode: none, host: h2, command: [sleep, infinity]}"
+    project = write_project(
+        tmp_path / "split", SPLIT.replace("  r3: {<<: *router, host: h2}", remote), busybox_rootfs
+    )
+    fake = FakeHost()  # it has no image example/router:1: asking for it would raise ImageError
+    roots = api.Roots(state=tmp_path / "state", images=tmp_path / "images")
+    result = api.up(load(project), api.UpOptions(host="h1"), roots=roots, host=fake)
+    assert [c.service for c in result.desired.containers.values()] == ["r1"]
