@@ -103,6 +103,7 @@ def _elsewhere(loaded: LoadedProject, host: str | None) -> frozenset[str]:
 
 def _host_part(loaded: LoadedProject, desired: DesiredState, host: str) -> DesiredState:
     from composer.model.hosts import host_part
+    from composer.project.checks import network_hosts
 
     spec = loaded.spec
     placement = {name: service.host or "" for name, service in spec.services.items()}
@@ -111,7 +112,7 @@ def _host_part(loaded: LoadedProject, desired: DesiredState, host: str) -> Desir
         ResourceId(link.resource_id): (link.endpoints[0].service, link.endpoints[1].service)
         for link in spec.links
     }
-    return host_part(desired, placement, addresses, ends, host)
+    return host_part(desired, placement, addresses, ends, host, network_hosts(spec))
 
 
 def _warn_missing_optional(loaded: LoadedProject, events: EventSink) -> None:

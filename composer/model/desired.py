@@ -22,6 +22,21 @@ from composer.model.ipam import NetworkAddressing
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A network whose members run on several hosts: its bridge joins a VXLAN segment to the others.
+
+    Only the first host (by name) holds the gateway address: one address on one
+    Ethernet segment; the other hosts' containers reach it across the tunnel.
+    """
+
+    vni: int
+    local: str  # this host's underlay address
+    remotes: tuple[str, ...]  # the other hosts' (the flood list)
+    gateway_here: bool
+    port: int = 4789
+
+
+@dataclass(frozen=True)
 class DesiredNetwork:
     rid: ResourceId
     name: str
@@ -31,6 +46,12 @@ class DesiredNetwork:
     mtu: int | None
     addressing: NetworkAddressing | None
     config_hash: str
+    segment: Segment | None = None
+
+    @property
+    def bridge_addresses(self) -> list[str]:
+        """What the bridge holds: the gateways, unless another host of the segment does."""
+        return self.gateways if self.segment is None or self.segment.gateway_here else []
 
     @property
     def gateways(self) -> list[str]:

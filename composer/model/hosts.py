@@ -11,9 +11,13 @@ machine makes that host's part, computed here from the whole desired state:
   veth, named, addressed and shaped as the file says.  Its VNI is derived
   from the project and the link, so both hosts compute the same one without
   talking; its MTU is the link's, or 1500 less the VXLAN overhead;
-* networks only where a member runs here (the checks refuse a network whose
-  members are on two hosts), and no dependency on a service of another host
-  (it cannot be waited for from here).
+* networks where a member runs here; a network whose members run on several
+  hosts is one Ethernet segment: each host's bridge gets a VXLAN port flooding
+  to the other hosts (VNI from the project and the network), MTU 1500 less the
+  overhead unless given, and only the first host (by name) holds the gateway
+  address (the checks make the subnet explicit, so every host plans the same
+  addresses);
+* no dependency on a service of another host (it cannot be waited for from here).
 
 Without ``--host`` the whole file runs on one machine, ``hosts:`` ignored: the
 same lab can be tried locally before it is split.
@@ -22,7 +26,7 @@ same lab can be tried locally before it is split.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from composer.model.desired import (
@@ -30,10 +34,12 @@ from composer.model.desired import (
     DesiredContainer,
     DesiredInterface,
     DesiredLink,
+    DesiredNetwork,
     DesiredState,
+    Segment,
     Tunnel,
 )
-from composer.model.ids import ResourceId
+from composer.model.ids import ResourceId, network_id
 
 DEFAULT_MTU = 1500
 
@@ -50,12 +56,14 @@ def host_part(
     addresses: Mapping[str, str],
     link_services: Mapping[ResourceId, tuple[str, str]],
     host: str,
+    network_hosts: Mapping[str, Sequence[str]] | None = None,
 ) -> DesiredState:
     """What ``host`` makes.
 
     ``placement`` is service -> host, ``addresses`` host -> underlay address, and
-    ``link_services`` link -> the services at its a and b ends.  The desired state
-    may hold the containers of every service or only those of ``host``.
+    ``link_services`` link -> the services at its a and b ends, ``network_hosts``
+    network -> the hosts of its members, sorted.  The desired state may hold the
+    containers of every service or only those of ``host``.
     """
     containers = {
         rid: _without_remote_dependencies(c, placement, host)
@@ -80,12 +88,48 @@ def host_part(
             links[rid] = tunnel_link
             interfaces[end.rid] = end
     networks = {
-        rid: n
+        rid: _segment(n, network_hosts or {}, addresses, host, desired.project)
         for rid, n in desired.networks.items()
         if any(a.network == n.name for c in containers.values() for a in c.attachments)
     }
+    for rid, interface in list(interfaces.items()):
+        network = _attached_network(containers, interface)
+        if network is not None and networks[network_id(network)].segment is not None:
+            interfaces[rid] = replace(interface, mtu=networks[network_id(network)].mtu)
     routes = {rid: r for rid, r in desired.routes.items() if r.container in local}
     return DesiredState(desired.project, networks, containers, links, desired.volumes, interfaces, routes)
+
+
+def _segment(
+    network: DesiredNetwork,
+    network_hosts: Mapping[str, Sequence[str]],
+    addresses: Mapping[str, str],
+    host: str,
+    project: str,
+) -> DesiredNetwork:
+    machines = list(network_hosts.get(network.name, ()))
+    if len(machines) < 2:
+        return network
+    segment = Segment(
+        vni=vni_of(project, network.rid),
+        local=addresses[host],
+        remotes=tuple(addresses[m] for m in machines if m != host),
+        gateway_here=machines[0] == host,
+    )
+    mtu = network.mtu or DEFAULT_MTU - VXLAN_OVERHEAD
+    digest = f"{network.config_hash}:{segment}:{mtu}"
+    return replace(network, segment=segment, mtu=mtu, config_hash=hashlib.sha256(digest.encode()).hexdigest())
+
+
+def _attached_network(
+    containers: Mapping[ResourceId, DesiredContainer], interface: DesiredInterface
+) -> str | None:
+    if interface.carrier.kind != "container":
+        return None
+    container = containers.get(interface.carrier)
+    if container is None:
+        return None
+    return next((a.network for a in container.attachments if a.ifname == interface.ifname), None)
 
 
 def _tunnel(

@@ -645,11 +645,22 @@ def _check_routes(c: _Checker) -> None:
 # --------------------------------------------------------------------------- hosts (split labs)
 
 
-def _check_hosts(c: _Checker) -> None:
-    """``host:`` names a top-level host; once hosts are given every service has one, and only links cross.
+def network_hosts(project: ProjectSpec) -> dict[str, list[str]]:
+    """Network -> the hosts its members run on, sorted (the first holds the gateway)."""
+    found: dict[str, set[str]] = {}
+    for service in project.services.values():
+        for network in service.networks:
+            if service.host in project.hosts:
+                found.setdefault(network, set()).add(service.host)
+    return {network: sorted(machines) for network, machines in found.items()}
 
-    A bridge network or a shared network namespace across two machines would need
-    a segment of its own between them: refused until composer makes one.
+
+def _check_hosts(c: _Checker) -> None:
+    """``host:`` names a top-level host; once hosts are given every service has one.
+
+    A network whose members run on several hosts becomes one VXLAN segment: every
+    host must plan the same addresses, so its subnet is given; an external bridge
+    is one machine's.  A shared network namespace cannot cross machines.
     """
     hosts = c.project.hosts
     for name, service in sorted(c.project.services.items()):
@@ -661,15 +672,21 @@ def _check_hosts(c: _Checker) -> None:
     if not hosts:
         return
     placed = {n: s.host for n, s in c.project.services.items() if s.host in hosts}
-    for network in sorted(c.project.networks):
-        machines = sorted(
-            {placed[n] for n, s in c.project.services.items() if network in s.networks and n in placed}
-        )
-        if len(machines) > 1:
+    for network, machines in sorted(network_hosts(c.project).items()):
+        if len(machines) < 2:
+            continue
+        spec = c.project.networks[network]
+        if spec.external:
             c.add(
                 f"networks.{network}",
-                f"network `{network}` has members on hosts {', '.join(machines)}: only links may cross hosts",
-                "join the services across hosts with links:, or put them on one host",
+                f"external network `{network}` has members on hosts {', '.join(machines)}",
+                "an external bridge is one machine's: keep its members on one host",
+            )
+        elif not any(pool.subnet for pool in spec.ipam.config):
+            c.add(
+                f"networks.{network}",
+                f"network `{network}` spans hosts {', '.join(machines)}: its subnet must be given",
+                "add ipam: {config: [{subnet: ...}]}, so that every host plans the same addresses",
             )
     for name, service in sorted(c.project.services.items()):
         mode = service.network_mode or ""

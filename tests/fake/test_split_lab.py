@@ -107,13 +107,49 @@ def test_placement_errors_name_the_field(tmp_path: Path, busybox_rootfs: Path, r
         load(project)
 
 
-def test_a_network_across_hosts_is_refused(tmp_path: Path, busybox_rootfs: Path) -> None:
+def test_a_network_across_hosts_needs_its_subnet(tmp_path: Path, busybox_rootfs: Path) -> None:
     text = SPLIT.replace("  network_mode: none\n", "")
     project = write_project(tmp_path / "bad", text, busybox_rootfs)
-    with pytest.raises(
-        SpecError, match="network `default` has members on hosts h1, h2: only links may cross"
-    ):
+    with pytest.raises(SpecError, match="network `default` spans hosts h1, h2: its subnet must be given"):
         load(project)
+
+
+LAN = """\
+name: lan
+hosts:
+  h1: {address: 192.0.2.1}
+  h2: {address: 192.0.2.2}
+services:
+  c1: {rootfs: ROOTFS, host: h1, command: [sleep, infinity], networks: [lan]}
+  c2: {rootfs: ROOTFS, host: h2, command: [sleep, infinity], networks: [lan]}
+  c3: {rootfs: ROOTFS, host: h2, command: [sleep, infinity], networks: [local]}
+networks:
+  lan: {ipam: {config: [{subnet: 10.77.0.0/24}]}}
+  local: {}
+"""
+
+
+def test_a_network_across_hosts_is_one_segment(tmp_path: Path, busybox_rootfs: Path) -> None:
+    project = write_project(tmp_path / "lan", LAN, busybox_rootfs)
+    parts = {}
+    for host in ("h1", "h2"):
+        roots = api.Roots(state=tmp_path / f"state-{host}", images=tmp_path / "images")
+        parts[host] = api.up(load(project), api.UpOptions(host=host), roots=roots, host=FakeHost()).desired
+    lan1, lan2 = (parts[h].networks[ResourceId("network:lan")] for h in ("h1", "h2"))
+    assert lan1.segment is not None and lan2.segment is not None
+    assert lan1.segment.vni == lan2.segment.vni
+    assert (lan1.segment.local, lan1.segment.remotes) == ("192.0.2.1", ("192.0.2.2",))
+    assert lan1.segment.gateway_here and not lan2.segment.gateway_here
+    assert lan1.bridge_addresses == ["10.77.0.1/24"] and lan2.bridge_addresses == []
+    assert lan1.mtu == lan2.mtu == 1450
+    assert parts["h2"].networks[ResourceId("network:local")].segment is None  # only h2's
+    assert "network:local" not in [str(rid) for rid in parts["h1"].networks]
+    roots = api.Roots(state=tmp_path / "state-whole", images=tmp_path / "images")
+    whole = api.up(load(project), api.UpOptions(), roots=roots, host=FakeHost()).desired
+    for host, name in (("h1", "lan-c1-1"), ("h2", "lan-c2-1")):  # every host plans the whole's addresses
+        rid = ResourceId(f"container:{name}")
+        assert parts[host].containers[rid].attachments == whole.containers[rid].attachments
+    assert {i.mtu for i in parts["h2"].interfaces.values() if i.container == "lan-c2-1"} == {1450}
 
 
 def test_graph_draws_hosts_as_clusters_and_tunnels_dashed(tmp_path: Path, busybox_rootfs: Path) -> None:

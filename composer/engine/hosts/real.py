@@ -32,7 +32,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
-from composer.model.naming import ifalias
+from composer.model.naming import BRIDGE_PREFIX, ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
     ContainerFolder,
@@ -48,6 +48,11 @@ from composer.supervisor.client import SupervisorClient
 
 if TYPE_CHECKING:
     from composer.model.build import ImageLike
+
+
+def segment_port_name(bridge: str) -> str:
+    """The VXLAN port of a bridge whose network spans hosts: the bridge's name, another prefix."""
+    return "cmx" + bridge.removeprefix(BRIDGE_PREFIX)
 
 
 class RealHost:
@@ -179,7 +184,15 @@ class RealHost:
         from composer.kernel.net.netlink import ensure_bridge
 
         self._bridges.pop(network.bridge, None)  # made again: a new index
-        ensure_bridge(network.bridge, ifalias(project, network.rid), network.mtu, network.gateways)
+        ensure_bridge(network.bridge, ifalias(project, network.rid), network.mtu, network.bridge_addresses)
+        if network.segment is not None:
+            from composer.kernel.net.netlink import create_segment_port
+
+            segment = network.segment
+            create_segment_port(
+                network.bridge, segment_port_name(network.bridge), ifalias(project, network.rid), segment.vni,
+                segment.local, segment.remotes, segment.port, network.mtu,
+            )  # fmt: skip
         with contextlib.suppress(OSError):  # published ports reach containers from 127.0.0.1 through it
             Path(f"/proc/sys/net/ipv4/conf/{network.bridge}/route_localnet").write_text("1")
         if not network.internal:
@@ -194,6 +207,8 @@ class RealHost:
         if record.bridge:
             from composer.kernel.net.netlink import delete_link
 
+            if record.bridge.startswith(BRIDGE_PREFIX):  # a split lab's VXLAN port, when there is one
+                delete_link(segment_port_name(record.bridge))
             delete_link(record.bridge)
         self._release_forwarding()
 

@@ -292,6 +292,38 @@ def create_vxlan_end(
         os.close(nsfd)
 
 
+def create_segment_port(
+    bridge: str,
+    name: str,
+    alias: str,
+    vni: int,
+    local: str,
+    remotes: Sequence[str],
+    port: int,
+    mtu: int | None = None,
+) -> None:
+    """A VXLAN device enslaved to ``bridge``, flooding unknown and broadcast frames to ``remotes``
+    (an all-zero FDB entry per remote host) and learning the rest, as one Ethernet segment."""
+    with _iproute() as ipr, _netlink(f"creating the VXLAN port {name} of {bridge}"):
+        if _index(ipr, name) is not None:
+            ipr.link("del", index=_index(ipr, name))  # a leftover of an interrupted run
+        options: dict[str, Any] = {"mtu": mtu} if mtu else {}
+        ipr.link(
+            "add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local, vxlan_port=port,
+            vxlan_learning=1, **options,
+        )  # fmt: skip
+        index = _require_index(ipr, name)
+        try:
+            ipr.link("set", index=index, IFLA_IFALIAS=alias)
+            for remote in remotes:
+                ipr.fdb("append", ifindex=index, lladdr="00:00:00:00:00:00", dst=remote)
+            ipr.link("set", index=index, master=_require_index(ipr, bridge), state="up")
+        except BaseException:
+            with contextlib.suppress(NetlinkError):
+                ipr.link("del", index=index)
+            raise
+
+
 def add_route(netns_path: str | None, to: str, via: str) -> None:
     """Add (or replace) a route to ``to`` via the neighbour ``via`` in the netns."""
     network = ipaddress.ip_network(to, strict=False)

@@ -7,7 +7,9 @@ split r1 | r2 r3; ``composer up --host`` runs in each namespace (through
 machine), and the link r1 -- r2 becomes a VXLAN tunnel between them.  The tests
 check traffic end to end across the tunnel and the routes, the tunnel end's
 MTU and rate, and that ``down --host`` leaves nothing on its host, also after a
-kill -9 of everything of the project there.  Project names start with ``kb-``.
+kill -9 of everything of the project there; and a bridge network with a member
+on each host, one VXLAN segment with the gateway on h1.  Project names start
+with ``kb-``.
 """
 
 from __future__ import annotations
@@ -296,3 +298,48 @@ def _cmdline(entry: Path) -> str:
         return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+LAN = """
+name: {project}
+hosts:
+  h1: {{address: 192.0.2.1}}
+  h2: {{address: 192.0.2.2}}
+services:
+  c1:
+    rootfs: {rootfs}
+    host: h1
+    command: ["sleep", "infinity"]
+    networks: {{lan: {{ipv4_address: 10.77.0.10}}}}
+  c2:
+    rootfs: {rootfs}
+    host: h2
+    command: ["sleep", "infinity"]
+    networks: {{lan: {{ipv4_address: 10.77.0.20}}}}
+networks:
+  lan:
+    internal: true
+    ipam: {{config: [{{subnet: 10.77.0.0/24}}]}}
+"""
+
+
+def test_a_network_across_hosts_is_one_segment(
+    machines: dict[str, Machine], tmp_path: Path, busybox_rootfs: Path
+) -> None:
+    project = f"kb-lan-{uuid.uuid4().hex[:6]}"
+    file = tmp_path / "lan.yaml"
+    file.write_text(textwrap.dedent(LAN.format(project=project, rootfs=busybox_rootfs)))
+    lan = {host: Machine(host, m.netns, m.root, file, project) for host, m in machines.items()}
+    try:
+        for host, machine in lan.items():
+            machine.composer("up", "-d", "--host", host)
+        across = lan["h1"].exec("c1", "ping", "-c", "3", "-W", "2", "10.77.0.20")
+        assert across.returncode == 0, across.stdout + across.stderr
+        gateway = lan["h2"].exec("c2", "ping", "-c", "2", "-W", "2", "10.77.0.1")  # on h1's bridge only
+        assert gateway.returncode == 0, gateway.stdout + gateway.stderr
+        mtu = lan["h2"].exec("c2", "cat", "/sys/class/net/eth0/mtu")
+        assert mtu.stdout.strip() == "1450"
+    finally:
+        for host, machine in lan.items():
+            machine.composer("down", "--host", host, "-t", "1", check=False)
+    assert lan["h1"].leftovers() == [] and lan["h2"].leftovers() == []
