@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = "auto",
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
+        on_host: Annotated[
+            str | None, typer.Option("--host", help="Of a lab split across hosts: this machine's host.")
+        ] = None,
     ) -> None:
         """Stop and remove containers, links, networks, cgroups and state (-v: named volumes)."""
         from composer.cli.context import options
@@ -43,7 +46,9 @@ def register(app: typer.Typer) -> None:
         try:
             result = down_project(
                 project,
-                DownOptions(dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel),
+                DownOptions(
+                    dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel, host=on_host
+                ),
                 roots=opts.roots(),
                 events=sink,
             )

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = "auto",
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
+        on_host: Annotated[
+            str | None, typer.Option("--host", help="Of a lab split across hosts: make this host's part.")
+        ] = None,
     ) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
@@ -75,6 +78,7 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
             wait_timeout=wait_timeout,
             pull=pull,
+            host=on_host,
         )
         inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)

@@ -24,7 +24,7 @@ from composer.engine.plan import Action, Verb
 from composer.engine.reconcile import firewall_hash
 from composer.errors import ContainerError, PlanError
 from composer.events import Event, EventSink, Status
-from composer.model.desired import DesiredContainer, DesiredRoute, DesiredState
+from composer.model.desired import DesiredContainer, DesiredLink, DesiredRoute, DesiredState
 from composer.model.ids import ResourceId, container_id
 from composer.model.naming import veth_host_name
 from composer.store.journal import ProjectStore
@@ -261,6 +261,9 @@ class Applier:
     # -- links -----------------------------------------------------------------------
     def _create_link(self, rid: ResourceId) -> None:
         link = self.desired.links[rid]
+        if link.tunnel is not None:
+            self._create_tunnel(link)
+            return
         a = self.desired.containers[container_id(link.a_container)]
         b = self.desired.containers[container_id(link.b_container)]
         a_netns, b_netns = a.config.netns_path, b.config.netns_path
@@ -276,6 +279,22 @@ class Applier:
         self.host.create_link(self.desired.project, link, a_end, b_end)
         self._confirm(rid)
         self._event(rid, "Created")
+
+    def _create_tunnel(self, link: DesiredLink) -> None:
+        """The local end of a link to another host: a VXLAN device moved into the container."""
+        assert link.tunnel is not None
+        a = self.desired.containers[container_id(link.a_container)]
+        if not a.config.netns_path:
+            raise ContainerError(
+                f"{link.rid}: the end {link.a_container} needs its own network namespace",
+                hint="links cannot attach to network_mode: host containers",
+            )
+        temp = veth_host_name(self.desired.project, link.rid, "x")
+        record = LinkRecord((temp,), a.config.netns_path, "", link.a_ifname, "")
+        self._intend(link.rid, record, link.config_hash)
+        self.host.create_tunnel(self.desired.project, link, self.desired.interfaces[link.interfaces[0]], temp)
+        self._confirm(link.rid)
+        self._event(link.rid, "Created", f"vxlan {link.tunnel.vni} to {link.tunnel.remote}")
 
     # -- interfaces and routes -----------------------------------------------------------
     def _update_interface(self, action: Action) -> None:

@@ -19,6 +19,7 @@ from composer.engine.observe import ObservedState, observe
 from composer.engine.options import DEFAULT_ROOTS, DownOptions, DownResult, Roots
 from composer.engine.reconcile import ReconcileOptions, reconcile
 from composer.engine.up import waiting
+from composer.errors import PlanError
 from composer.events import EventSink, discard
 from composer.model.desired import DesiredState
 from composer.store.journal import ProjectStore
@@ -39,6 +40,11 @@ def down(
     root = StateRoot(roots.state)
     nothing = DesiredState.empty(project)
     with project_lock(root.project(project), on_wait=waiting(events, project)) as store:
+        if options.host is not None and store.meta.host not in ("", options.host):
+            raise PlanError(
+                f"project {project} on this machine is host {store.meta.host}'s part, not {options.host}'s",
+                hint=f"run down --host {store.meta.host} here, or down --host {options.host} on that host",
+            )
         observed = observe(store, host)
         plan = reconcile(nothing, observed, ReconcileOptions(down=True, remove_volumes=options.volumes))
         if options.dry_run:

@@ -35,11 +35,12 @@ class UpOptions:
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float = 300.0
     pull: str | None = None  # overrides every service's pull_policy
+    host: str | None = None  # of a lab split across hosts: make only this host's part
 
     @property
     def plain(self) -> bool:
         """An ``up`` whose desired state depends on the project alone (so the fast path may store it)."""
-        return not (self.services or self.scale or self.dry_run or self.no_start or self.pull)
+        return not (self.services or self.scale or self.dry_run or self.no_start or self.pull or self.host)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class DownOptions:
     # Stopping is mostly waiting out grace periods, so more at once than for up: like docker compose,
     # a hundred containers that ignore SIGTERM take one grace period, not a dozen.
     parallel: int = 32
+    host: str | None = None  # of a split lab: refuse when this machine's state is another host's part
 
 
 @dataclass(frozen=True)

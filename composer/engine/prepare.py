@@ -24,7 +24,7 @@ from composer.errors import PlanError, SpecError, SpecIssue
 from composer.events import Event, EventSink
 from composer.model.build import BuildInputs, ImageLike, build_desired
 from composer.model.desired import DesiredState
-from composer.model.ids import container_id
+from composer.model.ids import ResourceId, container_id
 from composer.model.ipam import InUse, NetworkAddressing
 from composer.store.journal import ProjectStore, read_store
 from composer.store.layout import StateRoot
@@ -47,6 +47,8 @@ def desired_state(
     from composer.project.hashing import service_config_hash
 
     services = selected_services(loaded, options.services)
+    if options.host is not None:
+        services = _services_on(loaded, options.host, services)
     _warn_missing_optional(loaded, events)
     images = _images(loaded, services, host, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, host)
@@ -63,12 +65,54 @@ def desired_state(
             services=services,
             rootfs_layers=rootfs_layers,
             external_addresses=_external_addresses(loaded, host),
+            elsewhere=_elsewhere(loaded, options.host),
         )
         desired = build_desired(loaded, inputs)
-        meta = ProjectMeta(addressing=_addressing(desired), files=tuple(str(f) for f in loaded.files))
+        meta = ProjectMeta(
+            addressing=_addressing(desired),
+            files=tuple(str(f) for f in loaded.files),
+            host=options.host or "",
+        )
         if not options.dry_run and meta != store.meta:
             store.set_meta(meta)  # for the next plan, and for composer ls
+    if options.host is not None:
+        return _host_part(loaded, desired, options.host)
     return only_services(desired, services) if options.services else desired
+
+
+def _services_on(loaded: LoadedProject, host: str, services: Sequence[str]) -> list[str]:
+    """The services of ``host`` (its own dependencies on other hosts are not waited for from here)."""
+    spec = loaded.spec
+    if host not in spec.hosts:
+        known = ", ".join(sorted(spec.hosts)) or "none: the file has no top-level hosts:"
+        raise SpecError(
+            [
+                SpecIssue.at(
+                    loaded.locate("hosts"), "hosts", f"no host named {host!r}", f"known hosts: {known}"
+                )
+            ]
+        )
+    return [name for name in services if spec.services[name].host == host]
+
+
+def _elsewhere(loaded: LoadedProject, host: str | None) -> frozenset[str]:
+    if host is None:
+        return frozenset()
+    return frozenset(name for name, service in loaded.spec.services.items() if service.host != host)
+
+
+def _host_part(loaded: LoadedProject, desired: DesiredState, host: str) -> DesiredState:
+    from composer.model.hosts import host_part
+    from composer.project.checks import network_hosts
+
+    spec = loaded.spec
+    placement = {name: service.host or "" for name, service in spec.services.items()}
+    addresses = {name: str(machine.address) for name, machine in spec.hosts.items()}
+    ends = {
+        ResourceId(link.resource_id): (link.endpoints[0].service, link.endpoints[1].service)
+        for link in spec.links
+    }
+    return host_part(desired, placement, addresses, ends, host, network_hosts(spec))
 
 
 def _warn_missing_optional(loaded: LoadedProject, events: EventSink) -> None:

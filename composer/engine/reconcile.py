@@ -253,6 +253,8 @@ def _plan_links(
 
 def _missing_end(link: DesiredLink, observed: ObservedState) -> str:
     for container, ifname in ((link.a_container, link.a_ifname), (link.b_container, link.b_ifname)):
+        if not container:  # a tunnel link has its local end only
+            continue
         state = observed.netns_of(container)
         if state is not None and ifname not in state.links:
             return f"its end {container}:{ifname} is gone"

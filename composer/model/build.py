@@ -107,6 +107,7 @@ class BuildInputs:
     services: Sequence[str] | None = None  # only these (and their dependencies); None = all
     rootfs_layers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> lower dirs
     external_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)  # network -> bridge CIDRs
+    elsewhere: frozenset[str] = frozenset()  # services another host of a split lab makes: no container here
 
 
 def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
@@ -124,6 +125,8 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     containers: dict[ResourceId, DesiredContainer] = {}
     issues: list[SpecIssue] = []
     for service, svc in sorted(spec.services.items()):
+        if service in inputs.elsewhere:
+            continue
         for number, name in enumerate(names[service], start=1):
             try:
                 container = _container(

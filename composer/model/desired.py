@@ -22,6 +22,21 @@ from composer.model.ipam import NetworkAddressing
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A network whose members run on several hosts: its bridge joins a VXLAN segment to the others.
+
+    Only the first host (by name) holds the gateway address: one address on one
+    Ethernet segment; the other hosts' containers reach it across the tunnel.
+    """
+
+    vni: int
+    local: str  # this host's underlay address
+    remotes: tuple[str, ...]  # the other hosts' (the flood list)
+    gateway_here: bool
+    port: int = 4789
+
+
+@dataclass(frozen=True)
 class DesiredNetwork:
     rid: ResourceId
     name: str
@@ -31,6 +46,12 @@ class DesiredNetwork:
     mtu: int | None
     addressing: NetworkAddressing | None
     config_hash: str
+    segment: Segment | None = None
+
+    @property
+    def bridge_addresses(self) -> list[str]:
+        """What the bridge holds: the gateways, unless another host of the segment does."""
+        return self.gateways if self.segment is None or self.segment.gateway_here else []
 
     @property
     def gateways(self) -> list[str]:
@@ -101,9 +122,28 @@ class DesiredContainer:
         return self.network_mode.partition(":")[2] if self.network_mode.startswith("container:") else ""
 
 
+VXLAN_PORT = 4789  # IANA's
+VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """The far side of a link whose other end runs on another host: a VXLAN tunnel to it."""
+
+    local: str  # this host's underlay address
+    remote: str  # the other host's
+    vni: int
+    remote_end: str  # SERVICE:IFNAME on the other host, for messages
+    port: int = VXLAN_PORT
+
+
 @dataclass(frozen=True)
 class DesiredLink:
-    """A veth pair between two containers; what is configured on each end is its DesiredInterface."""
+    """A veth pair between two containers, or (``tunnel``) one end and a VXLAN tunnel to another host.
+
+    What is configured on each end is its DesiredInterface.  A tunnel link has
+    its local end as ``a``; ``b_container`` and ``b_ifname`` are empty.
+    """
 
     rid: ResourceId
     a_container: str
@@ -111,14 +151,19 @@ class DesiredLink:
     b_container: str
     b_ifname: str
     config_hash: str  # of what makes the pair itself: its ends (settings are the interfaces')
+    tunnel: Tunnel | None = None
 
     @property
-    def ends(self) -> tuple[ResourceId, ResourceId]:
-        """The containers at both ends."""
+    def ends(self) -> tuple[ResourceId, ...]:
+        """The containers at both ends (the local one only, for a tunnel)."""
+        if self.tunnel is not None:
+            return (ResourceId.of("container", self.a_container),)
         return (ResourceId.of("container", self.a_container), ResourceId.of("container", self.b_container))
 
     @property
-    def interfaces(self) -> tuple[ResourceId, ResourceId]:
+    def interfaces(self) -> tuple[ResourceId, ...]:
+        if self.tunnel is not None:
+            return (interface_id(self.a_container, self.a_ifname),)
         return (interface_id(self.a_container, self.a_ifname), interface_id(self.b_container, self.b_ifname))
 
 

@@ -89,6 +89,7 @@ def check(project: ProjectSpec, locate: Locator) -> list[SpecIssue]:
     _check_addresses(checker)
     _check_ports(checker)
     _check_routes(checker)
+    _check_hosts(checker)
     return checker.issues
 
 
@@ -639,3 +640,60 @@ def _check_routes(c: _Checker) -> None:
                     f"gateway {via} is not on any subnet of `{name}`",
                     "use the address of a neighbour on one of its links or networks",
                 )
+
+
+# --------------------------------------------------------------------------- hosts (split labs)
+
+
+def network_hosts(project: ProjectSpec) -> dict[str, list[str]]:
+    """Network -> the hosts its members run on, sorted (the first holds the gateway)."""
+    found: dict[str, set[str]] = {}
+    for service in project.services.values():
+        for network in service.networks:
+            if service.host in project.hosts:
+                found.setdefault(network, set()).add(service.host)
+    return {network: sorted(machines) for network, machines in found.items()}
+
+
+def _check_hosts(c: _Checker) -> None:
+    """``host:`` names a top-level host; once hosts are given every service has one.
+
+    A network whose members run on several hosts becomes one VXLAN segment: every
+    host must plan the same addresses, so its subnet is given; an external bridge
+    is one machine's.  A shared network namespace cannot cross machines.
+    """
+    hosts = c.project.hosts
+    for name, service in sorted(c.project.services.items()):
+        path = f"services.{name}.host"
+        if service.host is not None and service.host not in hosts:
+            c.add(path, f"unknown host `{service.host}`", c.suggest(service.host, list(hosts), "hosts"))
+        elif service.host is None and hosts:
+            c.add(f"services.{name}", f"service `{name}` has no `host:`", f"give one of {', '.join(hosts)}")
+    if not hosts:
+        return
+    placed = {n: s.host for n, s in c.project.services.items() if s.host in hosts}
+    for network, machines in sorted(network_hosts(c.project).items()):
+        if len(machines) < 2:
+            continue
+        spec = c.project.networks[network]
+        if spec.external:
+            c.add(
+                f"networks.{network}",
+                f"external network `{network}` has members on hosts {', '.join(machines)}",
+                "an external bridge is one machine's: keep its members on one host",
+            )
+        elif not any(pool.subnet for pool in spec.ipam.config):
+            c.add(
+                f"networks.{network}",
+                f"network `{network}` spans hosts {', '.join(machines)}: its subnet must be given",
+                "add ipam: {config: [{subnet: ...}]}, so that every host plans the same addresses",
+            )
+    for name, service in sorted(c.project.services.items()):
+        mode = service.network_mode or ""
+        owner = mode.partition(":")[2]
+        if mode.startswith("service:") and owner in placed and placed.get(name) != placed[owner]:
+            c.add(
+                f"services.{name}.network_mode",
+                f"`{name}` shares the network namespace of `{owner}`, which is on another host",
+                f"put it on host {placed[owner]}",
+            )

@@ -161,7 +161,7 @@ def render_dot(spec: ProjectSpec) -> str:
         "  node [fontname=Helvetica];",
         "  edge [fontname=Helvetica, fontsize=10];",
     ]
-    lines += [f"  {_quote('service:' + s)} [label={_quote(s)}, shape=box];" for s in spec.services]
+    lines += _dot_services(spec)
     lines += [f"  {_quote('network:' + n)} [label={_quote(n)}, shape=ellipse];" for n in spec.networks]
     for item in topology["attachments"]:
         label = _address_label(item["interface"], item["ipv4_address"], item["ipv6_address"])
@@ -176,7 +176,7 @@ def render_dot(spec: ProjectSpec) -> str:
         )
         lines.append(
             f"  {_quote('service:' + first['service'])} -- {_quote('service:' + second['service'])} "
-            f"[label={_quote(ends)}, penwidth=2];"
+            f"[label={_quote(ends)}, penwidth=2{_tunnel_style(spec, first, second)}];"
         )
     for item in topology["dependencies"]:
         lines.append(
@@ -185,6 +185,27 @@ def render_dot(spec: ProjectSpec) -> str:
         )
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _dot_services(spec: ProjectSpec) -> list[str]:
+    """Service boxes; a lab split across hosts draws each host as a cluster around its services."""
+    placed: dict[str, list[str]] = {}
+    for name, service in spec.services.items():
+        placed.setdefault(service.host if service.host in spec.hosts else "", []).append(name)
+    lines = [f"  {_quote('service:' + s)} [label={_quote(s)}, shape=box];" for s in placed.pop("", [])]
+    for index, host in enumerate(sorted(placed)):
+        label = f"{host} ({spec.hosts[host].address})"
+        lines.append(f"  subgraph cluster_{index} {{")
+        lines.append(f"    label={_quote(label)}; style=rounded;")
+        lines += [f"    {_quote('service:' + s)} [label={_quote(s)}, shape=box];" for s in placed[host]]
+        lines.append("  }")
+    return lines
+
+
+def _tunnel_style(spec: ProjectSpec, first: dict[str, object], second: dict[str, object]) -> str:
+    """A link whose ends are on two hosts is drawn dashed: it is a VXLAN tunnel."""
+    hosts = {spec.services[str(end["service"])].host for end in (first, second)}
+    return ", style=dashed" if spec.hosts and len(hosts) == 2 else ""
 
 
 def _mermaid_text(text: str) -> str:

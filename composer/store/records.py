@@ -136,6 +136,7 @@ class ProjectMeta:
 
     addressing: Mapping[str, NetworkAddressing] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    host: str = ""  # of a lab split across hosts: the part this machine made ("" the whole project)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -206,6 +207,7 @@ def encode_meta(meta: ProjectMeta) -> dict[str, Any]:
     return {
         "addressing": {name: plan.to_dict() for name, plan in sorted(meta.addressing.items())},
         "files": list(meta.files),
+        **({"host": meta.host} if meta.host else {}),
     }
 
 
@@ -332,7 +334,9 @@ def decode_meta(raw: Mapping[str, Any], *, version: int = SCHEMA_VERSION) -> Pro
     files = raw.get("files") or ()
     if version == LEGACY_VERSION and isinstance(files, str):
         files = [f for f in files.split(",") if f]  # 0.1 joined them with commas
-    return ProjectMeta(addressing=addressing, files=tuple(str(f) for f in files))
+    return ProjectMeta(
+        addressing=addressing, files=tuple(str(f) for f in files), host=str(raw.get("host") or "")
+    )
 
 
 def decode_stored(

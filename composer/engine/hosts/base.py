@@ -167,6 +167,10 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         """Make the veth pair with both ends configured as their DesiredInterface says."""
         ...
 
+    def create_tunnel(self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str) -> None:
+        """Make the local end of a link to another host: a VXLAN device as ``end`` says (``link.tunnel``)."""
+        ...
+
     def update_interface(self, interface: DesiredInterface) -> None:
         """Change what differs on an existing interface: addresses, MTU, state, qdisc, sysctls."""
         ...

@@ -301,6 +301,11 @@ class FakeHost:
         for end in (a_end, b_end):
             self.namespaces.setdefault(end.netns, FakeNetns()).interfaces[end.ifname] = FakeInterface.of(end)
 
+    def create_tunnel(self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str) -> None:
+        self._step(f"create_tunnel {link.rid}")
+        self.links.add(f"{end.netns}||{link.rid}")
+        self.namespaces.setdefault(end.netns, FakeNetns()).interfaces[end.ifname] = FakeInterface.of(end)
+
     def remove_link(self, record: LinkRecord) -> None:
         self._step("remove_link")
         prefix = f"{record.a_netns}|{record.b_netns}|"

@@ -32,7 +32,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
-from composer.model.naming import ifalias
+from composer.model.naming import BRIDGE_PREFIX, ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
     ContainerFolder,
@@ -48,6 +48,11 @@ from composer.supervisor.client import SupervisorClient
 
 if TYPE_CHECKING:
     from composer.model.build import ImageLike
+
+
+def segment_port_name(bridge: str) -> str:
+    """The VXLAN port of a bridge whose network spans hosts: the bridge's name, another prefix."""
+    return "cmx" + bridge.removeprefix(BRIDGE_PREFIX)
 
 
 class RealHost:
@@ -179,7 +184,15 @@ class RealHost:
         from composer.kernel.net.netlink import ensure_bridge
 
         self._bridges.pop(network.bridge, None)  # made again: a new index
-        ensure_bridge(network.bridge, ifalias(project, network.rid), network.mtu, network.gateways)
+        ensure_bridge(network.bridge, ifalias(project, network.rid), network.mtu, network.bridge_addresses)
+        if network.segment is not None:
+            from composer.kernel.net.netlink import create_segment_port
+
+            segment = network.segment
+            create_segment_port(
+                network.bridge, segment_port_name(network.bridge), ifalias(project, network.rid), segment.vni,
+                segment.local, segment.remotes, segment.port, network.mtu,
+            )  # fmt: skip
         with contextlib.suppress(OSError):  # published ports reach containers from 127.0.0.1 through it
             Path(f"/proc/sys/net/ipv4/conf/{network.bridge}/route_localnet").write_text("1")
         if not network.internal:
@@ -194,6 +207,8 @@ class RealHost:
         if record.bridge:
             from composer.kernel.net.netlink import delete_link
 
+            if record.bridge.startswith(BRIDGE_PREFIX):  # a split lab's VXLAN port, when there is one
+                delete_link(segment_port_name(record.bridge))
             delete_link(record.bridge)
         self._release_forwarding()
 
@@ -409,6 +424,33 @@ class RealHost:
 
                 set_interface(end.netns, end.ifname, up=False)
 
+    def create_tunnel(self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str) -> None:
+        from composer.kernel.net.netlink import create_vxlan_end, delete_link, underlay_mtu
+        from composer.model.desired import VXLAN_OVERHEAD
+
+        tunnel = link.tunnel
+        assert tunnel is not None
+        mtu = end.mtu or 1500 - VXLAN_OVERHEAD
+        outer = underlay_mtu(tunnel.local)
+        if outer is None:
+            raise PlanError(
+                f"{link.rid}: no interface of this host has the address {tunnel.local}",
+                hint="run up --host on the machine the file gives that address, or fix hosts:",
+            )
+        if mtu + VXLAN_OVERHEAD > outer:
+            raise PlanError(
+                f"{link.rid}: MTU {mtu} and VXLAN overhead {VXLAN_OVERHEAD} exceed the underlay MTU {outer}",
+                hint=f"give the link mtu: {outer - VXLAN_OVERHEAD} or less",
+            )
+        for name, netns in ((temp_name, None), (temp_name, end.netns), (end.ifname, end.netns)):
+            delete_link(name, netns)  # leftovers of an interrupted run, moved or not
+        create_vxlan_end(
+            temp_name, tunnel.vni, tunnel.local, tunnel.remote, tunnel.port, end.netns, end.ifname,
+            ifalias(project, link.rid), end.addresses, mtu,
+        )  # fmt: skip
+        self._shape(end)
+        self._set_sysctls(end, end.sysctls)
+
     def _shape(self, interface: DesiredInterface) -> None:
         if not interface.shaped:
             return
@@ -477,6 +519,9 @@ class RealHost:
         from composer.kernel.net.netlink import delete_link
         from composer.kernel.net.netns import is_netns_mount
 
+        if not record.b_netns:  # a tunnel end: it may still be in the host under its first name
+            for name in record.temp_names:
+                delete_link(name)
         for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):
             if netns and ifname and is_netns_mount(netns):
                 delete_link(ifname, netns)

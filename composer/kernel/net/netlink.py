@@ -240,6 +240,90 @@ def create_p2p_link(
         os.close(nsfd)
 
 
+def underlay_mtu(address: str) -> int | None:
+    """The MTU of the host interface that holds ``address`` (None when no interface has it)."""
+    with _iproute() as ipr, _netlink(f"reading the interface of {address}"):
+        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+        for message in ipr.get_addr(family=family):
+            if message.get_attr("IFA_ADDRESS") == address:
+                link = ipr.get_links(message["index"])[0]
+                return int(link.get_attr("IFLA_MTU"))
+    return None
+
+
+def create_vxlan_end(
+    temp_name: str,
+    vni: int,
+    local: str,
+    remote: str,
+    port: int,
+    netns_path: str,
+    ifname: str,
+    alias: str,
+    addresses: Sequence[str] = (),
+    mtu: int | None = None,
+) -> None:
+    """A unicast VXLAN device to ``remote``, made here (its UDP socket stays in this netns, the
+    underlay) and moved into ``netns_path`` as ``ifname``, addressed and up.
+
+    It is born under ``temp_name`` (composer's prefix, marked with ``alias``) so
+    that a run killed before the move leaves a device cleanup can find.
+    """
+    nsfd = _open_netns(netns_path)
+    try:
+        with _iproute() as ipr, _netlink(f"creating VXLAN {vni} to {remote} for {ifname}"):
+            options: dict[str, Any] = {"mtu": mtu} if mtu else {}
+            ipr.link(
+                "add", ifname=temp_name, kind="vxlan", vxlan_id=vni, vxlan_local=local, vxlan_group=remote,
+                vxlan_port=port, vxlan_learning=0, **options,
+            )  # fmt: skip
+            index = _require_index(ipr, temp_name)
+            try:
+                ipr.link("set", index=index, IFLA_IFALIAS=alias)
+                ipr.link("set", index=index, net_ns_fd=nsfd)
+            except BaseException:
+                with contextlib.suppress(NetlinkError):
+                    ipr.link("del", index=index)
+                raise
+        with _iproute(netns_path) as inside, _netlink(f"naming {ifname} in {netns_path}"):
+            inside.link("set", index=_require_index(inside, temp_name, netns_path), ifname=ifname)
+        _configure_inside(netns_path, ifname, addresses, ())
+    finally:
+        os.close(nsfd)
+
+
+def create_segment_port(
+    bridge: str,
+    name: str,
+    alias: str,
+    vni: int,
+    local: str,
+    remotes: Sequence[str],
+    port: int,
+    mtu: int | None = None,
+) -> None:
+    """A VXLAN device enslaved to ``bridge``, flooding unknown and broadcast frames to ``remotes``
+    (an all-zero FDB entry per remote host) and learning the rest, as one Ethernet segment."""
+    with _iproute() as ipr, _netlink(f"creating the VXLAN port {name} of {bridge}"):
+        if _index(ipr, name) is not None:
+            ipr.link("del", index=_index(ipr, name))  # a leftover of an interrupted run
+        options: dict[str, Any] = {"mtu": mtu} if mtu else {}
+        ipr.link(
+            "add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local, vxlan_port=port,
+            vxlan_learning=1, **options,
+        )  # fmt: skip
+        index = _require_index(ipr, name)
+        try:
+            ipr.link("set", index=index, IFLA_IFALIAS=alias)
+            for remote in remotes:
+                ipr.fdb("append", ifindex=index, lladdr="00:00:00:00:00:00", dst=remote)
+            ipr.link("set", index=index, master=_require_index(ipr, bridge), state="up")
+        except BaseException:
+            with contextlib.suppress(NetlinkError):
+                ipr.link("del", index=index)
+            raise
+
+
 def add_route(netns_path: str | None, to: str, via: str) -> None:
     """Add (or replace) a route to ``to`` via the neighbour ``via`` in the netns."""
     network = ipaddress.ip_network(to, strict=False)

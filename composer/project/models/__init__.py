@@ -28,7 +28,7 @@ from __future__ import annotations
 from composer.project.models.base import MissingContextError, ModelContext
 from composer.project.models.links import LinkEndpoint, LinkSpec
 from composer.project.models.networks import IpamPoolSpec, IpamSpec, NetworkSpec
-from composer.project.models.project import ProjectSpec
+from composer.project.models.project import HostSpec, ProjectSpec
 from composer.project.models.services import (
     BindOptions,
     DependsOnSpec,
@@ -58,6 +58,7 @@ __all__ = [
     "DeviceSpec",
     "EnvFileSpec",
     "HealthcheckSpec",
+    "HostSpec",
     "IpamPoolSpec",
     "IpamSpec",
     "LinkEndpoint",

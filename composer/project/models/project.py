@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, IPvAnyAddress, model_validator
 
 from composer.project.models.base import _Model, to_name_map
 from composer.project.models.links import LinkSpec
@@ -41,6 +41,12 @@ def _add_default_network(data: Any) -> Any:
     return {**data, "services": services, "networks": networks}
 
 
+class HostSpec(_Model):
+    """A machine a split lab runs on: ``address`` is its underlay address, where VXLAN tunnels end."""
+
+    address: IPvAnyAddress
+
+
 def _name_is_text(raw: object) -> object:
     if raw is not None and not isinstance(raw, str):
         raise ValueError(f"the project name must be a string, got {raw!r}")
@@ -64,6 +70,7 @@ class ProjectSpec(_Model):
     secrets: dict[str, SecretSpec] = {}
     configs: dict[str, ConfigSpec] = {}
     models: dict[str, ModelSpec] = {}
+    hosts: dict[str, HostSpec] = {}  # composer's own: the machines a lab is split across (``host:``)
 
     @model_validator(mode="before")
     @classmethod

@@ -640,6 +640,7 @@ class ServiceSpec(_Model):
     cpu_count: int | None = None
     cpu_percent: float | None = None
     blkio_config: dict[str, Any] | None = None
+    host: str | None = None  # composer's own: which of the top-level ``hosts`` runs it
     routes: list[
         Annotated[RouteSpec, BeforeValidator(_to_route, json_schema_input_type=str | dict[str, str])]
     ] = []

@@ -232,7 +232,9 @@ def test_every_problem_at_once_across_files(write_project: WriteProject) -> None
 def test_examples_validate() -> None:
     examples = Path(__file__).resolve().parents[3] / "examples"
     found = sorted(examples.glob("*/compose.yaml"))
-    assert [p.parent.name for p in found] == ["ci-stack", "postgres-redis", "ring20", "three-routers"]
+    assert [p.parent.name for p in found] == [
+        "ci-stack", "postgres-redis", "ring20", "three-routers", "three-routers-split",
+    ]  # fmt: skip
     for path in found:
         project = load(path)
         assert project.spec.services, path
@@ -242,6 +244,9 @@ def test_examples_validate() -> None:
     assert [link.resource_id for link in lab.links] == ["link:r1:eth1--r2:eth1", "link:r2:eth2--r3:eth1"]
     ring = load(examples / "ring20" / "compose.yaml").spec
     assert len(ring.services) == 20 and len(ring.links) == 20
+    split = load(examples / "three-routers-split" / "compose.yaml").spec
+    assert {name: s.host for name, s in split.services.items()} == {"r1": "h1", "r2": "h2", "r3": "h2"}
+    assert str(split.hosts["h2"].address) == "192.0.2.2"
 
 
 def test_ring_generator_matches_the_committed_file() -> None:

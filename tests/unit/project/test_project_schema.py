@@ -24,7 +24,7 @@ def test_schema_describes_inputs_and_extensions() -> None:
     assert definitions["LinkSpec"]["anyOf"][0]["type"] == "string"  # the one-line form
     assert "disable" in definitions["HealthcheckSpec"]["properties"]
     assert set(schema["properties"]) == {
-        "name", "services", "networks", "volumes", "links", "secrets", "configs", "models",
+        "name", "services", "networks", "volumes", "links", "secrets", "configs", "models", "hosts",
     }  # fmt: skip
 
 
