@@ -53,6 +53,14 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = "auto",
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
+        strict_limits: Annotated[
+            bool,
+            typer.Option(
+                "--strict-limits",
+                help="Without root: a limit that cannot be applied is an error.",
+                envvar="COMPOSER_STRICT_LIMITS",
+            ),
+        ] = False,
     ) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
@@ -62,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         opts = options(ctx)
         if not dry_run:
-            _require_root()
+            opts.enter("up")
         up_options = UpOptions(
             services=tuple(services or ()),
             dry_run=dry_run,
@@ -75,6 +83,7 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
             wait_timeout=wait_timeout,
             pull=pull,
+            strict_limits=strict_limits,
         )
         inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)
@@ -122,12 +131,6 @@ def _inputs(opts: GlobalOptions) -> UpInputs | None:
         env_files=tuple(opts.env_files),
         profiles=tuple(opts.profiles),
     )
-
-
-def _require_root() -> None:
-    from composer.kernel.privileges import require_root
-
-    require_root("up")
 
 
 def _parse_scale(items: list[str]) -> dict[str, int]:

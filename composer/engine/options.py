@@ -35,6 +35,7 @@ class UpOptions:
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float = 300.0
     pull: str | None = None  # overrides every service's pull_policy
+    strict_limits: bool = False  # a limit the host cannot hold (rootless) is an error, not a note
 
     @property
     def plain(self) -> bool:

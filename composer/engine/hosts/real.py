@@ -34,6 +34,7 @@ from composer.model.desired import (
 )
 from composer.model.naming import ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
+from composer.model.rootless import FULL_SUPPORT, Forward, LimitSupport
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -53,9 +54,11 @@ if TYPE_CHECKING:
 class RealHost:
     """Host operations for projects under one state root and one image store."""
 
-    def __init__(self, state_root: Path, image_root: Path) -> None:
+    def __init__(self, state_root: Path, image_root: Path, *, rootless: bool = False) -> None:
         self.root = StateRoot(state_root)
         self.image_root = image_root
+        self.rootless = rootless  # inside a project's user namespace (composer.engine.hosts.rootless)
+        self._limits: LimitSupport | None = None
         self._cgroups: Any = None
         self._images: Any = None
         self._local = threading.local()
@@ -113,6 +116,16 @@ class RealHost:
         from composer.kernel.net.ports import ports_in_use
 
         return ports_in_use("udp" if protocol == "udp" else "tcp", host_ip, ports)
+
+    def limit_support(self) -> LimitSupport:
+        """Root sets every limit; without root only a delegated cgroup v2 subtree holds any."""
+        if not self.rootless:
+            return FULL_SUPPORT
+        if self._limits is None:
+            from composer.kernel.rootless_cgroups import limit_support
+
+            self._limits = limit_support()
+        return self._limits
 
     def netem_available(self) -> bool:
         from composer.kernel.net.tc import netem_available
@@ -215,9 +228,14 @@ class RealHost:
     # -- containers --------------------------------------------------------------------
     def _cgroup_driver(self) -> Any:
         if self._cgroups is None:
-            from composer.kernel.cgroups import detect_cgroup_driver
+            if self.rootless:
+                from composer.kernel.rootless_cgroups import rootless_driver
 
-            self._cgroups = detect_cgroup_driver()
+                self._cgroups = rootless_driver(self.limit_support())
+            else:
+                from composer.kernel.cgroups import detect_cgroup_driver
+
+                self._cgroups = detect_cgroup_driver()
         return self._cgroups
 
     def create_sandbox(
@@ -510,6 +528,12 @@ class RealHost:
                     )
                 )
         ensure_project_table(project, NatPlan(bridges, tuple(ports)))
+        if self.rootless and (ports or any(not b.internal for b in bridges)):
+            from composer.engine.hosts.rootless import request_ports
+
+            # The namespace's way out, and the host end of the published ports (pasta, from outside).
+            forwards = [Forward(p.protocol, p.host_port, p.host_ip or "") for p in ports]
+            request_ports(forwards, ipv6=any(":" in s for b in bridges for s in b.subnets))
 
     def remove_firewall(self, project: str) -> None:
         from composer.kernel.net.nft import delete_project_table
