@@ -14,6 +14,7 @@ interpreter may live in a folder the user cannot enter, e.g. pyenv under /root).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -166,7 +167,5 @@ def wait_for_no_processes(user: RootlessUser, timeout: float = 5.0) -> list[tupl
 def kill_everything_of(user: RootlessUser) -> None:
     """After a failed test: the user's processes go (each by PID, all of them this test's)."""
     for pid, _ in user.processes():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
