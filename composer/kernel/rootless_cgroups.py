@@ -43,12 +43,20 @@ def limit_support(
         return rootless_limit_support(1, (), False)
     path = own.get(_V2_KEY, "")
     folder = sys_root / path.lstrip("/")
-    writable = bool(path) and os.access(folder, os.W_OK) and os.access(folder / "cgroup.procs", os.W_OK)
+    writable = bool(path) and _ours(folder) and _ours(folder / "cgroup.procs")
     try:
         delegated = (folder / "cgroup.controllers").read_text().split()
     except OSError:
         delegated = []
     return rootless_limit_support(2, delegated, writable, path)
+
+
+def _ours(path: Path) -> bool:
+    """Delegated means owned by us (systemd chowns the subtree to the user), not merely writable."""
+    try:
+        return path.stat().st_uid == os.geteuid()
+    except OSError:
+        return False
 
 
 class NoCgroupDriver:
