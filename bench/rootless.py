@@ -109,8 +109,8 @@ def one_run(argv: list[str], folder: Path, env: dict[str, str], count: int) -> R
 def root_side(work: Path, sizes: list[int]) -> None:
     """Runs under unshare: every size as root; prints one JSON line of results."""
     rootfs = make_busybox_rootfs(work / "root-rootfs")
-    env = dict(os.environ, COMPOSER_ROOT=str(work / "root-state"), COMPOSER_IMAGE_ROOT=str(work / "root-images"),
-               PYTHONPYCACHEPREFIX=str(work / "root-pycache"))  # fmt: skip
+    env = dict(os.environ, COMPOSER_ROOT=str(work / "root-state"))
+    env.update(COMPOSER_IMAGE_ROOT=str(work / "root-images"), PYTHONPYCACHEPREFIX=str(work / "root-pycache"))
     argv = [sys.executable, "-m", "composer.cli.main"]
     one_run(argv, write_project(work / "root-warm", rootfs, "bench-rl-root-warm", 1), env, 1)
     results = {}
@@ -123,8 +123,8 @@ def root_side(work: Path, sizes: list[int]) -> None:
 
 
 def measure_root(work: Path, sizes: list[int]) -> dict[int, Run]:
-    argv = ["unshare", "--net", "--mount", "--propagation", "private", "--fork",
-            sys.executable, __file__, "--root-side", str(work), "--sizes", ",".join(map(str, sizes))]  # fmt: skip
+    argv = ["unshare", "--net", "--mount", "--propagation", "private", "--fork", sys.executable, __file__]
+    argv += ["--root-side", str(work), "--sizes", ",".join(map(str, sizes))]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the root side failed: {done.stderr.strip()}")

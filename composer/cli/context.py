@@ -53,8 +53,17 @@ class GlobalOptions:
         The process left outside only serves the inside (pasta) and exits with its status here.
         ``create`` false: a read-only verb, which goes on outside when the project has no namespace.
         """
-        if os.geteuid() == 0:
-            return
+        if os.geteuid() != 0:
+            self._enter_namespace(self._quiet_project(), create=create)
+
+    def enter_images(self) -> None:
+        """Without root, image verbs unpack and delete in a user namespace of their own (owners as inside)."""
+        if os.geteuid() != 0:
+            from composer.engine.hosts.rootless import IMAGE_VERBS
+
+            self._enter_namespace(IMAGE_VERBS, create=True)
+
+    def _enter_namespace(self, name: str, *, create: bool) -> None:
         import sys
 
         from composer.engine.hosts.rootless import enter_project
@@ -62,7 +71,7 @@ class GlobalOptions:
         def warn(text: str) -> None:
             sys.stderr.write(f"warning: {text}\n")
 
-        code = enter_project(self._quiet_project(), self.roots(), create=create, warn=warn)
+        code = enter_project(name, self.roots(), create=create, warn=warn)
         if code is not None:
             raise typer.Exit(code)
 

@@ -92,8 +92,11 @@ def in_user_namespace(uid_map: Path = Path("/proc/self/uid_map")) -> bool:
     return fields != ["0", "0", "4294967295"]
 
 
-def create_keeper(mapping: IdMapping) -> int:
-    """Make the project's namespaces and their keeper; return the keeper's PID (as the host sees it)."""
+def create_keeper(mapping: IdMapping, *, network: bool = True) -> int:
+    """Make the project's namespaces and their keeper; return the keeper's PID (as the host sees it).
+
+    ``network`` false: keep the host's network namespace (image verbs reach registries directly).
+    """
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -101,7 +104,7 @@ def create_keeper(mapping: IdMapping) -> int:
         try:
             os.close(report_r)
             os.close(ack_w)
-            _keeper_parent(report_w, ack_r)
+            _keeper_parent(report_w, ack_r, _NS_FLAGS if network else _NS_FLAGS & ~sc.CLONE_NEWNET)
         finally:
             os._exit(1)
     os.close(report_w)
@@ -115,18 +118,23 @@ def create_keeper(mapping: IdMapping) -> int:
             os.kill(pid, signal.SIGKILL)
             raise
         os.write(ack_w, b"k")
-        line = _read_line(report_r)
+        report = _read_to_end(report_r)  # K0's line with K1's PID; then K1's exec (CLOEXEC) ends it
     finally:
         os.close(report_r)
         os.close(ack_w)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-    if not line.strip().isdigit():
-        raise HostError(f"the project's namespaces could not be made: {line.strip() or 'no reason given'}")
-    return int(line)
+    lines = report.splitlines()
+    if len(lines) != 1 or not lines[0].isdigit():
+        if lines and lines[0].isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(lines[0]), signal.SIGKILL)
+        reason = "; ".join(line for line in lines if not line.isdigit()) or "no reason given"
+        raise HostError(f"the project's namespaces could not be made: {reason}")
+    return int(lines[0])
 
 
-def _keeper_parent(report_w: int, ack_r: int) -> None:
+def _keeper_parent(report_w: int, ack_r: int, flags: int) -> None:
     """K0: the user namespace, then (mapped) the other namespaces and their PID 1."""
     try:
         sc.unshare(sc.CLONE_NEWUSER)
@@ -136,24 +144,25 @@ def _keeper_parent(report_w: int, ack_r: int) -> None:
     if os.read(ack_r, 1) != b"k":
         os._exit(1)
     try:
-        sc.unshare(_NS_FLAGS)
+        sc.unshare(flags)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)  # the host's mounts show; ours stay ours
         child = os.fork()
     except OSError as exc:
         os.write(report_w, f"{exc.strerror}\n".encode())
         os._exit(1)
     if child == 0:
-        _keeper_init(report_w)
+        _keeper_init(report_w, own_network=bool(flags & sc.CLONE_NEWNET))
     os.write(report_w, f"{child}\n".encode())
     os._exit(0)
 
 
-def _keeper_init(report_w: int) -> None:
+def _keeper_init(report_w: int, *, own_network: bool) -> None:
     """K1, PID 1: the project's own /proc, loopback up, then exec the reaper."""
     try:
         flags = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
         sc.mount("proc", "/proc", "proc", flags)
-        loopback_up()
+        if own_network:
+            loopback_up()
         os.setsid()
         os.chdir("/")
         null = os.open("/dev/null", os.O_RDWR)
@@ -224,7 +233,7 @@ def enter(keeper: int, serve: Callable[[socket.socket], None]) -> int | None:
     requests on a socket with ``serve``.
     """
     namespaces = [(os.open(f"/proc/{keeper}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
-                  for name, flag in _JOIN_ORDER]  # fmt: skip
+                  for name, flag in _JOIN_ORDER if not _shared(keeper, name)]  # fmt: skip
     outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     cwd = os.getcwd()
     child = os.fork()
@@ -237,6 +246,11 @@ def enter(keeper: int, serve: Callable[[socket.socket], None]) -> int | None:
         os.close(fd)
     inside.close()
     return _serve_until_exit(child, outside, serve)
+
+
+def _shared(keeper: int, name: str) -> bool:
+    """The keeper is in our own namespace of this kind (the image verbs' keeps the host's network)."""
+    return os.stat(f"/proc/{keeper}/ns/{name}").st_ino == os.stat(f"/proc/self/ns/{name}").st_ino
 
 
 def _join(namespaces: list[tuple[int, int]], cwd: str) -> int:
@@ -289,11 +303,8 @@ def _wait_status(pid: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _read_line(fd: int) -> str:
+def _read_to_end(fd: int) -> str:
     data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 256)
-        if not chunk:
-            break
+    while chunk := os.read(fd, 4096):
         data += chunk
     return data.decode(errors="replace")

@@ -58,6 +58,7 @@ class RealHost:
         self.root = StateRoot(state_root)
         self.image_root = image_root
         self.rootless = rootless  # inside a project's user namespace (composer.engine.hosts.rootless)
+        self.rootless_network = rootless and _has_outside_helper()
         self._limits: LimitSupport | None = None
         self._cgroups: Any = None
         self._images: Any = None
@@ -153,6 +154,14 @@ class RealHost:
         return self._images
 
     def ensure_image(self, reference: str, policy: str) -> ImageLike:
+        if (
+            self.rootless
+            and self.rootless_network
+            and (policy == "always" or self.lookup_image(reference) is None)
+        ):
+            from composer.engine.hosts.rootless import request_egress
+
+            request_egress()  # the project's namespace reaches registries through pasta
         image: ImageLike = self._image_store().ensure(reference, policy=policy)
         return image
 
@@ -549,6 +558,13 @@ class RealHost:
         for path in layout.supervisor_files:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def _has_outside_helper() -> bool:
+    """Started by composer's rootless entry, whose outside process starts pasta on request."""
+    from composer.kernel.userns import HELPER_FD_ENV
+
+    return os.environ.get(HELPER_FD_ENV) is not None
 
 
 def _create_cgroup(driver: Any, config: ContainerConfig) -> Any:

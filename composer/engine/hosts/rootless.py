@@ -54,6 +54,7 @@ from composer.store.rootless import (
 )
 
 Warn = Callable[[str], None]
+IMAGE_VERBS = ".images"  # the namespace of pull/rmi/prune: no project is named so (names start with [a-z0-9])
 TUN = Path("/dev/net/tun")
 
 
@@ -101,7 +102,7 @@ def _new_keeper(root: StateRoot, project: str, warn: Warn) -> KeeperRecord:
     _stop_pasta(root, project)  # one left by a keeper that died: its namespace is gone
     mapping = caller_mapping(warn)
     try:
-        pid = userns.create_keeper(mapping)
+        pid = userns.create_keeper(mapping, network=project != IMAGE_VERBS)
     except HostError as error:
         raise RootlessError(
             f"cannot create the project's user namespace: {error.message}",
@@ -162,9 +163,13 @@ def _serve(channel: socket.socket, root: StateRoot, project: str, keeper: Keeper
         raise EOFError
     try:
         request = json.loads(message)
-        forwards = [Forward(str(p), int(n), str(a)) for p, n, a in request["forwards"]]
         reply: dict[str, object] = {"ok": True}
-        _ensure_pasta(root, project, keeper.pid, forwards, bool(request.get("ipv6")))
+        if request.get("op") == "egress":  # any pasta will do (the ports come later, with the firewall)
+            if _live_pasta(root, project) is None:
+                _ensure_pasta(root, project, keeper.pid, [], False)
+        else:
+            forwards = [Forward(str(p), int(n), str(a)) for p, n, a in request["forwards"]]
+            _ensure_pasta(root, project, keeper.pid, forwards, bool(request.get("ipv6")))
     except HostError as error:
         reply = {"ok": False, "error": error.message, "hint": error.hint or ""}
     except (ValueError, KeyError, TypeError) as error:
@@ -202,6 +207,13 @@ def _ensure_pasta(
     write_record(root.pasta_record(project), PastaRecord(pid, started, tuple(argv)))
 
 
+def _live_pasta(root: StateRoot, project: str) -> PastaRecord | None:
+    record = read_pasta(root.pasta_record(project))
+    if record is not None and userns.keeper_alive(record.pid, record.start_time):
+        return record
+    return None
+
+
 def _stop_pasta(root: StateRoot, project: str) -> None:
     record = read_pasta(root.pasta_record(project))
     if record is not None:
@@ -214,6 +226,15 @@ def _stop_pasta(root: StateRoot, project: str) -> None:
 
 def request_ports(forwards: Sequence[Forward], ipv6: bool) -> None:
     """Ask the outside for pasta with these published ports; raise HostError when it failed."""
+    _ask({"op": "ports", "forwards": [[f.protocol, f.port, f.address] for f in forwards], "ipv6": ipv6})
+
+
+def request_egress() -> None:
+    """Ask the outside for a way out (a pasta with whatever ports it has), e.g. to pull an image."""
+    _ask({"op": "egress"})
+
+
+def _ask(message: dict[str, object]) -> None:
     raw = os.environ.get(userns.HELPER_FD_ENV)
     if raw is None or not raw.isdigit():
         raise HostError(
@@ -221,7 +242,6 @@ def request_ports(forwards: Sequence[Forward], ipv6: bool) -> None:
             hint="run the command again with composer",
         )
     with socket.socket(fileno=os.dup(int(raw))) as channel:
-        message = {"forwards": [[f.protocol, f.port, f.address] for f in forwards], "ipv6": ipv6}
         channel.send(json.dumps(message).encode())
         reply = json.loads(channel.recv(1 << 16) or b"{}")
     if not reply.get("ok"):
