@@ -8,7 +8,6 @@ the command.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -22,10 +21,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a command in a user namespace with your subordinate ids mapped (rootless clean-up)."""
         from composer.cli.context import options
-        from composer.errors import ComposerError
+        from composer.kernel.userns import replace_with
 
         options(ctx).enter_images()
-        try:
-            os.execvp(command[0], command)
-        except OSError as error:
-            raise ComposerError(f"{command[0]}: {error.strerror}") from error
+        replace_with(command)

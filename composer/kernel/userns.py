@@ -308,3 +308,11 @@ def _read_to_end(fd: int) -> str:
     while chunk := os.read(fd, 4096):
         data += chunk
     return data.decode(errors="replace")
+
+
+def replace_with(argv: list[str]) -> None:
+    """exec ``argv`` in this process (``composer unshare``); raise HostError when it cannot run."""
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        raise HostError(f"{argv[0]}: {exc.strerror}") from exc
