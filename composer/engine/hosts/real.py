@@ -178,11 +178,15 @@ class RealHost:
                 self._image_store().unpin_project(project)
 
     def rootfs_layers(self, source: Path) -> tuple[str, ...]:
-        from composer.images.rootfs import is_tarball, resolve_rootfs
+        from composer.images.rootfs import foreign_folder_copy, is_foreign, is_tarball, resolve_rootfs
 
         if not source.exists():
             raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(source))
-        return resolve_rootfs(source, self.image_root) if is_tarball(source) else (str(source),)
+        if is_tarball(source):
+            return resolve_rootfs(source, self.image_root)
+        if self.rootless and is_foreign(source):  # e.g. built by root: a copy our namespace owns
+            return (str(foreign_folder_copy(source, self.image_root)),)
+        return (str(source),)
 
     # -- networks ----------------------------------------------------------------------
     def preload(self, *, netlink: bool) -> None:

@@ -23,11 +23,14 @@ pytestmark = [pytest.mark.kernel, pytest.mark.e2e]
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def user_example(rl: RootlessUser, base: Path, name: str, rootfs: Path) -> Path:
+def user_example(rl: RootlessUser, base: Path, name: str, rootfs: Path, *, root_rootfs: bool = False) -> Path:
+    """The example, owned by the user; its rootfs too unless ``root_rootfs`` (as install.sh builds it)."""
     target = base / "examples"
     shutil.copytree(EXAMPLES / name, target / name)
-    shutil.copytree(rootfs, target / "rootfs" / "busybox", symlinks=True)
     subprocess.run(["chown", "-R", f"{rl.uid}:{rl.gid}", str(target)], check=True)
+    shutil.copytree(rootfs, target / "rootfs" / "busybox", symlinks=True)
+    if not root_rootfs:
+        subprocess.run(["chown", "-R", f"{rl.uid}:{rl.gid}", str(target / "rootfs")], check=True)
     return target / name
 
 
@@ -84,3 +87,25 @@ def test_ring_of_twenty_routes_around(rl: RootlessUser, rl_dir: Path, busybox_ro
         ok(rl.composer(folder, "-p", "rl-ring20", "down", "-t", "1"))
     finally:
         rl.composer(folder, "-p", "rl-ring20", "down", "-t", "1")
+
+
+def test_a_rootfs_built_by_root_is_copied_once_with_root_as_owner(
+    rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path
+) -> None:
+    folder = user_example(rl, rl_dir, "three-routers", busybox_rootfs, root_rootfs=True)
+    images = folder.parent / "images"  # the user's: a copy of the root-owned folder lands here
+    try:
+        ok(rl.composer(folder, "-p", "rl-root-rootfs", "up", "-d", COMPOSER_IMAGE_ROOT=str(images)))
+        owner = ok(
+            rl.composer(
+                folder, "-p", "rl-root-rootfs", "exec", "-T", "r1", "stat", "-c", "%u", "/bin/busybox"
+            )
+        )
+        assert owner.strip() == "0"
+        copies = list((images / "rootfs").glob("folder-*"))
+        assert len(copies) == 1 and copies[0].stat().st_uid == rl.uid  # the user's root, i.e. the user
+        ok(rl.composer(folder, "-p", "rl-root-rootfs", "down", "-t", "1"))
+        ok(rl.composer(folder, "unshare", "rm", "-rf", str(images)))
+        assert not images.exists()
+    finally:
+        rl.composer(folder, "-p", "rl-root-rootfs", "down", "-t", "1")
