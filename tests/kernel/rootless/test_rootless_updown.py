@@ -251,3 +251,25 @@ def test_limits_that_cannot_hold_are_named_once_or_refused_strictly(
         ok(rl.composer(project, "down", "-t", "1"))
     finally:
         rl.composer(project, "down", "-t", "1")
+
+
+HOST_MODE = """
+name: rl-hostnet
+services:
+  a: {rootfs: ./busybox, init: true, network_mode: host, command: ["sleep", "1000"]}
+"""
+
+
+def test_network_mode_host_is_the_projects_namespace_not_the_hosts(
+    rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path
+) -> None:
+    project = user_project(rl, rl_dir / "hostnet", HOST_MODE, busybox_rootfs)
+    try:
+        ok(rl.composer(project, "up", "-d"))
+        links = ok(rl.composer(project, "exec", "-T", "a", "ip", "-o", "link", "show"))
+        names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
+        host_names = {p.name for p in Path("/sys/class/net").iterdir()}
+        assert names == {"lo"} and host_names - {"lo"}, (names, host_names)
+        ok(rl.composer(project, "down", "-t", "1"))
+    finally:
+        rl.composer(project, "down", "-t", "1")
