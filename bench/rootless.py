@@ -16,7 +16,8 @@ down twice:
     so once and runs the containers without them, which makes (b) do a little
     less cgroup work than (a).
 
-Timed: the wall time of ``up -d`` from the command's start until it returns
+Root N and rootless N run one after the other for each N, so that both meet the
+same load on the machine.  Timed: the wall time of ``up -d`` from the command's start until it returns
 (every container then runs: checked with ``ps``) and of ``down``.  ``runuser``
 itself is timed alone (``runuser -u USER -- true``) and printed, not subtracted.
 Python processes of both sides write their bytecode caches to the temporary
@@ -106,13 +107,16 @@ def one_run(argv: list[str], folder: Path, env: dict[str, str], count: int) -> R
 # --- (a) root, inside a throwaway network and mount namespace -------------------------------------
 
 
-def root_side(work: Path, sizes: list[int]) -> None:
-    """Runs under unshare: every size as root; prints one JSON line of results."""
-    rootfs = make_busybox_rootfs(work / "root-rootfs")
+def root_side(work: Path, sizes: list[int], warm: bool) -> None:
+    """Runs under unshare: the sizes as root; prints one JSON line of results."""
+    rootfs = work / "root-rootfs"
+    if not rootfs.is_dir():
+        make_busybox_rootfs(rootfs)
     env = dict(os.environ, COMPOSER_ROOT=str(work / "root-state"))
     env.update(COMPOSER_IMAGE_ROOT=str(work / "root-images"), PYTHONPYCACHEPREFIX=str(work / "root-pycache"))
     argv = [sys.executable, "-m", "composer.cli.main"]
-    one_run(argv, write_project(work / "root-warm", rootfs, "bench-rl-root-warm", 1), env, 1)
+    if warm:
+        one_run(argv, write_project(work / "root-warm", rootfs, "bench-rl-root-warm", 1), env, 1)
     results = {}
     for count in sizes:
         run = one_run(
@@ -122,9 +126,9 @@ def root_side(work: Path, sizes: list[int]) -> None:
     print(json.dumps(results))
 
 
-def measure_root(work: Path, sizes: list[int]) -> dict[int, Run]:
+def measure_root(work: Path, sizes: list[int], *, warm: bool) -> dict[int, Run]:
     argv = ["unshare", "--net", "--mount", "--propagation", "private", "--fork", sys.executable, __file__]
-    argv += ["--root-side", str(work), "--sizes", ",".join(map(str, sizes))]
+    argv += ["--root-side", str(work), "--sizes", ",".join(map(str, sizes))] + (["--warm"] if warm else [])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the root side failed: {done.stderr.strip()}")
@@ -135,8 +139,29 @@ def measure_root(work: Path, sizes: list[int]) -> dict[int, Run]:
 # --- (b) rootless, as the test user --------------------------------------------------------------
 
 
-def measure_rootless(work: Path, sizes: list[int], user_name: str) -> tuple[dict[int, Run], float]:
-    from tests.support.rootless import find_user, kill_everything_of
+@dataclass
+class UserSide:
+    """The rootless side: the test user, its rootfs, its environment."""
+
+    argv: list[str]
+    base: Path
+    rootfs: Path
+    uid: int
+    gid: int
+    state: Path
+    runuser_time: float
+
+    def project(self, name: str, count: int) -> Path:
+        folder = write_project(self.base / name, self.rootfs, f"bench-rl-{name}", count)
+        subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", str(folder)], check=True)
+        return folder
+
+    def run(self, name: str, count: int) -> Run:
+        return one_run(self.argv, self.project(name, count), dict(os.environ), count)
+
+
+def user_side(work: Path, user_name: str) -> UserSide:
+    from tests.support.rootless import find_user
 
     os.environ["COMPOSER_RL_USER"] = user_name
     user = find_user()
@@ -158,23 +183,27 @@ def measure_rootless(work: Path, sizes: list[int], user_name: str) -> tuple[dict
         "-i",
         *(f"{k}={v}" for k, v in user.env(**env_vars).items()),
     ]
-    argv = [*prefix, user.python, "-m", "composer.cli.main"]
     runuser_time, _ = timed([*prefix, "true"], base, dict(os.environ))
-    results: dict[int, Run] = {}
+    argv = [*prefix, user.python, "-m", "composer.cli.main"]
+    return UserSide(argv, base, rootfs, user.uid, user.gid, state, runuser_time)
 
-    def project(name: str, count: int) -> Path:
-        folder = write_project(base / name, rootfs, f"bench-rl-{name}", count)
-        subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(folder)], check=True)
-        return folder
 
+def measure(work: Path, sizes: list[int], user_name: str) -> tuple[dict[int, Run], dict[int, Run], float]:
+    """Root N, then rootless N, for each N in turn: both see the same load on the machine."""
+    from tests.support.rootless import find_user, kill_everything_of
+
+    side = user_side(work, user_name)
+    root: dict[int, Run] = {}
+    rootless: dict[int, Run] = {}
     try:
-        one_run(argv, project("warm", 1), dict(os.environ), 1)  # untimed: caches
-        for count in sizes:
-            results[count] = one_run(argv, project(f"n{count}", count), dict(os.environ), count)
+        side.run("warm", 1)  # untimed: caches
+        for index, count in enumerate(sizes):
+            root.update(measure_root(work, [count], warm=index == 0))
+            rootless[count] = side.run(f"n{count}", count)
     finally:
-        sweep_rootless(state)
-        kill_everything_of(user)
-    return results, runuser_time
+        sweep_rootless(side.state)
+        kill_everything_of(find_user())
+    return root, rootless, side.runuser_time
 
 
 def sweep_rootless(state: Path) -> None:
@@ -218,6 +247,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,10,100", type=lambda s: [int(n) for n in s.split(",")])
     parser.add_argument("--user", default=os.environ.get("COMPOSER_RL_USER", "cmp-rl"))
     parser.add_argument("--root-side", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)  # from bench/updown.py
     return parser.parse_args(argv)
 
@@ -227,15 +257,14 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         sys.exit("needs root (the rootless side runs as --user through runuser)")
     if args.root_side:
-        root_side(Path(args.root_side), args.sizes)
+        root_side(Path(args.root_side), args.sizes, args.warm)
         return
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK) or os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:
         print("note: /dev/net/tun is not open to users here: pasta cannot start (chmod 0666 /dev/net/tun,"
               " Debian's default, for the rootless side)", file=sys.stderr)  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="composer-bench-rootless-", dir="/tmp"))
     try:
-        root = measure_root(work, args.sizes)
-        rootless, runuser_time = measure_rootless(work, args.sizes, args.user)
+        root, rootless, runuser_time = measure(work, args.sizes, args.user)
         report(args.sizes, root, rootless, runuser_time)
     finally:
         shutil.rmtree(work, ignore_errors=True)

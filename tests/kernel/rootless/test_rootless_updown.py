@@ -7,10 +7,12 @@ the host's interfaces.  Project names start with ``rl-``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -272,4 +274,94 @@ def test_network_mode_host_is_the_projects_namespace_not_the_hosts(
         assert names == {"lo"} and host_names - {"lo"}, (names, host_names)
         ok(rl.composer(project, "down", "-t", "1"))
     finally:
+        rl.composer(project, "down", "-t", "1")
+
+
+def supervisor_pids(user: RootlessUser) -> list[int]:
+    found = []
+    for pid, _ in user.processes():
+        with contextlib.suppress(OSError):
+            if b"composer.supervisor" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+def test_the_supervisor_revives_and_adopts_the_running_containers(
+    rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path
+) -> None:
+    project = user_project(
+        rl, rl_dir / "supervisor", SLEEPERS.replace("rl-revive", "rl-super"), busybox_rootfs
+    )
+    try:
+        ok(rl.composer(project, "up", "-d"))
+        [supervisor] = supervisor_pids(rl)
+        os.kill(supervisor, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while supervisor_pids(rl) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "nothing to do" in rl.composer(project, "up", "-d").stderr  # the containers ran on
+        assert len(supervisor_pids(rl)) == 1  # ... and have a supervisor again
+        assert ok(rl.composer(project, "ps")).count("Up") == 2
+        ok(rl.composer(project, "down", "-t", "1"))
+    finally:
+        rl.composer(project, "down", "-t", "1")
+
+
+ONE_ID = """
+name: rl-one-id
+services:
+  a: {rootfs: ./busybox, init: true, network_mode: none, command: ["sleep", "1000"]}
+  b: {rootfs: ./busybox, init: true, network_mode: none, user: "1000", command: ["sleep", "1000"]}
+"""
+
+
+def test_without_the_id_helpers_only_the_user_is_mapped_and_said_so(
+    rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path
+) -> None:
+    """newuidmap is in /usr/bin: a PATH without it takes the single-id fallback (as a missing uidmap would)."""
+    project = user_project(rl, rl_dir / "one-id", ONE_ID, busybox_rootfs)
+    path = {"PATH": "/usr/sbin:/sbin"}
+    try:
+        up = rl.composer(project, "up", "-d", **path)
+        said = [line for line in up.stderr.splitlines() if "only your own id is mapped" in line]
+        assert len(said) == 1 and "apt-get install uidmap" in said[0], up.stderr
+        assert up.returncode != 0 and "not mapped in this user namespace" in up.stderr  # b's user 1000
+        uid_map = ok(rl.composer(project, "exec", "-T", "a", "cat", "/proc/self/uid_map", **path)).split()
+        assert uid_map == ["0", str(rl.uid), "1"]
+        ok(rl.composer(project, "down", "-t", "1", **path))
+    finally:
+        rl.composer(project, "down", "-t", "1", **path)
+
+
+SIDE = """
+name: rl-side
+services:
+  a: {rootfs: ROOTFS, init: true, network_mode: none, command: ["sleep", "1000"]}
+"""
+
+
+def test_root_and_a_user_run_the_same_project_name_side_by_side(
+    rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path
+) -> None:
+    project = user_project(rl, rl_dir / "side", SIDE.replace("ROOTFS", "./busybox"), busybox_rootfs)
+    root_project = rl_dir / "root-side"
+    root_project.mkdir()
+    (root_project / "compose.yaml").write_text(SIDE.replace("ROOTFS", str(busybox_rootfs)))
+    root_state = rl_dir / "root-state"
+    as_root = [sys.executable, "-m", "composer.cli.main", "--root", str(root_state)]
+
+    def root(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*as_root, *args], cwd=root_project, capture_output=True, text=True, check=False
+        )
+
+    try:
+        ok(root("up", "-d"))
+        ok(rl.composer(project, "up", "-d"))
+        assert "Up" in ok(root("ps")) and "Up" in ok(rl.composer(project, "ps"))
+        ok(root("down", "-t", "1"))
+        assert "Up" in ok(rl.composer(project, "ps"))  # the user's project did not notice
+        ok(rl.composer(project, "down", "-t", "1"))
+    finally:
+        root("down", "-t", "1")
         rl.composer(project, "down", "-t", "1")
