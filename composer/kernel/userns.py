@@ -65,7 +65,7 @@ _IFF_UP = 0x1
 _NS_FLAGS = sc.CLONE_NEWNS | sc.CLONE_NEWNET | sc.CLONE_NEWPID
 _JOIN_ORDER = (("user", sc.CLONE_NEWUSER), ("mnt", sc.CLONE_NEWNS), ("net", sc.CLONE_NEWNET),
                ("pid", sc.CLONE_NEWPID))  # fmt: skip
-HELPER_FD_ENV = "COMPOSER_ROOTLESS_HELPER_FD"
+_helper: list[int] = []  # inside: the socket to the outside process (never inherited by children)
 
 
 def read_userns_sysctls(proc_sys: Path = Path("/proc/sys")) -> dict[str, str | None]:
@@ -240,12 +240,17 @@ def enter(keeper: int, serve: Callable[[socket.socket], None]) -> int | None:
     if child == 0:
         outside.close()
         if _join(namespaces, cwd) == 0:  # C2: the command goes on, in there
-            os.environ[HELPER_FD_ENV] = str(inside.detach())
+            _helper.append(inside.detach())
             return None
     for fd, _ in namespaces:
         os.close(fd)
     inside.close()
     return _serve_until_exit(child, outside, serve)
+
+
+def helper_socket() -> int | None:
+    """Inside a rootless command: the descriptor of its channel to the outside, else None."""
+    return _helper[0] if _helper else None
 
 
 def _shared(keeper: int, name: str) -> bool:

@@ -9,6 +9,7 @@
         upcache/<key>.json           the no-op fast path's stored desired states
         userns/<project>.json        without root: the keeper of the project's namespaces
         userns/<project>.pasta.json  without root: the project's pasta (egress, published ports)
+        userns/<project>.lock        without root: one command at a time makes or ends the keeper
         projects/<project>/
             lock                     flock(2): one composer command per project at a time
             state.json               the compacted records (typed, versioned)
@@ -73,6 +74,9 @@ class StateRoot:
 
     def keeper_record(self, project: str) -> Path:
         return self.userns / f"{project}.json"
+
+    def keeper_lock(self, project: str) -> Path:
+        return self.userns / f"{project}.lock"
 
     def pasta_record(self, project: str) -> Path:
         return self.userns / f"{project}.pasta.json"

@@ -566,9 +566,9 @@ class RealHost:
 
 def _has_outside_helper() -> bool:
     """Started by composer's rootless entry, whose outside process starts pasta on request."""
-    from composer.kernel.userns import HELPER_FD_ENV
+    from composer.kernel.userns import helper_socket
 
-    return os.environ.get(HELPER_FD_ENV) is not None
+    return helper_socket() is not None
 
 
 def _create_cgroup(driver: Any, config: ContainerConfig) -> Any:

@@ -25,6 +25,7 @@ import os
 import pwd
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from composer.model.rootless import (
     userns_refusal,
 )
 from composer.store.layout import StateRoot
+from composer.store.locks import root_lock
 from composer.store.rootless import (
     KeeperRecord,
     PastaRecord,
@@ -54,6 +56,7 @@ from composer.store.rootless import (
 )
 
 Warn = Callable[[str], None]
+_asking = threading.Lock()
 IMAGE_VERBS = ".images"  # the namespace of pull/rmi/prune: no project is named so (names start with [a-z0-9])
 TUN = Path("/dev/net/tun")
 
@@ -80,15 +83,29 @@ def enter_project(project: str, roots: Roots, *, create: bool, warn: Warn) -> in
     if keeper is None:
         if not create:
             return None
-        keeper = _new_keeper(root, project, warn)
+        _own_folder(root.path)
+        with root_lock(root.keeper_lock(project), "the project's namespaces"):  # two ups: one keeper
+            keeper = _live_keeper(root, project) or _new_keeper(root, project, warn)
     os.environ["COMPOSER_ROOT"] = str(roots.state)  # the supervisor, started inside, finds the same roots
     os.environ["COMPOSER_IMAGE_ROOT"] = str(roots.images)
     code = userns.enter(keeper.pid, lambda channel: _serve(channel, root, project, keeper, warn))
     if code is None:
         return None
-    if not _has_records(root, project):
-        teardown(root, project)
+    with root_lock(root.keeper_lock(project), "the project's namespaces"):
+        if not _has_records(root, project):
+            teardown(root, project)
     return code
+
+
+def _own_folder(folder: Path) -> None:
+    """Make the state root, private; one that exists must be ours (``/tmp`` is everyone's)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = folder.lstat()
+    if info.st_uid != os.getuid() or not folder.is_dir() or folder.is_symlink():
+        raise RootlessError(
+            f"the state root {folder} is not a folder of yours",
+            hint="remove it, or choose another one with --root or $COMPOSER_ROOT",
+        )
 
 
 def _live_keeper(root: StateRoot, project: str) -> KeeperRecord | None:
@@ -112,7 +129,6 @@ def _new_keeper(root: StateRoot, project: str, warn: Warn) -> KeeperRecord:
         ) from error
     started = userns.start_time(pid)
     record = KeeperRecord(pid, started or 0, mapping.single)
-    root.path.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_record(root.keeper_record(project), record)
     return record
 
@@ -149,6 +165,7 @@ def teardown(root: StateRoot, project: str) -> None:
     if record is not None:
         userns.kill_keeper(record.pid, record.start_time)
     remove_record(root.keeper_record(project))
+    remove_record(root.keeper_lock(project))  # held by the caller: a waiter notices and opens a fresh one
     for folder in (root.userns, root.projects, root.path):
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty
@@ -235,13 +252,13 @@ def request_egress() -> None:
 
 
 def _ask(message: dict[str, object]) -> None:
-    raw = os.environ.get(userns.HELPER_FD_ENV)
-    if raw is None or not raw.isdigit():
+    fd = userns.helper_socket()
+    if fd is None:
         raise HostError(
-            "no outside helper to start pasta (this rootless process was not started by composer)",
+            "no outside helper to start pasta (this rootless process was not started by composer's CLI)",
             hint="run the command again with composer",
         )
-    with socket.socket(fileno=os.dup(int(raw))) as channel:
+    with _asking, socket.socket(fileno=os.dup(fd)) as channel:  # one question, one answer, at a time
         channel.send(json.dumps(message).encode())
         reply = json.loads(channel.recv(1 << 16) or b"{}")
     if not reply.get("ok"):

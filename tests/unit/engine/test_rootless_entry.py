@@ -6,6 +6,7 @@ sysctls are shared with other work); everything after it is the real code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,16 @@ def test_without_subordinate_ids_the_fallback_is_said_once(monkeypatch: pytest.M
     mapping = rootless.caller_mapping(said.append)
     assert mapping.single
     assert len(said) == 1 and "uidmap" in said[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_state_root_of_someone_else_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(userns, "read_userns_sysctls", lambda: {})
+    made: list[object] = []
+    monkeypatch.setattr(userns, "create_keeper", lambda mapping, network=True: made.append(mapping) or 1)
+    state = tmp_path / "composer-1001"
+    state.mkdir()
+    os.chown(state, 65534, 65534)  # made first by another user of a shared /tmp
+    with pytest.raises(RootlessError) as raised:
+        rootless.enter_project("rl-x", Roots(state=state, images=tmp_path / "i"), create=True, warn=print)
+    assert "not a folder of yours" in raised.value.message and made == []
