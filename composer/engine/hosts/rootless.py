@@ -79,11 +79,13 @@ def enter_project(project: str, roots: Roots, *, create: bool, warn: Warn) -> in
     if refusal is not None:
         raise RootlessError(refusal, hint="composer without root needs unprivileged user namespaces")
     root = StateRoot(roots.state)
+    if not create and _missing(root.path):
+        return None  # nothing of ours anywhere: a read-only verb goes on outside
+    _own_folder(root.path)
     keeper = _live_keeper(root, project)
     if keeper is None:
         if not create:
             return None
-        _own_folder(root.path)
         with root_lock(root.keeper_lock(project), "the project's namespaces"):  # two ups: one keeper
             keeper = _live_keeper(root, project) or _new_keeper(root, project, warn)
     os.environ["COMPOSER_ROOT"] = str(roots.state)  # the supervisor, started inside, finds the same roots
@@ -97,10 +99,27 @@ def enter_project(project: str, roots: Roots, *, create: bool, warn: Warn) -> in
     return code
 
 
+def _missing(path: Path) -> bool:
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # there, but not reachable: _own_folder says so
+    return False
+
+
 def _own_folder(folder: Path) -> None:
     """Make the state root, private; one that exists must be ours (``/tmp`` is everyone's)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    info = folder.lstat()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.lstat()
+    except OSError as error:
+        raise RootlessError(
+            f"cannot make the state root {folder}: {error.strerror}",
+            hint="choose a folder of yours with --root or $COMPOSER_ROOT (the default is"
+            " $XDG_RUNTIME_DIR/composer, else /tmp/composer-$UID)",
+        ) from error
     if info.st_uid != os.getuid() or not folder.is_dir() or folder.is_symlink():
         raise RootlessError(
             f"the state root {folder} is not a folder of yours",
