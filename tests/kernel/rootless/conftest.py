@@ -41,6 +41,12 @@ def rl(rl_user: RootlessUser) -> Iterator[RootlessUser]:
     assert not left, f"processes of {rl_user.name} left: {left}"
     assert not state_left, f"{rl_user.state_root} left behind"
     assert host_interfaces_of_rl_projects() == []
+    assert host_mounts_under(rl_user.state_root) == []  # the project's mounts were never the host's
+
+
+def host_mounts_under(folder: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [line.split()[4] for line in handle if line.split()[4].startswith(str(folder))]
 
 
 def host_interfaces_of_rl_projects() -> list[str]:
