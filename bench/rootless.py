@@ -17,11 +17,12 @@ down twice:
     less cgroup work than (a).
 
 Root N and rootless N run one after the other for each N, so that both meet the
-same load on the machine.  Timed: the wall time of ``up -d`` from the command's start until it returns
-(every container then runs: checked with ``ps``) and of ``down``.  ``runuser``
-itself is timed alone (``runuser -u USER -- true``) and printed, not subtracted.
-Python processes of both sides write their bytecode caches to the temporary
-folder, and one untimed N=1 round of each warms the caches.  Whatever fails, each
+same load on the machine.  Timed: the wall time of ``up -d`` from the command's
+start until it returns (every container then runs: checked with ``ps``) and of
+``down``.  ``runuser`` itself is timed alone (``runuser -u USER -- true``) and
+printed, not subtracted.  Both sides run the same interpreter (the one the test
+user can run) and write their bytecode caches to the temporary folder; an
+untimed N=1 round warms each side (and each root sandbox).  Whatever fails, each
 run is brought down, and the rootless one's keeper (which takes every process of
 the project along) and pasta are killed by PID from their records.  Run as root:
 
@@ -107,14 +108,14 @@ def one_run(argv: list[str], folder: Path, env: dict[str, str], count: int) -> R
 # --- (a) root, inside a throwaway network and mount namespace -------------------------------------
 
 
-def root_side(work: Path, sizes: list[int], warm: bool) -> None:
+def root_side(work: Path, sizes: list[int], warm: bool, python: str) -> None:
     """Runs under unshare: the sizes as root; prints one JSON line of results."""
     rootfs = work / "root-rootfs"
     if not rootfs.is_dir():
         make_busybox_rootfs(rootfs)
     env = dict(os.environ, COMPOSER_ROOT=str(work / "root-state"))
     env.update(COMPOSER_IMAGE_ROOT=str(work / "root-images"), PYTHONPYCACHEPREFIX=str(work / "root-pycache"))
-    argv = [sys.executable, "-m", "composer.cli.main"]
+    argv = [python, "-m", "composer.cli.main"]
     if warm:
         one_run(argv, write_project(work / "root-warm", rootfs, "bench-rl-root-warm", 1), env, 1)
     results = {}
@@ -126,9 +127,10 @@ def root_side(work: Path, sizes: list[int], warm: bool) -> None:
     print(json.dumps(results))
 
 
-def measure_root(work: Path, sizes: list[int], *, warm: bool) -> dict[int, Run]:
+def measure_root(work: Path, sizes: list[int], *, warm: bool, python: str) -> dict[int, Run]:
     argv = ["unshare", "--net", "--mount", "--propagation", "private", "--fork", sys.executable, __file__]
-    argv += ["--root-side", str(work), "--sizes", ",".join(map(str, sizes))] + (["--warm"] if warm else [])
+    argv += ["--root-side", str(work), "--sizes", ",".join(map(str, sizes)), "--python", python]
+    argv += ["--warm"] if warm else []
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the root side failed: {done.stderr.strip()}")
@@ -150,6 +152,7 @@ class UserSide:
     gid: int
     state: Path
     runuser_time: float
+    python: str
 
     def project(self, name: str, count: int) -> Path:
         folder = write_project(self.base / name, self.rootfs, f"bench-rl-{name}", count)
@@ -185,7 +188,7 @@ def user_side(work: Path, user_name: str) -> UserSide:
     ]
     runuser_time, _ = timed([*prefix, "true"], base, dict(os.environ))
     argv = [*prefix, user.python, "-m", "composer.cli.main"]
-    return UserSide(argv, base, rootfs, user.uid, user.gid, state, runuser_time)
+    return UserSide(argv, base, rootfs, user.uid, user.gid, state, runuser_time, user.python)
 
 
 def measure(work: Path, sizes: list[int], user_name: str) -> tuple[dict[int, Run], dict[int, Run], float]:
@@ -197,8 +200,9 @@ def measure(work: Path, sizes: list[int], user_name: str) -> tuple[dict[int, Run
     rootless: dict[int, Run] = {}
     try:
         side.run("warm", 1)  # untimed: caches
-        for index, count in enumerate(sizes):
-            root.update(measure_root(work, [count], warm=index == 0))
+        for count in sizes:
+            # Each sandbox is fresh: warm it too; both sides run the same interpreter (the user's).
+            root.update(measure_root(work, [count], warm=True, python=side.python))
             rootless[count] = side.run(f"n{count}", count)
     finally:
         sweep_rootless(side.state)
@@ -248,6 +252,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user", default=os.environ.get("COMPOSER_RL_USER", "cmp-rl"))
     parser.add_argument("--root-side", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
     parser.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)  # from bench/updown.py
     return parser.parse_args(argv)
 
@@ -257,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         sys.exit("needs root (the rootless side runs as --user through runuser)")
     if args.root_side:
-        root_side(Path(args.root_side), args.sizes, args.warm)
+        root_side(Path(args.root_side), args.sizes, args.warm, args.python)
         return
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK) or os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:
         print("note: /dev/net/tun is not open to users here: pasta cannot start (chmod 0666 /dev/net/tun,"
