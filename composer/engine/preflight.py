@@ -36,7 +36,7 @@ def check_host(
             NETEM_MISSING,
             hint="load the sch_netem module (modprobe sch_netem), or remove delay/jitter/loss from links",
         )
-    issues = _port_conflicts(loaded, desired, observed, host)
+    issues = _port_conflicts(loaded, desired, observed, host) + _rootless_refusals(loaded, desired, host)
     if issues:
         raise SpecError(issues)
 
@@ -57,6 +57,24 @@ def limit_notes(desired: DesiredState, plan: Plan, host: PlanningFacts, *, stric
         )
     note = limits_note(limits, support)
     return () if note is None else (note,)
+
+
+def _rootless_refusals(loaded: LoadedProject, desired: DesiredState, host: PlanningFacts) -> list[SpecIssue]:
+    """What a project's user namespace cannot give: a second mapping of its own (userns_mode)."""
+    if not host.is_rootless():
+        return []
+    issues = []
+    for service in sorted({c.service for c in desired.containers.values() if c.config.userns}):
+        path = f"services.{service}.userns_mode"
+        issues.append(
+            SpecIssue.at(
+                loaded.locate(path), path,
+                "not supported without root: the project's user namespace maps only your own"
+                " subordinate range, which it already gives the containers",
+                "remove userns_mode (the containers' root is already not the host's root)",
+            )
+        )  # fmt: skip
+    return issues
 
 
 def _port_conflicts(

@@ -1,4 +1,5 @@
-"""Limits a rootless host cannot hold: one note with the plan, or (strict) an error before anything is made.
+"""Limits a rootless host cannot hold: one note with the plan, or (strict) an error before anything is made;
+and userns_mode, refused without root at its line.
 
 The host is the fake one with the limit support a rootless machine reports
 (cgroup v1 here, so the real machine could not show the delegated case).
@@ -77,3 +78,26 @@ def test_delegated_controllers_leave_only_the_others_in_the_note(project: Path, 
 def test_as_root_every_limit_holds_and_nothing_is_said(project: Path, roots: api.Roots) -> None:
     plan = api.up(load(project), api.UpOptions(), roots=roots, host=FakeHost()).plan
     assert not [n for n in plan.notes if "cannot be applied" in n]
+
+
+USERNS = """\
+name: uns
+services:
+  a:
+    rootfs: ROOTFS
+    command: [sleep, "1d"]
+    userns_mode: "auto"
+"""
+
+
+def test_userns_mode_is_refused_without_root_at_its_line(tmp_path: Path, busybox_rootfs: Path) -> None:
+    from composer.errors import SpecError
+
+    project = write_project(tmp_path / "uns", USERNS, busybox_rootfs)
+    roots = api.Roots(state=tmp_path / "state", images=tmp_path / "images")
+    host = FakeHost(rootless=True)
+    with pytest.raises(SpecError) as raised:
+        api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    assert "compose.yaml:6:" in raised.value.message and "services.a.userns_mode" in raised.value.message
+    assert host.calls == []
+    assert api.up(load(project), api.UpOptions(dry_run=True), roots=roots, host=FakeHost()).plan  # root: fine

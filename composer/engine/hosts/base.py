@@ -78,6 +78,10 @@ class PlanningFacts(Protocol):
 
     def netem_available(self) -> bool: ...
 
+    def is_rootless(self) -> bool:
+        """Running without root, in a project's user namespace."""
+        ...
+
     def limit_support(self) -> LimitSupport:
         """Which cgroup limits this host lets composer set (all as root; without root, what is delegated)."""
         ...

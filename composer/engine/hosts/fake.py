@@ -104,6 +104,7 @@ class FakeHost:
     listening: set[tuple[str, int]] = field(default_factory=set)  # (protocol, port)
     has_netem: bool = True
     limits: LimitSupport = FULL_SUPPORT
+    rootless: bool = False
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
@@ -164,6 +165,9 @@ class FakeHost:
 
     def netem_available(self) -> bool:
         return self.has_netem
+
+    def is_rootless(self) -> bool:
+        return self.rootless
 
     def limit_support(self) -> LimitSupport:
         return self.limits

@@ -118,6 +118,9 @@ class RealHost:
 
         return ports_in_use("udp" if protocol == "udp" else "tcp", host_ip, ports)
 
+    def is_rootless(self) -> bool:
+        return self.rootless
+
     def limit_support(self) -> LimitSupport:
         """Root sets every limit; without root only a delegated cgroup v2 subtree holds any."""
         if not self.rootless:
