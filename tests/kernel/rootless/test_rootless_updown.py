@@ -365,3 +365,51 @@ def test_root_and_a_user_run_the_same_project_name_side_by_side(
     finally:
         root("down", "-t", "1")
         rl.composer(project, "down", "-t", "1")
+
+
+MANY = "name: rl-crash\nservices:\n" + "".join(
+    f"  s{i}: {{rootfs: ./busybox, init: true, network_mode: none, command: [sleep, '1000']}}\n"
+    for i in range(12)
+)
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (read from /proc, as root)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def test_up_killed_mid_way_is_finished_by_down(rl: RootlessUser, rl_dir: Path, busybox_rootfs: Path) -> None:
+    """kill -9 of the command (outside and inside processes) while it creates containers; down repairs."""
+    project = user_project(rl, rl_dir / "crash", MANY, busybox_rootfs)
+    command = ["runuser", "-u", rl.name, "--", "env", "-i", *(f"{k}={v}" for k, v in rl.env().items())]
+    up = subprocess.Popen([*command, rl.python, "-m", "composer.cli.main", "up", "-d"], cwd=project,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list((rl.state_root / "projects" / "rl-crash").glob("containers/*")):
+            assert up.poll() is None and time.monotonic() < deadline, "up ended before making a container"
+            time.sleep(0.02)
+        for pid in descendants(up.pid)[
+            1:
+        ]:  # the command's own processes, not the containers (their own session)
+            if b"composer.cli.main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        up.wait(timeout=10)
+        ok(rl.composer(project, "down", "-t", "1"))
+        assert not (rl.state_root / "projects" / "rl-crash").exists()
+    finally:
+        if up.poll() is None:
+            up.kill()
+        rl.composer(project, "down", "-t", "1")
