@@ -625,6 +625,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    if "--rootless" in sys.argv[1:]:  # the same N as a normal user and as root: bench/rootless.py
+        from bench.rootless import main as rootless_main
+
+        rootless_main(sys.argv[1:])
+        return
     args = parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root")

@@ -12,7 +12,8 @@ them into a message and an exit status (never a traceback unless --debug)::
     ├── ImageError                 an image could not be resolved, pulled, verified or unpacked
     │   └── RegistryError          the registry answered with an error (status and code kept)
     ├── ContainerError             a container failed to start, exited badly, or is unhealthy
-    └── NotRootError               composer needs root for this verb
+    ├── NotRootError               composer needs root for this verb
+    └── RootlessError              exit 2: this host cannot run composer without root (and why)
 
 Errors are translated at the boundary by errno (``OSError.errno``,
 ``NetlinkError.code``), never by matching message text.
@@ -127,3 +128,9 @@ class NotRootError(ComposerError):
             f"`composer {verb}` needs root: it creates namespaces, cgroups, mounts and interfaces",
             hint="run it as root (sudo composer ...); rootless mode is not supported yet",
         )
+
+
+class RootlessError(ComposerError):
+    """Without root, a prerequisite of the host is missing; found before anything is created."""
+
+    exit_code = 2

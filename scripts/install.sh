@@ -14,6 +14,7 @@ packages=(
   tini catatonit              # init: true uses the host's tini or catatonit when present
   graphviz                    # composer graph --format svg|png
   procps psmisc util-linux    # ps, pkill-free leak checks, nsenter/unshare for the baselines
+  uidmap passt                # rootless: newuidmap/newgidmap for subordinate ids, pasta for egress and ports
 )
 missing=()
 for pkg in "${packages[@]}"; do

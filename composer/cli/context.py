@@ -26,8 +26,8 @@ class GlobalOptions:
     project_directory: Path | None = None
     env_files: list[Path] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
-    state_root: Path = Path(os.environ.get("COMPOSER_ROOT", DEFAULT_STATE_ROOT))
-    image_root: Path = Path(os.environ.get("COMPOSER_IMAGE_ROOT", DEFAULT_IMAGE_ROOT))
+    state_root: Path = field(default_factory=lambda: _default_roots()[0])
+    image_root: Path = field(default_factory=lambda: _default_roots()[1])
     debug: bool = False
 
     def load(self) -> LoadedProject:
@@ -46,6 +46,45 @@ class GlobalOptions:
         for warning in project.warnings:  # e.g. a variable used but set nowhere, as compose warns
             sys.stderr.write(f"warning: {warning}\n")
         return project
+
+    def enter(self, verb: str, *, create: bool = True) -> None:
+        """As root, nothing; without root, the rest of this command runs in the project's user namespace.
+
+        The process left outside only serves the inside (pasta) and exits with its status here.
+        ``create`` false: a read-only verb, which goes on outside when the project has no namespace.
+        """
+        if os.geteuid() != 0:
+            self._enter_namespace(self._quiet_project(), create=create)
+
+    def enter_images(self) -> None:
+        """Without root, image verbs unpack and delete in a user namespace of their own (owners as inside)."""
+        if os.geteuid() != 0:
+            from composer.engine.hosts.rootless import IMAGE_VERBS
+
+            self._enter_namespace(IMAGE_VERBS, create=True)
+
+    def _enter_namespace(self, name: str, *, create: bool) -> None:
+        import sys
+
+        from composer.engine.hosts.rootless import enter_project
+
+        def warn(text: str) -> None:
+            sys.stderr.write(f"warning: {text}\n")
+
+        code = enter_project(name, self.roots(), create=create, warn=warn)
+        if code is not None:
+            raise typer.Exit(code)
+
+    def _quiet_project(self) -> str:
+        """The project name, without the loader's warnings (the command inside prints them)."""
+        if self.project_name:
+            return self.project()
+        from composer.project.loader import load_project
+
+        return load_project(
+            files=self.files, project_directory=self.project_directory, env_files=self.env_files,
+            project_name=None, profiles=self.profiles,
+        ).name  # fmt: skip
 
     def roots(self) -> Roots:
         from composer.engine.options import Roots
@@ -74,6 +113,22 @@ class GlobalOptions:
 
             return normalize_project_name(self.project_name)
         return self.load().name
+
+
+def _default_roots() -> tuple[Path, Path]:
+    """/run/composer and /var/lib/composer as root; the user's runtime and data folders without."""
+    if os.geteuid() != 0:
+        import pwd
+
+        from composer.model.rootless import default_paths
+
+        home = os.environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
+        paths = default_paths(os.getuid(), os.environ, home)
+        return paths.state, paths.images
+    return (
+        Path(os.environ.get("COMPOSER_ROOT", DEFAULT_STATE_ROOT)),
+        Path(os.environ.get("COMPOSER_IMAGE_ROOT", DEFAULT_IMAGE_ROOT)),
+    )
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

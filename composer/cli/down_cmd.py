@@ -38,9 +38,7 @@ def register(app: typer.Typer) -> None:
 
         opts = options(ctx)
         if not dry_run:
-            from composer.kernel.privileges import require_root
-
-            require_root("down")
+            opts.enter("down")
         project = opts.project()
         sink, close = make_sink("quiet" if quiet else progress)
         try:

@@ -25,11 +25,10 @@ def register(app: typer.Typer) -> None:
         """Run a command inside a service's container; its exit status becomes composer's."""
         from composer.cli.context import options
         from composer.engine.hosts.base import ExecRequest
-        from composer.kernel.privileges import require_root
         from composer.verbs.execute import exec_in
 
-        require_root("exec")
         opts = options(ctx)
+        opts.enter("exec", create=False)
         variables = dict(item.partition("=")[::2] for item in env or [])
         tty = not no_tty and sys.stdin.isatty() and sys.stdout.isatty()
         request = ExecRequest(tuple(command), user=user, working_dir=workdir, env=variables, tty=tty)

@@ -75,7 +75,9 @@ def _store(ctx: typer.Context) -> ImageStore:
     from composer.cli.context import options
     from composer.images.store import ImageStore
 
-    return ImageStore(options(ctx).image_root)
+    opts = options(ctx)
+    opts.enter_images()  # without root: layers owned by subordinate ids are only removable in there
+    return ImageStore(opts.image_root)
 
 
 def _print_table(summaries: list[ImageSummary]) -> None:

@@ -54,10 +54,9 @@ def register(app: typer.Typer) -> None:
 def _prepare(ctx: typer.Context, verb: str) -> tuple[GlobalOptions, EventSink]:
     from composer.cli.context import options
     from composer.cli.progress import make_sink
-    from composer.kernel.privileges import require_root
 
-    require_root(verb)
     opts = options(ctx)
+    opts.enter(verb)
     sink, _close = make_sink("auto")
     return opts, sink
 

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         from composer.verbs.logs import logs as read_logs
 
         opts = options(ctx)
+        opts.enter("logs", create=False)  # without root: -f follows the project's own PIDs
         count = None if tail == "all" else int(tail)
         lines = read_logs(opts.layout(), services or (), tail=count, follow=follow, timestamps=timestamps)
         with contextlib.suppress(KeyboardInterrupt):

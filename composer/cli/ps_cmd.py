@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         from composer.verbs import views
 
         opts = options(ctx)
+        opts.enter("ps", create=False)  # without root: PIDs are the project namespace's
         layout, host = opts.layout(), opts.host()
         host.revive_supervisor(
             layout

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         from composer.images.store import ImageStore
 
         opts = options(ctx)
+        opts.enter_images()
         targets = _images_to_pull(opts.load().spec.services, services or [], policy)
         store = ImageStore(opts.image_root)
         renderer, scope = _renderer(progress, quiet)

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         from composer.verbs import views
 
         opts = options(ctx)
+        opts.enter("top", create=False)
         layout, host = opts.layout(), opts.host()
         for row in views.ps(layout, host, services=services or ()):
             typer.echo(row.Name)

@@ -56,6 +56,14 @@ def register(app: typer.Typer) -> None:
         on_host: Annotated[
             str | None, typer.Option("--host", help="Of a lab split across hosts: make this host's part.")
         ] = None,
+        strict_limits: Annotated[
+            bool,
+            typer.Option(
+                "--strict-limits",
+                help="Without root: a limit that cannot be applied is an error.",
+                envvar="COMPOSER_STRICT_LIMITS",
+            ),
+        ] = False,
     ) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
@@ -65,7 +73,7 @@ def register(app: typer.Typer) -> None:
 
         opts = options(ctx)
         if not dry_run:
-            _require_root()
+            opts.enter("up")
         up_options = UpOptions(
             services=tuple(services or ()),
             dry_run=dry_run,
@@ -79,6 +87,7 @@ def register(app: typer.Typer) -> None:
             wait_timeout=wait_timeout,
             pull=pull,
             host=on_host,
+            strict_limits=strict_limits,
         )
         inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)
@@ -126,12 +135,6 @@ def _inputs(opts: GlobalOptions) -> UpInputs | None:
         env_files=tuple(opts.env_files),
         profiles=tuple(opts.profiles),
     )
-
-
-def _require_root() -> None:
-    from composer.kernel.privileges import require_root
-
-    require_root("up")
 
 
 def _parse_scale(items: list[str]) -> dict[str, int]:

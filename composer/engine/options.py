@@ -36,6 +36,7 @@ class UpOptions:
     wait_timeout: float = 300.0
     pull: str | None = None  # overrides every service's pull_policy
     host: str | None = None  # of a lab split across hosts: make only this host's part
+    strict_limits: bool = False  # a limit the host cannot hold (rootless) is an error, not a note
 
     @property
     def plain(self) -> bool:

@@ -1,7 +1,8 @@
 """Host facts the file alone cannot tell, checked before anything is created.
 
 * links with delay, jitter or loss need the kernel's netem qdisc;
-* a published port must not be held by a listening socket that is not ours.
+* a published port must not be held by a listening socket that is not ours;
+* without root, limits the user's cgroups cannot hold are named once (or refused, strictly).
 
 Everything is asked of the host interface, so the same checks run against the
 fake host in the tests.
@@ -35,9 +36,45 @@ def check_host(
             NETEM_MISSING,
             hint="load the sch_netem module (modprobe sch_netem), or remove delay/jitter/loss from links",
         )
-    issues = _port_conflicts(loaded, desired, observed, host)
+    issues = _port_conflicts(loaded, desired, observed, host) + _rootless_refusals(loaded, desired, host)
     if issues:
         raise SpecError(issues)
+
+
+def limit_notes(desired: DesiredState, plan: Plan, host: PlanningFacts, *, strict: bool) -> tuple[str, ...]:
+    """The one note naming the limits that cannot hold here; PlanError instead when ``strict``."""
+    from composer.model.rootless import limits_note, lost_limits
+
+    if not plan:
+        return ()
+    support = host.limit_support()
+    limits = {c.name: c.config.cgroup for c in desired.containers.values()}
+    if strict and (lost := lost_limits(limits, support)) is not None:
+        raise PlanError(
+            f"rootless: these limits cannot be applied: {lost} ({support.reason})",
+            hint="delegate cgroup v2 to your user (systemd: Delegate=yes), or run without strict"
+            " limits to start the containers without them",
+        )
+    note = limits_note(limits, support)
+    return () if note is None else (note,)
+
+
+def _rootless_refusals(loaded: LoadedProject, desired: DesiredState, host: PlanningFacts) -> list[SpecIssue]:
+    """What a project's user namespace cannot give: a second mapping of its own (userns_mode)."""
+    if not host.is_rootless():
+        return []
+    issues = []
+    for service in sorted({c.service for c in desired.containers.values() if c.config.userns}):
+        path = f"services.{service}.userns_mode"
+        issues.append(
+            SpecIssue.at(
+                loaded.locate(path), path,
+                "not supported without root: the project's user namespace maps only your own"
+                " subordinate range, which it already gives the containers",
+                "remove userns_mode (the containers' root is already not the host's root)",
+            )
+        )  # fmt: skip
+    return issues
 
 
 def _port_conflicts(

@@ -11,6 +11,7 @@ Progress goes out as events; nothing here prints or exits.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from composer.engine import fastpath
@@ -67,7 +68,7 @@ def up(
     # Imported here: the no-op path (up_cached) needs none of them.
     from composer.engine.applier import Applier
     from composer.engine.executor import Executor
-    from composer.engine.preflight import check_host
+    from composer.engine.preflight import check_host, limit_notes
     from composer.engine.prepare import desired_state
 
     refuse_unhonoured(loaded)
@@ -81,6 +82,9 @@ def up(
         observed = observe(store, host, desired)
         plan = reconcile(desired, observed, reconcile_options(options))
         check_host(loaded, desired, observed, plan, host)
+        notes = limit_notes(desired, plan, host, strict=options.strict_limits)
+        if notes:
+            plan = dataclasses.replace(plan, notes=plan.notes + notes)
         if options.dry_run:
             return UpResult(plan, desired)
         if not plan:

@@ -12,9 +12,11 @@ value types of ``composer.model`` (``tests/unit/test_layering.py`` holds it to t
     caps.py           capabilities: Docker's default set, cap_add/cap_drop, applying them
     seccomp.py        seccomp filters as classic BPF, Docker's default profile
     cgroups.py        one driver interface, a v1 and a v2 implementation
+    rootless_cgroups.py  without root: a delegated v2 subtree, or no cgroup at all
+    userns.py         without root: the keeper of a project's user namespace, and entering it
     logs.py           the log FIFOs and the JSON-lines files behind them
     unpack.py         applying a tar layer, through unpack_child.py chrooted into the target
     tools.py          host programs run for the user (Graphviz's dot)
     privileges.py     the root check
-    net/              netlink, network namespaces, tc, nftables, routes, forwarding, ports
+    net/              netlink, network namespaces, tc, nftables, routes, forwarding, ports, pasta
 """

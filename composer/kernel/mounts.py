@@ -163,13 +163,18 @@ def _mount_dev(cfg: ContainerConfig, dev: str, nodes: Sequence[DeviceNode]) -> N
     previous = os.umask(0)  # exact modes without a chmod per node
     try:
         for name, major, minor in DEVICES:
-            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            _make_device(os.path.join(dev, name), name, major, minor)
     finally:
         os.umask(previous)
     pts = os.path.join(dev, "pts")
     os.mkdir(pts, 0o755)
-    pts_options = "newinstance,ptmxmode=0666,mode=0620,gid=5"
-    sc.mount("devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, pts_options)
+    pts_options = "newinstance,ptmxmode=0666,mode=0620"
+    try:
+        sc.mount("devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, pts_options + ",gid=5")
+    except OSError as exc:  # rootless with one id mapped: group tty (5) does not exist in here
+        if exc.errno != errno.EINVAL:
+            raise
+        sc.mount("devpts", pts, "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, pts_options)
     shm = os.path.join(dev, "shm")
     os.mkdir(shm, 0o1777)
     size = cfg.shm_size or DEFAULT_SHM_SIZE
@@ -215,6 +220,15 @@ def make_device_node(dev: str, node: DeviceNode) -> None:
     finally:
         os.umask(previous)
     os.chown(path, node.uid, node.gid, follow_symlinks=False)
+
+
+def _make_device(path: str, name: str, major: int, minor: int) -> None:
+    """mknod; in a user namespace (rootless), which may not make nodes, a bind of the host's node."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    except PermissionError:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
+        sc.mount(f"/dev/{name}", path, None, sc.MS_BIND)
 
 
 def write_etc_files(cfg: ContainerConfig, hostname: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import encodings.latin_1
 import encodings.utf_8  # noqa: F401
+import errno
 import hashlib
 import io
 import json
@@ -157,7 +158,7 @@ class Applier:
             if source is not None:
                 shutil.copyfileobj(source, out, CHUNK)
             if self.is_root:
-                os.fchown(out.fileno(), member.uid, member.gid)
+                _own(out.fileno(), member.uid, member.gid)
             os.fchmod(out.fileno(), member.mode & 0o7777)  # after chown, which clears setuid
         self.set_xattrs(path, member)
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
@@ -184,7 +185,7 @@ class Applier:
     def finish_member(self, path: str, member: tarfile.TarInfo) -> None:
         is_link = member.issym()
         if self.is_root:
-            os.chown(path, member.uid, member.gid, follow_symlinks=False)
+            _own(path, member.uid, member.gid, follow_symlinks=False)
         if not is_link:
             os.chmod(path, member.mode & 0o7777)
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
@@ -261,10 +262,19 @@ class Applier:
     def finish(self) -> None:
         for path, member in reversed(self.dirs):  # deepest last-seen first; the root last
             if self.is_root:
-                os.chown(path, member.uid, member.gid)
+                _own(path, member.uid, member.gid)
             os.chmod(path, member.mode & 0o7777)
             self.set_xattrs(path, member)
             os.utime(path, (member.mtime, member.mtime))
+
+
+def _own(target: str | int, uid: int, gid: int, *, follow_symlinks: bool = True) -> None:
+    """chown, except to an id this user namespace does not map (rootless): the file stays root's."""
+    try:
+        os.chown(target, uid, gid, follow_symlinks=follow_symlinks)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,9 @@
         forwarding.lock              the shared IP-forwarding record
         forwarding.json              what forwarding was before composer turned it on
         upcache/<key>.json           the no-op fast path's stored desired states
+        userns/<project>.json        without root: the keeper of the project's namespaces
+        userns/<project>.pasta.json  without root: the project's pasta (egress, published ports)
+        userns/<project>.lock        without root: one command at a time makes or ends the keeper
         projects/<project>/
             lock                     flock(2): one composer command per project at a time
             state.json               the compacted records (typed, versioned)
@@ -64,6 +67,22 @@ class StateRoot:
 
     def fastpath_file(self, key: str) -> Path:
         return self.fastpath / f"{key}.json"
+
+    @property
+    def userns(self) -> Path:
+        return self.path / "userns"
+
+    def keeper_record(self, project: str) -> Path:
+        return self.userns / f"{project}.json"
+
+    def keeper_lock(self, project: str) -> Path:
+        return self.userns / f"{project}.lock"
+
+    def pasta_record(self, project: str) -> Path:
+        return self.userns / f"{project}.pasta.json"
+
+    def pasta_pid_file(self, project: str) -> Path:
+        return self.userns / f"{project}.pasta.pid"
 
     def project_names(self) -> list[str]:
         """Projects that have records (a snapshot or a journal)."""

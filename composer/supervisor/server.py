@@ -316,11 +316,10 @@ class Supervisor:
     # -- processes ---------------------------------------------------------------
     def _cgroup_of(self, watched: Watched) -> Any:
         if watched.cgroup is None:
-            if self._cgroups is None:
-                from composer.kernel.cgroups import detect_cgroup_driver
+            from composer.kernel.cgroups import open_handle
 
-                self._cgroups = detect_cgroup_driver()
-            watched.cgroup = self._cgroups.open(watched.spec.cgroup_paths)
+            # The recorded paths say which hierarchy; none (rootless without delegation): no cgroup.
+            watched.cgroup = open_handle(watched.spec.cgroup_paths)
         return watched.cgroup
 
     def _spawn(self, watched: Watched) -> None:

@@ -16,5 +16,6 @@ if TYPE_CHECKING:
 def default_host(roots: Roots) -> Host:
     """The real machine, for the state and image roots given."""
     from composer.engine.hosts.real import RealHost
+    from composer.kernel.userns import in_user_namespace
 
-    return RealHost(roots.state, roots.images)
+    return RealHost(roots.state, roots.images, rootless=in_user_namespace())

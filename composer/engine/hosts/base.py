@@ -34,6 +34,7 @@ from composer.model.desired import (
     DesiredState,
 )
 from composer.model.netstate import NetnsState
+from composer.model.rootless import LimitSupport
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
 from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
@@ -76,6 +77,14 @@ class PlanningFacts(Protocol):
     def ports_in_use(self, protocol: str, host_ip: str | None, ports: Sequence[int]) -> Sequence[int]: ...
 
     def netem_available(self) -> bool: ...
+
+    def is_rootless(self) -> bool:
+        """Running without root, in a project's user namespace."""
+        ...
+
+    def limit_support(self) -> LimitSupport:
+        """Which cgroup limits this host lets composer set (all as root; without root, what is delegated)."""
+        ...
 
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         """What of ``project`` still exists on the machine (marked interfaces only when ``interfaces``)."""

@@ -31,6 +31,7 @@ from composer.model.desired import (
     DesiredState,
 )
 from composer.model.netstate import LinkState, NetnsState, RouteState
+from composer.model.rootless import FULL_SUPPORT, LimitSupport
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
 from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
@@ -102,6 +103,8 @@ class FakeHost:
     addresses: dict[str, list[str]] = field(default_factory=dict)  # interface -> CIDRs
     listening: set[tuple[str, int]] = field(default_factory=set)  # (protocol, port)
     has_netem: bool = True
+    limits: LimitSupport = FULL_SUPPORT
+    rootless: bool = False
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
@@ -162,6 +165,12 @@ class FakeHost:
 
     def netem_available(self) -> bool:
         return self.has_netem
+
+    def is_rootless(self) -> bool:
+        return self.rootless
+
+    def limit_support(self) -> LimitSupport:
+        return self.limits
 
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         found = [f"nftables table of project {project}"] if project in self.firewalls else []

@@ -34,6 +34,7 @@ from composer.model.desired import (
 )
 from composer.model.naming import BRIDGE_PREFIX, ifalias
 from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
+from composer.model.rootless import FULL_SUPPORT, Forward, LimitSupport
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -58,9 +59,12 @@ def segment_port_name(bridge: str) -> str:
 class RealHost:
     """Host operations for projects under one state root and one image store."""
 
-    def __init__(self, state_root: Path, image_root: Path) -> None:
+    def __init__(self, state_root: Path, image_root: Path, *, rootless: bool = False) -> None:
         self.root = StateRoot(state_root)
         self.image_root = image_root
+        self.rootless = rootless  # inside a project's user namespace (composer.engine.hosts.rootless)
+        self.rootless_network = rootless and _has_outside_helper()
+        self._limits: LimitSupport | None = None
         self._cgroups: Any = None
         self._images: Any = None
         self._local = threading.local()
@@ -119,6 +123,19 @@ class RealHost:
 
         return ports_in_use("udp" if protocol == "udp" else "tcp", host_ip, ports)
 
+    def is_rootless(self) -> bool:
+        return self.rootless
+
+    def limit_support(self) -> LimitSupport:
+        """Root sets every limit; without root only a delegated cgroup v2 subtree holds any."""
+        if not self.rootless:
+            return FULL_SUPPORT
+        if self._limits is None:
+            from composer.kernel.rootless_cgroups import limit_support
+
+            self._limits = limit_support()
+        return self._limits
+
     def netem_available(self) -> bool:
         from composer.kernel.net.tc import netem_available
 
@@ -145,6 +162,14 @@ class RealHost:
         return self._images
 
     def ensure_image(self, reference: str, policy: str) -> ImageLike:
+        if (
+            self.rootless
+            and self.rootless_network
+            and (policy == "always" or self.lookup_image(reference) is None)
+        ):
+            from composer.engine.hosts.rootless import request_egress
+
+            request_egress()  # the project's namespace reaches registries through pasta
         image: ImageLike = self._image_store().ensure(reference, policy=policy)
         return image
 
@@ -161,11 +186,15 @@ class RealHost:
                 self._image_store().unpin_project(project)
 
     def rootfs_layers(self, source: Path) -> tuple[str, ...]:
-        from composer.images.rootfs import is_tarball, resolve_rootfs
+        from composer.images.rootfs import foreign_folder_copy, is_foreign, is_tarball, resolve_rootfs
 
         if not source.exists():
             raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(source))
-        return resolve_rootfs(source, self.image_root) if is_tarball(source) else (str(source),)
+        if is_tarball(source):
+            return resolve_rootfs(source, self.image_root)
+        if self.rootless and is_foreign(source):  # e.g. built by root: a copy our namespace owns
+            return (str(foreign_folder_copy(source, self.image_root)),)
+        return (str(source),)
 
     # -- networks ----------------------------------------------------------------------
     def preload(self, *, netlink: bool) -> None:
@@ -230,9 +259,14 @@ class RealHost:
     # -- containers --------------------------------------------------------------------
     def _cgroup_driver(self) -> Any:
         if self._cgroups is None:
-            from composer.kernel.cgroups import detect_cgroup_driver
+            if self.rootless:
+                from composer.kernel.rootless_cgroups import rootless_driver
 
-            self._cgroups = detect_cgroup_driver()
+                self._cgroups = rootless_driver(self.limit_support())
+            else:
+                from composer.kernel.cgroups import detect_cgroup_driver
+
+                self._cgroups = detect_cgroup_driver()
         return self._cgroups
 
     def create_sandbox(
@@ -555,6 +589,12 @@ class RealHost:
                     )
                 )
         ensure_project_table(project, NatPlan(bridges, tuple(ports)))
+        if self.rootless and (ports or any(not b.internal for b in bridges)):
+            from composer.engine.hosts.rootless import request_ports
+
+            # The namespace's way out, and the host end of the published ports (pasta, from outside).
+            forwards = [Forward(p.protocol, p.host_port, p.host_ip or "") for p in ports]
+            request_ports(forwards, ipv6=any(":" in s for b in bridges for s in b.subnets))
 
     def remove_firewall(self, project: str) -> None:
         from composer.kernel.net.nft import delete_project_table
@@ -570,6 +610,13 @@ class RealHost:
         for path in layout.supervisor_files:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def _has_outside_helper() -> bool:
+    """Started by composer's rootless entry, whose outside process starts pasta on request."""
+    from composer.kernel.userns import helper_socket
+
+    return helper_socket() is not None
 
 
 def _create_cgroup(driver: Any, config: ContainerConfig) -> Any:

@@ -9,10 +9,13 @@ namespaces no longer need the privileges it drops.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from dataclasses import dataclass
 from functools import cache
 
+from composer.errors import ContainerError
 from composer.kernel import caps as caps_module
 from composer.kernel import syscalls as sc
 from composer.kernel.seccomp import packed_filter
@@ -66,9 +69,18 @@ def confine(security: Security, user: ResolvedUser, working_dir: str) -> None:
 
 
 def _switch_user(user: ResolvedUser) -> None:
-    os.setgroups(list(user.groups))
-    os.setresgid(user.gid, user.gid, user.gid)
-    os.setresuid(user.uid, user.uid, user.uid)
+    with contextlib.suppress(PermissionError):  # rootless with one id mapped denies setgroups
+        os.setgroups(list(user.groups))
+    try:
+        os.setresgid(user.gid, user.gid, user.gid)
+        os.setresuid(user.uid, user.uid, user.uid)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        raise ContainerError(
+            f"user {user.uid}:{user.gid} is not mapped in this user namespace (rootless with only"
+            " your own id: add a range for you to /etc/subuid and /etc/subgid)"
+        ) from exc
 
 
 @cache
