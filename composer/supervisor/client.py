@@ -21,7 +21,6 @@ from composer.errors import ContainerError
 from composer.kernel.process.daemon import start_detached
 from composer.store.container import process_start_time
 from composer.supervisor.protocol import (
-    SOCKET_NAME,
     Forget,
     Kill,
     Ping,
@@ -33,6 +32,7 @@ from composer.supervisor.protocol import (
     Stop,
     decode_reply,
     encode_request,
+    socket_address,
 )
 
 START_TIMEOUT = 10.0
@@ -54,7 +54,8 @@ class SupervisorClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock.settimeout(timeout)
         try:
-            sock.connect(str(self.project_dir / SOCKET_NAME))
+            with socket_address(self.project_dir) as address:
+                sock.connect(address)
             sock.sendall(encode_request(request))
             data = _read_line(sock)
         except (FileNotFoundError, ConnectionRefusedError) as error:

@@ -21,12 +21,35 @@ A malformed line is a :class:`ProtocolError`; the supervisor answers it with
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SOCKET_NAME = "supervisor.sock"
+_SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with its NUL
+
+
+@contextlib.contextmanager
+def socket_address(folder: os.PathLike[str] | str) -> Iterator[str]:
+    """The address of the project's socket in ``folder``, short enough for ``bind``/``connect``.
+
+    A state root deep in the file system makes the path longer than a unix socket
+    address may be; then the folder is reached through an ``O_PATH`` descriptor
+    (``/proc/self/fd/N/supervisor.sock``), open while the caller binds or connects.
+    """
+    path = os.path.join(os.fspath(folder), SOCKET_NAME)
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        yield path
+        return
+    fd = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{SOCKET_NAME}"
+    finally:
+        os.close(fd)
 
 
 class ProtocolError(ValueError):

@@ -64,6 +64,7 @@ from composer.supervisor.protocol import (
     Stop,
     decode_request,
     encode_reply,
+    socket_address,
 )
 
 HEALTH_LOG_KEEP = 5
@@ -143,7 +144,8 @@ class Supervisor:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        sock.bind(str(self.socket_path))
+        with socket_address(self.socket_path.parent) as address:
+            sock.bind(address)
         os.chmod(self.socket_path, 0o600)
         sock.listen(64)
         sock.setblocking(False)

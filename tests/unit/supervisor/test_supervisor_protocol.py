@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
 from composer.supervisor.protocol import (
+    SOCKET_NAME,
     Forget,
     Kill,
     Ping,
@@ -18,6 +22,7 @@ from composer.supervisor.protocol import (
     decode_request,
     encode_reply,
     encode_request,
+    socket_address,
 )
 
 REQUESTS: list[Request] = [
@@ -77,3 +82,31 @@ def test_bad_requests_are_refused(line: bytes, message: str) -> None:
 def test_a_reply_with_a_wrong_type_is_refused() -> None:
     with pytest.raises(ProtocolError):
         decode_reply(b'{"ok": true, "pid": "12"}\n')
+
+
+def test_a_socket_in_a_folder_too_deep_for_sun_path_is_still_reachable(tmp_path: Path) -> None:
+    """A real unix socket: bound and connected through the short address, whatever the depth."""
+    folder = tmp_path / ("d" * 60) / ("e" * 60)
+    folder.mkdir(parents=True)
+    assert len(str(folder / SOCKET_NAME)) > 108  # too long for sockaddr_un as a plain path
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with socket_address(folder) as address:
+            server.bind(address)
+        server.listen(1)
+        assert (folder / SOCKET_NAME).exists()  # the socket is in the folder itself
+        with socket_address(folder) as address:
+            client.connect(address)
+        peer, _ = server.accept()
+        client.sendall(b"ping\n")
+        assert peer.recv(5) == b"ping\n"
+        peer.close()
+    finally:
+        client.close()
+        server.close()
+
+
+def test_a_short_path_is_used_as_it_is(tmp_path: Path) -> None:
+    with socket_address(tmp_path) as address:
+        assert address == str(tmp_path / SOCKET_NAME)
