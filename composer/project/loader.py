@@ -43,7 +43,12 @@ from pydantic import BaseModel, ValidationError
 from composer.errors import SpecError, SpecIssue
 from composer.model.naming import normalize_project_name
 from composer.project import discovery
-from composer.project.dotenv import InterpolationFiles, interpolation_files, parse_env_file
+from composer.project.dotenv import (
+    InterpolationFiles,
+    interpolation_files,
+    parse_env_file,
+    parse_raw_env_file,
+)
 from composer.project.extends import apply_extends
 from composer.project.include import apply_include
 from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree
@@ -398,8 +403,9 @@ def _merge_env_files(
                     )
                 )
                 continue
+            parse = parse_raw_env_file if spec.get("format") == "raw" else parse_env_file
             try:
-                merged.update(parse_env_file(text or "", interpolator.environment))
+                merged.update(parse(text or "", interpolator.environment))
             except InterpolationError as error:
                 issues.append(SpecIssue(where, line, column, issue_path, f"{file_path}: {error}"))
         environment = service.get("environment") or {}
@@ -630,7 +636,7 @@ def load_raw_project(
     ``environ`` is the process environment (``os.environ`` when None).
     """
     process = dict(os.environ if environ is None else environ)
-    start = (project_directory or (files[0].absolute().parent if files else Path.cwd())).absolute()
+    start = discovery.absolute(project_directory or (files[0].parent if files else Path.cwd()))
     environment, issues = _interpolation_environment(list(env_files), start, process)
     paths = _resolve_files(list(files), project_directory, environment)
     directory = discovery.project_directory(project_directory, paths)
