@@ -26,7 +26,9 @@ from composer.model.container import (
     ContainerFiles,
     DeviceMapping,
     DeviceRule,
+    LogConfig,
     MountConfig,
+    ProjectedFile,
     Ulimit,
 )
 from composer.model.desired import (
@@ -304,6 +306,8 @@ def _container(
     hostname = svc.hostname or (service if len(names[service]) == 1 else f"{service}-{number}")
     extra_hosts = [(host, address) for host, address in svc.extra_hosts]
     hosts = _render_hosts(name, hostname, list(hosts_by_container.get(name, [])), extra_hosts)
+    userns = svc.userns_mode not in (None, "", "host")
+    files, file_mounts = _projected(loaded, service, svc, inputs.paths.container(name), userns)
     config = ContainerConfig(
         project=loaded.name,
         service=service,
@@ -318,7 +322,7 @@ def _container(
         rootfs_layers=_layers(service, svc, image, inputs, base),
         state_dir=str(inputs.paths.container(name).folder),
         read_only=svc.read_only,
-        mounts=tuple(_mounts(svc, image_config, inputs.paths, name, loaded.project_directory)),
+        mounts=(*_mounts(svc, image_config, inputs.paths, name, loaded.project_directory), *file_mounts),
         shm_size=svc.shm_size or DEFAULT_SHM,
         netns_path=str(netns_path) if netns_path else None,
         cgroup=CgroupLimits(
@@ -344,10 +348,12 @@ def _container(
         stop_grace_period=svc.stop_grace_period,
         hosts=hosts,
         resolv_conf="".join(f"nameserver {server}\n" for server in svc.dns),
-        userns=svc.userns_mode not in (None, "", "host"),
+        userns=userns,
         labels=tuple(sorted(svc.labels.items())),
         devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
         device_rules=tuple(DeviceRule.parse(rule) for rule in svc.device_cgroup_rules),
+        files=tuple(files),
+        logging=_logging(svc),
     )
     ports = _published(svc, attachments, base)
     return DesiredContainer(
@@ -367,6 +373,48 @@ def _container(
         restart=svc.restart,
         health=_health(svc, image_config),
     )
+
+
+# Docker's defaults for the local driver; json-file keeps composer's own unless max-size is given.
+_LOCAL_DEFAULTS = (20 * 1024 * 1024, 5)
+
+
+def _logging(svc: ServiceSpec) -> LogConfig:
+    """``logging`` mapped onto composer's rotation (the model checked the options)."""
+    spec = svc.logging
+    if spec is None:
+        return LogConfig()
+    driver = spec.driver or "json-file"
+    if driver == "none":
+        return LogConfig(driver="none", max_size=None, max_files=1)
+    size_text, count_text = spec.options.get("max-size"), spec.options.get("max-file")
+    if driver == "local":
+        size, count = _LOCAL_DEFAULTS
+    elif driver == "json-file" and size_text is not None:
+        size, count = None, 1  # Docker's json-file: max-file is 1 unless given
+    else:
+        return LogConfig()  # json-file without max-size, or a driver composer does not have
+    if size_text is not None:
+        from composer.model.units import parse_bytes
+
+        size = None if size_text == "-1" else parse_bytes(size_text)
+    if count_text is not None:
+        count = int(count_text)
+    return LogConfig(max_size=size, max_files=count if size is not None else 1)
+
+
+def _projected(
+    loaded: LoadedLike, service: str, svc: ServiceSpec, files: ContainerFiles, userns: bool
+) -> tuple[list[ProjectedFile], list[MountConfig]]:
+    if not (svc.secrets or svc.configs):
+        return [], []
+    from composer.model.projected import ProjectedError, projected_files
+
+    shift = ContainerConfig.userns_base if userns else 0  # the container's root is this host uid
+    try:
+        return projected_files(loaded.spec, service, svc, files, loaded.environment, shift)
+    except ProjectedError as error:
+        raise _Problem(error.path, error.message, error.hint) from None
 
 
 def _argv(svc: ServiceSpec, image_config: Any, base: str) -> list[str]:

@@ -31,6 +31,40 @@ class MountConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """How the supervisor keeps a container's output: composer's JSON-lines file, rotated, or not at all.
+
+    ``driver`` is "json-file" (every driver compose knows but ``none`` maps
+    here) or "none" (the output is read and dropped, so the container never
+    blocks on a full pipe).  ``max_size`` None means no rotation.
+    """
+
+    driver: Literal["json-file", "none"] = "json-file"
+    max_size: int | None = 10 * 1024 * 1024
+    max_files: int = 3
+
+
+@dataclass(frozen=True)
+class ProjectedFile:
+    """A secret or config: a file composer writes in the container's folder, then binds read-only.
+
+    Exactly one of ``source`` (a host file, copied when the container is
+    created) and ``content`` (text from the environment or the project file)
+    gives the bytes; ``path`` is where the copy goes (below ``state_dir``),
+    ``target`` where the container sees it.  uid/gid are the container's
+    numbers (shifted into the user namespace's range when it has one).
+    """
+
+    path: str
+    target: str
+    source: str = ""
+    content: str | None = None
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass(frozen=True)
 class DeviceRule:
     """One device cgroup rule in Docker's syntax: ``c 1:3 rwm``, ``b *:* m``, ``a``."""
 
@@ -151,6 +185,8 @@ class ContainerConfig:
     labels: tuple[tuple[str, str], ...] = ()
     devices: tuple[DeviceMapping, ...] = ()
     device_rules: tuple[DeviceRule, ...] = ()  # device_cgroup_rules: added to Docker's defaults
+    files: tuple[ProjectedFile, ...] = ()  # secrets and configs, written before start, bound in mounts
+    logging: LogConfig = field(default_factory=LogConfig)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -163,6 +199,8 @@ class ContainerConfig:
         values["ulimits"] = tuple(Ulimit(**u) for u in values.get("ulimits", ()))
         values["devices"] = tuple(DeviceMapping(**d) for d in values.get("devices", ()))
         values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))
+        values["files"] = tuple(ProjectedFile(**f) for f in values.get("files", ()))
+        values["logging"] = LogConfig(**values.get("logging", {}))
         for key in ("argv", "rootfs_layers", "cap_add", "cap_drop"):
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):
@@ -230,6 +268,10 @@ class ContainerFiles:
     @property
     def status(self) -> Path:
         return self.folder / "status.json"
+
+    def projected(self, kind: str, name: str) -> Path:
+        """The copy of a secret (``kind`` "secrets") or config ("configs"), bound into the container."""
+        return self.folder / kind / name
 
     def anonymous_volume(self, target: str) -> Path:
         """The folder of an anonymous volume mounted at ``target``."""

@@ -120,6 +120,24 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_volumes(c, name, service)
     _check_names(c, name, service)
     _check_limits(c, name, service)
+    _check_secrets_and_configs(c, name, service)
+
+
+def _check_secrets_and_configs(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """Each one names a top-level definition; two never land on one target (nor on a volume's)."""
+    targets = {volume.target: f"services.{name}.volumes" for volume in service.volumes}
+    for kind, folder in (("secrets", "/run/secrets"), ("configs", "")):
+        defined = list(getattr(c.project, kind))
+        for index, use in enumerate(getattr(service, kind)):
+            path = f"services.{name}.{kind}.{index}"
+            if use.source not in defined:
+                hint = c.suggest(use.source, defined, kind) or f"declare it under the top-level `{kind}:`"
+                c.add(path, f"unknown {kind[:-1]} `{use.source}`", hint)
+                continue
+            target = use.path(folder)
+            if target in targets:
+                c.add(path, f"{target} is already mounted by {targets[target]}", "give a different `target`")
+            targets[target] = path
 
 
 def _check_depends_on(c: _Checker, name: str, service: ServiceSpec) -> None:

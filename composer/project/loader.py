@@ -60,13 +60,6 @@ from composer.project.yamlsafe import YamlDocument, load_yaml_documents
 # Compose keys composer knows about but does not do; a clearer hint than "unknown key".
 UNSUPPORTED = {
     "build": "composer does not build images: build it elsewhere and use `image:` (or `rootfs:`)",
-    "secrets": "secrets are not supported yet: use a read-only bind mount in `volumes:`",
-    "configs": "configs are not supported yet: use a read-only bind mount in `volumes:`",
-    "logging": "composer keeps logs itself; logging drivers are not supported",
-    "volumes_from": "volumes_from is not supported: declare the volumes on each service",
-    "external_links": "external_links is not supported",
-    "platform": "composer runs images for the host's platform only",
-    "develop": "`develop` (watch) is not supported",
 }
 
 Locator = Callable[[str], tuple[str, int, int]]
@@ -709,14 +702,34 @@ def _validate(raw: RawProject, locate: Locator) -> LoadedProject:
     issues = check(spec, locate)
     if issues:
         raise SpecError(issues)
-    warnings = tuple(raw.warnings) + tuple(
-        f"the {name} variable is not set: defaulting to a blank string"
-        for name in sorted(raw.interpolator.missing)
+    warnings = (
+        tuple(raw.warnings)
+        + tuple(
+            f"the {name} variable is not set: defaulting to a blank string"
+            for name in sorted(raw.interpolator.missing)
+        )
+        + _logging_warnings(spec)
     )
     return LoadedProject(
         spec.name, spec, tuple(raw.files), raw.project_directory, raw.environment, raw.marks, warnings,
         tuple(raw.all_profiles),
     )  # fmt: skip
+
+
+def _logging_warnings(spec: ProjectSpec) -> tuple[str, ...]:
+    """One warning per logging driver composer does not have, naming the services that ask for it."""
+    from composer.project.models.runtime import HONOURED_DRIVERS
+
+    wanted: dict[str, list[str]] = {}
+    for name, service in spec.services.items():
+        driver = service.logging.driver if service.logging else None
+        if driver and driver not in HONOURED_DRIVERS:
+            wanted.setdefault(driver, []).append(name)
+    return tuple(
+        f"logging driver `{driver}` (services {', '.join(names)}) is not available: "
+        "composer keeps their output in its own rotated log (composer logs)"
+        for driver, names in sorted(wanted.items())
+    )
 
 
 def _model_context(directory: Path) -> ModelContext:

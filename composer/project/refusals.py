@@ -45,10 +45,6 @@ def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
 
 
-def _logging_driver(service: ServiceSpec) -> bool:
-    return service.logging is not None
-
-
 def _mac_on_network(service: ServiceSpec) -> bool:
     return any(attachment.mac_address for attachment in service.networks.values())
 
@@ -69,24 +65,6 @@ REFUSALS: tuple[Refusal, ...] = (
         _build_without_image,
         "composer does not build images",
         "build it elsewhere and set `image:` (or `rootfs:`); `build` is then not used",
-    ),
-    Refusal(
-        "secrets",
-        _uses("secrets"),
-        "secrets are not mounted yet",
-        "bind-mount the file read-only in `volumes:` (target /run/secrets/NAME)",
-    ),
-    Refusal(
-        "configs",
-        _uses("configs"),
-        "configs are not mounted yet",
-        "bind-mount the file read-only in `volumes:` at the config's target",
-    ),
-    Refusal(
-        "logging",
-        _logging_driver,
-        "composer keeps each container's log itself; logging options are not mapped yet",
-        "remove `logging:` (composer's own rotation applies)",
     ),
     Refusal("post_start", _uses("post_start"), "lifecycle hooks are not run yet", "remove the hook"),
     Refusal("pre_stop", _uses("pre_stop"), "lifecycle hooks are not run yet", "remove the hook"),

@@ -325,7 +325,7 @@ class Supervisor:
         config = watched.spec.config
         try:
             stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
-            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.files.log)
+            self._collect_logs(watched, stdout_path, stderr_path)
             pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
@@ -411,18 +411,24 @@ class Supervisor:
             self.watched[cdir.name] = watched
             stdout_path, stderr_path = _fifo_paths(watched)
             if os.path.exists(stdout_path) and os.path.exists(stderr_path):
-                self._collect_logs(cdir.name, stdout_path, stderr_path, cdir.files.log)
+                self._collect_logs(watched, stdout_path, stderr_path)
             if is_alive(status):
                 self._watch_pidfd(watched)
                 self._schedule_first_health(watched)
             else:
                 self._exited(watched, exit_code=-1)
 
-    def _collect_logs(self, name: str, stdout_path: str, stderr_path: str, log_file: Path) -> None:
+    def _collect_logs(self, watched: Watched, stdout_path: str, stderr_path: str) -> None:
+        from composer.kernel.logs import LogRotation
+
+        name = watched.cdir.name
         if name in self._logged:
             return
-        self._logs.add(name, "stdout", stdout_path, str(log_file))
-        self._logs.add(name, "stderr", stderr_path, str(log_file))
+        log_file = str(watched.cdir.files.log)
+        settings = watched.spec.config.logging
+        rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
+        self._logs.add(name, "stdout", stdout_path, log_file, rotation)
+        self._logs.add(name, "stderr", stderr_path, log_file, rotation)
         self._logged.add(name)
 
     def _watch_pidfd(self, watched: Watched) -> None:

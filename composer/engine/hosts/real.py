@@ -230,6 +230,10 @@ class RealHost:
         config = container.config
         folder = ContainerFolder(layout.container(container.name))
         folder.files.folder.mkdir(parents=True, exist_ok=True)
+        if config.files:
+            from composer.kernel.projected import write_projected_files
+
+            write_projected_files(config.files)
         for mount in config.mounts:
             if mount.kind == "volume":
                 Path(mount.source).mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,36 @@ from pydantic import Field, model_validator
 
 from composer.project.models.base import EnvMap, ListOfStr, StrMap, _Model
 
+ROTATING_DRIVERS = ("json-file", "local")  # their max-size/max-file map onto composer's own rotation
+HONOURED_DRIVERS = (*ROTATING_DRIVERS, "none")
+
 
 class LoggingSpec(_Model):
+    """``logging``: json-file and local rotate composer's own log file, none keeps nothing.
+
+    Any other driver is accepted (the loader warns once, naming it) and the
+    output goes to composer's own log file.
+    """
+
     driver: str | None = None
     options: StrMap = {}
+
+    @model_validator(mode="after")
+    def _rotation(self) -> LoggingSpec:
+        if (self.driver or "json-file") not in ROTATING_DRIVERS:
+            return self
+        from composer.model.units import parse_bytes
+
+        size = self.options.get("max-size")
+        if size is not None and size != "-1":
+            try:
+                parse_bytes(size)
+            except ValueError:
+                raise ValueError(f"max-size {size!r} is not a size (e.g. 10m, 1g)") from None
+        count = self.options.get("max-file")
+        if count is not None and not (count.isdigit() and int(count) >= 1):
+            raise ValueError(f"max-file {count!r} must be a whole number of 1 or more")
+        return self
 
 
 class HookSpec(_Model):

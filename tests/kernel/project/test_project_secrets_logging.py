@@ -1,0 +1,127 @@
+"""Secrets, configs and logging on the real kernel: files read inside a container, log rotation, driver none."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.lab import Lab, project_leftovers
+
+pytestmark = pytest.mark.kernel
+
+PROJECT = """\
+name: cf-secrets
+services:
+  app:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    secrets:
+      - token
+      - source: password
+        target: db_password
+        uid: "1000"
+        gid: "2000"
+        mode: 0400
+    configs:
+      - source: app_conf
+        target: /etc/app/app.conf
+      - inline
+secrets:
+  token:
+    file: ./token.txt
+  password:
+    environment: CF_DB_PASSWORD
+configs:
+  app_conf:
+    file: ./app.conf
+  inline:
+    content: |
+      hello ${COMPOSE_PROJECT_NAME}
+"""
+
+
+def _stat(lab: Lab, path: str) -> str:
+    result = lab.exec("cf-secrets", "app", "stat", "-c", "%u:%g:%a", path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_secrets_and_configs_are_read_only_files_in_the_container(lab: Lab) -> None:
+    lab.write(PROJECT)
+    (lab.folder / "token.txt").write_text("t0ken\n")
+    (lab.folder / "app.conf").write_text("key = value\n")
+    os.environ["CF_DB_PASSWORD"] = "s3cret"
+    try:
+        lab.composer("up", "-d")
+    finally:
+        del os.environ["CF_DB_PASSWORD"]
+    read = {
+        path: lab.exec("cf-secrets", "app", "cat", path).stdout
+        for path in ("/run/secrets/token", "/run/secrets/db_password", "/etc/app/app.conf", "/inline")
+    }
+    assert read == {
+        "/run/secrets/token": "t0ken\n",
+        "/run/secrets/db_password": "s3cret",
+        "/etc/app/app.conf": "key = value\n",
+        "/inline": "hello cf-secrets\n",
+    }
+    assert _stat(lab, "/run/secrets/token") == "0:0:444"
+    assert _stat(lab, "/run/secrets/db_password") == "1000:2000:400"
+    write = lab.exec("cf-secrets", "app", "sh", "-c", "echo x > /run/secrets/token")
+    assert write.returncode != 0 and "Read-only" in write.stderr
+    # The container got a copy: changing the host file later does not reach it.
+    (lab.folder / "token.txt").write_text("changed\n")
+    assert lab.exec("cf-secrets", "app", "cat", "/run/secrets/token").stdout == "t0ken\n"
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-secrets") == []
+
+
+def test_a_missing_secret_file_stops_up_before_anything_is_made(lab: Lab) -> None:
+    lab.write(PROJECT.replace("name: cf-secrets", "name: cf-missing"))
+    (lab.folder / "app.conf").write_text("x\n")
+    result = lab.composer("up", "-d", check=False, cwd=lab.folder)
+    assert result.returncode == 2, result.stderr
+    assert "secrets.token.file" in result.stderr and "token.txt is not a file" in result.stderr
+    assert not (lab.root / "projects" / "cf-missing").exists()
+
+
+LOGGING = """\
+name: cf-logging
+services:
+  chatty:
+    rootfs: ROOTFS
+    command: [sh, -c, "i=0; while [ $$i -lt 400 ]; do echo line-$$i-padding-padding-padding; i=$$((i+1)); done; sleep 3600"]
+    logging:
+      driver: json-file
+      options: {max-size: 4k, max-file: "2"}
+  silent:
+    rootfs: ROOTFS
+    command: [sh, -c, "echo should-not-be-kept; sleep 3600"]
+    logging: {driver: none}
+"""
+
+
+def _log_files(lab: Lab, container: str) -> list[Path]:
+    folder = next(p for p in (lab.root / "projects" / "cf-logging").rglob(container) if p.is_dir())
+    return sorted(folder.glob("json.log*"))
+
+
+def test_logging_rotation_and_driver_none(lab: Lab) -> None:
+    lab.write(LOGGING)
+    lab.composer("up", "-d")
+    deadline = time.monotonic() + 10
+    while "line-399" not in lab.composer("logs", "chatty").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    files = _log_files(lab, "cf-logging-chatty-1")
+    assert [f.name for f in files] == ["json.log", "json.log.1"]  # max-file 2: one rotated file kept
+    assert all(f.stat().st_size <= 4096 + 200 for f in files)
+    last = [json.loads(line)["log"] for line in files[0].read_text().splitlines()][-1]
+    assert last.startswith("line-399")
+    assert "should-not-be-kept" not in lab.composer("logs", "silent").stdout
+    assert _log_files(lab, "cf-logging-silent-1") == []  # driver none: no log file at all
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-logging") == []
