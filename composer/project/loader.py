@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
+import functools
 import os
 import re
 import typing
@@ -516,6 +517,44 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
     return keys
 
 
+@functools.cache
+def _key_homes() -> dict[str, list[str]]:
+    """Every key the models know -> the places it is valid (``services.NAME``, ``the top level``, ...)."""
+    homes: dict[str, list[str]] = {}
+    seen: set[tuple[type, str]] = set()
+    pending: list[tuple[Any, str]] = [(ProjectSpec, "")]
+    while pending:
+        annotation, place = pending.pop(0)
+        for candidate in _unwrap(annotation):
+            origin = typing.get_origin(candidate)
+            if origin is dict:
+                pending.append((typing.get_args(candidate)[1], f"{place}.NAME" if place else "NAME"))
+            elif origin in (list, tuple):
+                pending.extend(
+                    (arg, f"{place}[]") for arg in typing.get_args(candidate) if arg is not Ellipsis
+                )
+            elif isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                if (candidate, place) in seen or place.count(".") > 5:
+                    continue
+                seen.add((candidate, place))
+                for key, info in candidate.model_fields.items():
+                    homes.setdefault(key, []).append(place or "the top level")
+                    pending.append((info.annotation, f"{place}.{key}" if place else key))
+    return homes
+
+
+def _misplaced_hint(key: str, parent: tuple[str | int, ...]) -> str | None:
+    """Where a key valid elsewhere belongs; never a look-alike key (``secrets`` is not ``services``)."""
+    places = _key_homes().get(key)
+    if not places:
+        return None
+    here = dotted(parent) or "the top level"
+    shown = ", ".join(f"`{place}`" if place != "the top level" else place for place in places[:3])
+    more = f" (and {len(places) - 3} more)" if len(places) > 3 else ""
+    where = here if here == "the top level" else f"`{here}`"
+    return f"`{key}` is not a key of {where}: it belongs in {shown}{more}"
+
+
 def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     """Keep the loc elements that are real keys/indexes of the input (drop pydantic's union tags)."""
     path: list[str | int] = []
@@ -568,8 +607,9 @@ def _issue_for(error: Any, data: Any, locate: Locator) -> SpecIssue:
         where, line, column = locate(path)
         if key in UNSUPPORTED and parent[:1] == ("services",):
             return SpecIssue(where, line, column, path, f"`{key}` is not supported", UNSUPPORTED[key])
+        misplaced = _misplaced_hint(key, parent)
         close = difflib.get_close_matches(key, _allowed_keys(parent), n=1)
-        hint = (
+        hint = misplaced or (
             f"did you mean `{close[0]}`?"
             if close
             else "remove it, or prefix it with x- to keep it as an extension"
