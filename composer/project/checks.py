@@ -110,7 +110,13 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_devices(c, base, service)
     if not _SERVICE_NAME.match(name):
         c.add(base, f"invalid service name `{name}`", "use letters, digits, '.', '_' and '-'")
-    if service.image is None and service.rootfs is None:
+    # A build-only or provider service is valid compose; `up` refuses it (refusals) with the reason.
+    if (
+        service.image is None
+        and service.rootfs is None
+        and service.build is None
+        and service.provider is None
+    ):
         c.add(base, f"service `{name}` has neither `image` nor `rootfs`", "set one of them")
     if service.image is not None and service.rootfs is not None:
         c.add(f"{base}.rootfs", "`image` and `rootfs` exclude each other", "keep only one")
@@ -213,6 +219,14 @@ def _check_volumes(c: _Checker, name: str, service: ServiceSpec) -> None:
         if volume.target in targets:
             c.add(path, f"two mounts on `{volume.target}`", "keep one mount per target")
         targets.add(volume.target)
+    for index, entry in enumerate(service.tmpfs):
+        target = entry.partition(":")[0]
+        if target in targets:  # compose-go refuses it too: which of the two would the container see?
+            c.add(
+                f"services.{name}.tmpfs.{index}",
+                f"`{target}` is both a tmpfs and a mount in `volumes`",
+                "keep one of them; a tmpfs can also be written in volumes: as type: tmpfs",
+            )
 
 
 def _is_hostname(name: str) -> bool:

@@ -331,12 +331,19 @@ _NAME_HINT = "use lower-case letters, digits, - and _, starting with a letter or
 def _declared_name(
     paths: list[Path], environment: Mapping[str, str]
 ) -> tuple[str | None, tuple[str, int, int]]:
-    """The last ``name:`` of the files (interpolated), and where it is written."""
+    """The last ``name:`` of the files (interpolated), and where it is written.
+
+    Raises SpecError for a ``name`` that is not text (compose-go refuses ``name: 42``).
+    """
     found: tuple[str | None, tuple[str, int, int]] = (None, ("", 0, 0))
     for path in paths:
         documents, _ = _parse_file(path)
         for document in documents:
             raw = document.data.get("name") if isinstance(document.data, dict) else None
+            if raw is not None and not isinstance(raw, str):
+                line, column = document.marks.get(("name",), (0, 0))
+                message = f"the project name must be a string, got {raw!r}"
+                raise SpecError([SpecIssue(display_path(path), line, column, "name", message, "quote it")])
             if isinstance(raw, str):
                 with contextlib.suppress(InterpolationError):
                     line, column = document.marks.get(("name",), (0, 0))
@@ -371,41 +378,57 @@ def _project_name(
 def _merge_env_files(
     data: dict[str, Any], project_directory: Path, interpolator: Interpolator, locate: Locator
 ) -> list[SpecIssue]:
-    """Read each service's env_file into its environment (file values first, ``environment`` wins)."""
+    """Read each service's ``env_file`` into its ``environment`` and ``label_file`` into its ``labels``.
+
+    File values come first; what ``environment``/``labels`` write wins (compose's precedence).
+    """
     issues: list[SpecIssue] = []
     services = data.get("services")
     if not isinstance(services, dict):
         return issues
     for name, service in services.items():
-        if not isinstance(service, dict) or "env_file" not in service:
+        if not isinstance(service, dict):
             continue
-        raw = service.pop("env_file")
-        entries = raw if isinstance(raw, list) else [raw]
-        merged: dict[str, Any] = {}
-        for index, entry in enumerate(entries):
-            spec = entry if isinstance(entry, dict) else {"path": entry}
-            file_path = project_directory / str(spec.get("path", ""))
-            issue_path = f"services.{name}.env_file" + (f".{index}" if isinstance(raw, list) else "")
-            if not file_path.is_file() and spec.get("required", True) is False:
-                continue
-            where, line, column = locate(issue_path)
-            text, issue = _read_text(file_path, where, issue_path)
-            if issue is not None:
-                issues.append(
-                    SpecIssue(
-                        where, line, column, issue_path, issue.message, "fix the path or set required: false"
-                    )
-                )
-                continue
-            parse = parse_raw_env_file if spec.get("format") == "raw" else parse_env_file
-            try:
-                merged.update(parse(text or "", interpolator.environment))
-            except InterpolationError as error:
-                issues.append(SpecIssue(where, line, column, issue_path, f"{file_path}: {error}"))
-        environment = service.get("environment") or {}
-        if isinstance(environment, list):
-            environment = {k: (v if s else None) for k, s, v in (str(e).partition("=") for e in environment)}
-        service["environment"] = {**merged, **environment} if isinstance(environment, dict) else environment
+        for source, target in (("env_file", "environment"), ("label_file", "labels")):
+            if source in service:
+                issues += _merge_files(service, name, source, target, project_directory, interpolator, locate)
+    return issues
+
+
+def _merge_files(
+    service: dict[str, Any],
+    name: str,
+    source: str,
+    target: str,
+    project_directory: Path,
+    interpolator: Interpolator,
+    locate: Locator,
+) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    raw = service.pop(source)
+    entries = raw if isinstance(raw, list) else [raw]
+    merged: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        spec = entry if isinstance(entry, dict) else {"path": entry}
+        file_path = project_directory / str(spec.get("path", ""))
+        issue_path = f"services.{name}.{source}" + (f".{index}" if isinstance(raw, list) else "")
+        if not file_path.is_file() and spec.get("required", True) is False:
+            continue
+        where, line, column = locate(issue_path)
+        text, issue = _read_text(file_path, where, issue_path)
+        if issue is not None:
+            hint = "fix the path or set required: false" if source == "env_file" else "fix the path"
+            issues.append(SpecIssue(where, line, column, issue_path, issue.message, hint))
+            continue
+        parse = parse_raw_env_file if spec.get("format") == "raw" else parse_env_file
+        try:
+            merged.update(parse(text or "", interpolator.environment))
+        except InterpolationError as error:
+            issues.append(SpecIssue(where, line, column, issue_path, f"{file_path}: {error}"))
+    written = service.get(target) or {}
+    if isinstance(written, list):
+        written = {k: (v if s else None) for k, s, v in (str(e).partition("=") for e in written)}
+    service[target] = {**merged, **written} if isinstance(written, dict) else written
     return issues
 
 
@@ -592,6 +615,11 @@ def _message(error: Any) -> str:
     shown = "" if isinstance(given, dict | list) else f", got {given!r}"
     if kind in _EXPECTED:
         return _EXPECTED[kind] + shown
+    bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+              "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}  # fmt: skip
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"must be {words} {error.get('ctx', {}).get(key)}{shown}"
     if kind == "literal_error":
         return f"expected {error.get('ctx', {}).get('expected', 'one of the allowed values')}{shown}"
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")

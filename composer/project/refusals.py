@@ -159,9 +159,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "containers get no terminal yet",
         "remove `tty:`; `composer exec` gives a terminal",
     ),
-    Refusal(
-        "label_file", _uses("label_file"), "label files are not read yet", "write the labels in `labels:`"
-    ),
     Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
     Refusal(
