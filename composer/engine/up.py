@@ -105,7 +105,7 @@ def refuse_unhonoured(loaded: LoadedProject) -> None:
     """Fields the file may hold but the runtime does not honour yet stop ``up`` here, all at once."""
     from composer.project.refusals import refusals
 
-    issues = refusals(loaded.spec, loaded.locate) + _missing_sources(loaded)
+    issues = refusals(loaded.spec, loaded.locate, os.uname().machine) + _missing_sources(loaded)
     if issues:
         raise SpecError(issues)
 

@@ -267,7 +267,36 @@ def _hosts_entries(
         for container, _, _ in entries:
             for _, address, aliases in entries:
                 result.setdefault(container, []).append((address, aliases))
+    _add_link_aliases(spec, names, members, result)
     return result
+
+
+def _add_link_aliases(
+    spec: Any,
+    names: Mapping[str, list[str]],
+    members: Mapping[str, list[tuple[str, str, list[str]]]],
+    result: dict[str, list[tuple[str, list[str]]]],
+) -> None:
+    """Legacy ``links: [db, "db:database"]``: the alias names db's first container on a shared network."""
+    for service, svc in sorted(spec.services.items()):
+        for link in svc.links:
+            target, _, alias = link.partition(":")
+            if target not in names or not names[target]:
+                continue
+            wanted = names[target][0]
+            for container in names[service]:
+                address = next(
+                    (
+                        addr
+                        for entries in members.values()
+                        if any(member == container for member, _, _ in entries)
+                        for member, addr, _ in entries
+                        if member == wanted
+                    ),
+                    None,
+                )
+                if address is not None and alias:
+                    result.setdefault(container, []).append((address, [alias]))
 
 
 def _render_hosts(
@@ -348,6 +377,10 @@ def _container(
         stop_grace_period=svc.stop_grace_period,
         hosts=hosts,
         resolv_conf="".join(f"nameserver {server}\n" for server in svc.dns),
+        dns_search=tuple(svc.dns_search),
+        dns_options=tuple(svc.dns_opt),
+        oom_score_adj=svc.oom_score_adj,
+        group_add=tuple(svc.group_add),
         userns=userns,
         labels=tuple(sorted(svc.labels.items())),
         devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
@@ -367,9 +400,7 @@ def _container(
         network_mode=network_mode,
         attachments=attachments,
         ports=ports,
-        depends_on={
-            name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
-        },
+        depends_on=_dependencies(svc),
         restart=svc.restart,
         health=_health(svc, image_config),
     )
@@ -415,6 +446,16 @@ def _projected(
         return projected_files(loaded.spec, service, svc, files, loaded.environment, shift)
     except ProjectedError as error:
         raise _Problem(error.path, error.message, error.hint) from None
+
+
+def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
+    """``depends_on``, plus the services of legacy ``links`` (compose starts a linked service first)."""
+    found = {
+        name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
+    }
+    for link in svc.links:
+        found.setdefault(link.partition(":")[0], Dependency("service_started", True, False))
+    return found
 
 
 def _argv(svc: ServiceSpec, image_config: Any, base: str) -> list[str]:

@@ -179,6 +179,10 @@ class ContainerConfig:
     stop_grace_period: float = 10.0
     hosts: str = ""  # content of /etc/hosts
     resolv_conf: str = ""  # content of /etc/resolv.conf ("" = copy the host's)
+    dns_search: tuple[str, ...] = ()  # resolv.conf `search` (replaces the copied one)
+    dns_options: tuple[str, ...] = ()  # resolv.conf `options` (replace the copied ones)
+    oom_score_adj: int | None = None
+    group_add: tuple[str, ...] = ()  # supplementary groups (names looked up in the container)
     userns: bool = False  # map container root to an unprivileged host range
     userns_base: int = 100000
     userns_size: int = 65536
@@ -201,7 +205,7 @@ class ContainerConfig:
         values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))
         values["files"] = tuple(ProjectedFile(**f) for f in values.get("files", ()))
         values["logging"] = LogConfig(**values.get("logging", {}))
-        for key in ("argv", "rootfs_layers", "cap_add", "cap_drop"):
+        for key in ("argv", "rootfs_layers", "cap_add", "cap_drop", "dns_search", "dns_options", "group_add"):
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))

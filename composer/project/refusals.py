@@ -41,6 +41,17 @@ def _reserves_devices(service: ServiceSpec) -> bool:
     return bool(reservations and reservations.devices)
 
 
+# Go's GOARCH names of the machine's os.uname().machine (what `platform: linux/ARCH` says).
+_ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x", "riscv64": "riscv64"}  # fmt: skip
+
+
+def host_platform(platform: str, machine: str) -> bool:
+    """``linux/ARCH[/VARIANT]`` names the host whose ``os.uname().machine`` is ``machine``."""
+    parts = platform.lower().split("/")
+    return parts[0] == "linux" and len(parts) >= 2 and parts[1] == _ARCHES.get(machine, machine)
+
+
 def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
 
@@ -71,12 +82,6 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("pre_start", _uses("pre_start"), "lifecycle hooks are not run yet", "remove the hook"),
     Refusal(
         "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
-    ),
-    Refusal(
-        "platform",
-        _uses("platform"),
-        "composer runs images for the host's platform only and does not check `platform` yet",
-        "remove `platform:`",
     ),
     Refusal("runtime", _uses("runtime"), "composer is its own runtime", "remove `runtime:`"),
     Refusal("gpus", _uses("gpus"), "GPU requests cannot be honoured", "remove `gpus:`"),
@@ -115,14 +120,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "MAC addresses are not set yet",
         "remove `mac_address:` from the service's networks",
     ),
-    Refusal("dns_opt", _uses("dns_opt"), "resolv.conf options are not written yet", "remove `dns_opt:`"),
-    Refusal("dns_search", _uses("dns_search"), "resolv.conf search domains are not written yet", "remove it"),
-    Refusal(
-        "links",
-        _uses("links"),
-        "legacy service links are not turned into host names yet",
-        "remove them: services on one network reach each other by name",
-    ),
     Refusal(
         "external_links",
         _uses("external_links"),
@@ -138,15 +135,11 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `storage_opt:`",
     ),
     Refusal(
-        "oom_score_adj", _uses("oom_score_adj"), "the OOM score is not set yet", "remove `oom_score_adj:`"
-    ),
-    Refusal(
         "oom_kill_disable",
         _uses("oom_kill_disable"),
         "the OOM killer setting is not applied yet",
         "remove `oom_kill_disable:`",
     ),
-    Refusal("group_add", _uses("group_add"), "supplementary groups are not added yet", "remove `group_add:`"),
     Refusal(
         "stdin_open",
         _uses("stdin_open"),
@@ -175,10 +168,21 @@ REFUSALS: tuple[Refusal, ...] = (
 )
 
 
-def refusals(project: ProjectSpec, locate: Locator) -> list[SpecIssue]:
-    """One issue per service and field that ``up`` cannot honour."""
+def refusals(project: ProjectSpec, locate: Locator, machine: str = "") -> list[SpecIssue]:
+    """One issue per service and field that ``up`` cannot honour.
+
+    ``machine`` is the host's ``os.uname().machine`` (the caller's to read): a
+    ``platform`` of another architecture is refused, the host's own accepted.
+    """
     issues: list[SpecIssue] = []
     for name, service in project.services.items():
+        if service.platform is not None and not host_platform(service.platform, machine):
+            path = f"services.{name}.platform"
+            message = (
+                f"`platform` of service `{name}` is {service.platform}: composer runs {machine} images only"
+            )
+            fix = "remove `platform:`, or run the project on a machine of that platform"
+            issues.append(SpecIssue.at(locate(path), path, message, fix))
         for refusal in REFUSALS:
             if refusal.applies(service):
                 path = f"services.{name}.{refusal.field}"

@@ -36,7 +36,7 @@ from composer.kernel.process.helpers import (
 )
 from composer.kernel.process.init import run_init
 from composer.kernel.process.security import Security, confine
-from composer.kernel.users import resolve_user
+from composer.kernel.users import resolve_user, with_groups
 from composer.model.container import DEFAULT_PATH, ContainerConfig
 
 
@@ -83,8 +83,11 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     _prepare_root(cfg, args, hostname, stage)
     stage.name = "rlimits"
     _apply_rlimits(cfg)
+    if cfg.oom_score_adj is not None:
+        stage.name = "oom_score_adj"
+        _set_oom_score_adj(cfg.oom_score_adj)
     stage.name = "user"
-    user = resolve_user(cfg.user, "/")
+    user = with_groups(resolve_user(cfg.user, "/"), cfg.group_add, "/")
     env = container_env(cfg.env, hostname)
     env.setdefault("HOME", user.home)
     if cfg.userns:
@@ -102,6 +105,18 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     elif cfg.init:
         _run_builtin_init(argv, env, args.err_fd)
     exec_command(argv, env, args.err_fd)
+
+
+def _set_oom_score_adj(value: int) -> None:
+    """The kernel wants CAP_SYS_RESOURCE to lower it below the current value: say so, do not ignore it."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write(str(value))
+    except PermissionError:
+        raise ContainerError(
+            f"oom_score_adj {value}: lowering the OOM score needs CAP_SYS_RESOURCE, which is missing here",
+            hint="use a value of 0 or more, or run composer with CAP_SYS_RESOURCE",
+        ) from None
 
 
 # --- steps shared with the child of an exec -----------------------------------------------------

@@ -125,3 +125,38 @@ def test_logging_rotation_and_driver_none(lab: Lab) -> None:
     assert _log_files(lab, "cf-logging-silent-1") == []  # driver none: no log file at all
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-logging") == []
+
+
+OPTIONS = """\
+name: cf-options
+services:
+  db:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+  app:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    links: ["db:database"]
+    dns_search: [corp.example]
+    dns_opt: ["ndots:2", use-vc]
+    oom_score_adj: 500
+    group_add: ["4242", 4343]
+    user: "1000"
+"""
+
+
+def test_links_dns_options_oom_score_and_groups(lab: Lab) -> None:
+    lab.write(OPTIONS)
+    lab.composer("up", "-d")
+    hosts = lab.exec("cf-options", "app", "cat", "/etc/hosts").stdout
+    db_line = next(line for line in hosts.splitlines() if "db" in line.split()[1:])
+    database = next(line for line in hosts.splitlines() if "database" in line.split())
+    assert database.split()[0] == db_line.split()[0]  # the alias names db's address
+    resolv = lab.exec("cf-options", "app", "cat", "/etc/resolv.conf").stdout.splitlines()
+    assert "search corp.example" in resolv and "options ndots:2 use-vc" in resolv
+    assert lab.exec("cf-options", "app", "cat", "/proc/1/oom_score_adj").stdout.strip() == "500"
+    status = lab.exec("cf-options", "app", "cat", "/proc/1/status").stdout
+    groups = next(line.split()[1:] for line in status.splitlines() if line.startswith("Groups:"))
+    assert {"4242", "4343"} <= set(groups)  # names are looked up in /etc/group (unit-tested)
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-options") == []
