@@ -10,6 +10,7 @@ together as one :class:`~composer.errors.SpecError` with their places.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import signal
@@ -351,7 +352,11 @@ def _container(
         rootfs_layers=_layers(service, svc, image, inputs, base),
         state_dir=str(inputs.paths.container(name).folder),
         read_only=svc.read_only,
-        mounts=(*_mounts(svc, image_config, inputs.paths, name, loaded.project_directory), *file_mounts),
+        mounts=(
+            *_mounts(svc, image_config, inputs.paths, name, loaded.project_directory),
+            *_mounts_from(loaded, svc, inputs.paths, names, base),
+            *file_mounts,
+        ),
         shm_size=svc.shm_size or DEFAULT_SHM,
         netns_path=str(netns_path) if netns_path else None,
         cgroup=CgroupLimits(
@@ -449,13 +454,40 @@ def _projected(
 
 
 def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
-    """``depends_on``, plus the services of legacy ``links`` (compose starts a linked service first)."""
+    """``depends_on``, plus the services of ``links`` and ``volumes_from`` (compose starts those first)."""
     found = {
         name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
     }
-    for link in svc.links:
-        found.setdefault(link.partition(":")[0], Dependency("service_started", True, False))
+    implied = [link.partition(":")[0] for link in svc.links]
+    implied += [entry.partition(":")[0] for entry in svc.volumes_from if not entry.startswith("container:")]
+    for service in implied:
+        found.setdefault(service, Dependency("service_started", True, False))
     return found
+
+
+def _mounts_from(
+    loaded: LoadedLike, svc: ServiceSpec, paths: ProjectPaths, names: Mapping[str, list[str]], base: str
+) -> list[MountConfig]:
+    """``volumes_from: [SERVICE[:ro|rw]]``: the mounts of the service's first container, the same folders.
+
+    Its anonymous volumes are shared too (they live in that container's folder), as Docker shares them;
+    ``container:NAME`` (outside the project) is refused at ``up``.
+    """
+    mounts: list[MountConfig] = []
+    for index, entry in enumerate(svc.volumes_from):
+        if entry.startswith("container:"):
+            continue
+        service, _, mode = entry.partition(":")
+        other = loaded.spec.services.get(service)
+        if other is None or not names.get(service):
+            path = f"{base}.volumes_from.{index}"
+            raise _Problem(path, f"unknown service `{service}`", "name a service of the file")
+        for mount in _mounts(other, None, paths, names[service][0], loaded.project_directory):
+            if mount.kind == "tmpfs":
+                continue  # a tmpfs is its container's own: Docker does not share it either
+            read_only = mount.read_only if mode in ("", "rw") else True
+            mounts.append(dataclasses.replace(mount, read_only=read_only))
+    return mounts
 
 
 def _argv(svc: ServiceSpec, image_config: Any, base: str) -> list[str]:

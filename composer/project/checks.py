@@ -127,6 +127,25 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_names(c, name, service)
     _check_limits(c, name, service)
     _check_secrets_and_configs(c, name, service)
+    _check_service_references(c, name, service)
+
+
+def _check_service_references(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """``links`` and ``volumes_from`` name services of the project (compose-go's rule)."""
+    services = list(c.project.services)
+    for key, entries in (("links", service.links), ("volumes_from", service.volumes_from)):
+        for index, entry in enumerate(entries):
+            target = entry.partition(":")[0]
+            if key == "volumes_from" and entry.startswith("container:"):
+                continue
+            if target == name:
+                c.add(f"services.{name}.{key}.{index}", f"`{name}` names itself in `{key}`")
+            elif target not in c.project.services:
+                c.add(
+                    f"services.{name}.{key}.{index}",
+                    f"unknown service `{target}`",
+                    c.suggest(target, services, "services"),
+                )
 
 
 def _check_secrets_and_configs(c: _Checker, name: str, service: ServiceSpec) -> None:

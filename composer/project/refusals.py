@@ -83,7 +83,12 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal(
         "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
     ),
-    Refusal("runtime", _uses("runtime"), "composer is its own runtime", "remove `runtime:`"),
+    Refusal(
+        "runtime",
+        lambda service: service.runtime not in (None, "runc"),
+        "composer is its own runc-like runtime; other OCI runtimes cannot be used",
+        "remove `runtime:` (or set runtime: runc)",
+    ),
     Refusal("gpus", _uses("gpus"), "GPU requests cannot be honoured", "remove `gpus:`"),
     Refusal(
         "deploy.resources.reservations.devices",
@@ -93,9 +98,9 @@ REFUSALS: tuple[Refusal, ...] = (
     ),
     Refusal(
         "volumes_from",
-        _uses("volumes_from"),
-        "volumes_from is not supported yet",
-        "declare the same volumes on each service",
+        lambda service: any(entry.startswith("container:") for entry in service.volumes_from),
+        "volumes_from container:NAME names a container outside the project",
+        "name a service of the project (volumes_from: [SERVICE])",
     ),
     Refusal(
         "network_mode",
@@ -103,10 +108,20 @@ REFUSALS: tuple[Refusal, ...] = (
         "network_mode container:NAME joins a container outside the project",
         "use network_mode: service:NAME",
     ),
-    Refusal("ipc", _uses("ipc"), f"{_NAMESPACES}: ipc is not shared yet", "remove `ipc:`"),
+    Refusal(
+        "ipc",
+        lambda service: service.ipc not in (None, "", "private", "shareable"),
+        f"{_NAMESPACES}: ipc is not shared yet (private and shareable are what composer does)",
+        "remove `ipc:`",
+    ),
     Refusal("pid", _uses("pid"), f"{_NAMESPACES}: pid is not shared yet", "remove `pid:`"),
     Refusal("uts", _uses("uts"), f"{_NAMESPACES}: uts is not shared yet", "remove `uts:`"),
-    Refusal("cgroup", _uses("cgroup"), "composer places every container's cgroup itself", "remove `cgroup:`"),
+    Refusal(
+        "cgroup",
+        lambda service: service.cgroup == "host",
+        "composer gives every container its own cgroup namespace (cgroup: private)",
+        "remove `cgroup: host`",
+    ),
     Refusal(
         "cgroup_parent",
         _uses("cgroup_parent"),

@@ -160,3 +160,36 @@ def test_links_dns_options_oom_score_and_groups(lab: Lab) -> None:
     assert {"4242", "4343"} <= set(groups)  # names are looked up in /etc/group (unit-tested)
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-options") == []
+
+
+SHARED = """\
+name: cf-vfrom
+services:
+  data:
+    rootfs: ROOTFS
+    command: [sh, -c, "echo from-data > /shared/hello; trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: ["store:/shared", "/anon"]
+  reader:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes_from: ["data:ro"]
+volumes:
+  store: {}
+"""
+
+
+def test_volumes_from(lab: Lab) -> None:
+    lab.write(SHARED)
+    lab.composer("up", "-d")
+    deadline = time.monotonic() + 5
+    while lab.exec("cf-vfrom", "reader", "cat", "/shared/hello").stdout != "from-data\n":
+        assert time.monotonic() < deadline, "the reader never saw the data service's volume"
+        time.sleep(0.1)
+    lab.exec("cf-vfrom", "data", "sh", "-c", "echo anon > /anon/x")
+    assert (
+        lab.exec("cf-vfrom", "reader", "cat", "/anon/x").stdout == "anon\n"
+    )  # the same anonymous volume
+    write = lab.exec("cf-vfrom", "reader", "sh", "-c", "echo no > /shared/hello")
+    assert write.returncode != 0 and "Read-only" in write.stderr
+    lab.composer("down", "-v", "-t", "1")
+    assert project_leftovers(lab.root, "cf-vfrom") == []
