@@ -2,9 +2,10 @@
 
 On the 20-router ring and the largest file of ``tests/corpus``.  Runs each
 command ~20 times in fresh processes and prints best and median, next to
-baselines measured in the same run: ``python -c pass`` (the interpreter alone), ``python -c "import yaml, pydantic"`` (the libraries the
-loader cannot do without) and ``composer --version`` (typer and the verb
-registration, without loading a project).  Usage: python bench/config_startup.py [RUNS]
+baselines measured in the same run: ``python -c pass`` (the interpreter
+alone), ``python -c "import yaml, pydantic"`` (the libraries the loader cannot
+do without) and ``composer --version`` (typer and the verb registration,
+without loading a project).  Usage: python bench/config_startup.py [RUNS]
 """
 
 from __future__ import annotations
