@@ -27,6 +27,7 @@ from composer.model.container import (
     ContainerFiles,
     DeviceMapping,
     DeviceRule,
+    HookConfig,
     LogConfig,
     MountConfig,
     ProjectedFile,
@@ -392,6 +393,8 @@ def _container(
         device_rules=tuple(DeviceRule.parse(rule) for rule in svc.device_cgroup_rules),
         files=tuple(files),
         logging=_logging(svc),
+        post_start=_hooks(svc.post_start, loaded.environment),
+        pre_stop=_hooks(svc.pre_stop, loaded.environment),
     )
     ports = _published(svc, attachments, base)
     return DesiredContainer(
@@ -408,6 +411,23 @@ def _container(
         depends_on=_dependencies(svc),
         restart=svc.restart,
         health=_health(svc, image_config),
+    )
+
+
+def _hooks(hooks: Sequence[Any], outer: Mapping[str, str]) -> tuple[HookConfig, ...]:
+    """``post_start``/``pre_stop`` entries; an environment name without a value takes the outer one."""
+    return tuple(
+        HookConfig(
+            argv=tuple(hook.command),
+            user=hook.user or "",
+            working_dir=hook.working_dir or "",
+            env=tuple(
+                (key, value if value is not None else outer[key])
+                for key, value in hook.environment.items()
+                if value is not None or key in outer
+            ),
+        )
+        for hook in hooks
     )
 
 

@@ -31,6 +31,16 @@ class MountConfig:
 
 
 @dataclass(frozen=True)
+class HookConfig:
+    """A lifecycle hook (``post_start``, ``pre_stop``): a command exec'ed in the running container."""
+
+    argv: tuple[str, ...]
+    user: str = ""  # "" = the container's user
+    working_dir: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class LogConfig:
     """How the supervisor keeps a container's output: composer's JSON-lines file, rotated, or not at all.
 
@@ -191,6 +201,8 @@ class ContainerConfig:
     device_rules: tuple[DeviceRule, ...] = ()  # device_cgroup_rules: added to Docker's defaults
     files: tuple[ProjectedFile, ...] = ()  # secrets and configs, written before start, bound in mounts
     logging: LogConfig = field(default_factory=LogConfig)
+    post_start: tuple[HookConfig, ...] = ()  # run after the container started; a failure stops it
+    pre_stop: tuple[HookConfig, ...] = ()  # run before composer stops it (not before a crash)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -205,6 +217,11 @@ class ContainerConfig:
         values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))
         values["files"] = tuple(ProjectedFile(**f) for f in values.get("files", ()))
         values["logging"] = LogConfig(**values.get("logging", {}))
+        for key in ("post_start", "pre_stop"):
+            values[key] = tuple(
+                HookConfig(tuple(h["argv"]), h["user"], h["working_dir"], tuple(tuple(e) for e in h["env"]))
+                for h in values.get(key, ())
+            )
         for key in ("argv", "rootfs_layers", "cap_add", "cap_drop", "dns_search", "dns_options", "group_add"):
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):
@@ -272,6 +289,11 @@ class ContainerFiles:
     @property
     def status(self) -> Path:
         return self.folder / "status.json"
+
+    @property
+    def hooks_log(self) -> Path:
+        """The output of the container's lifecycle hooks (plain text, appended)."""
+        return self.folder / "hooks.log"
 
     def projected(self, kind: str, name: str) -> Path:
         """The copy of a secret (``kind`` "secrets") or config ("configs"), bound into the container."""

@@ -52,6 +52,10 @@ def host_platform(platform: str, machine: str) -> bool:
     return parts[0] == "linux" and len(parts) >= 2 and parts[1] == _ARCHES.get(machine, machine)
 
 
+def _privileged_hook(field: str) -> Callable[[ServiceSpec], bool]:
+    return lambda service: any(hook.privileged for hook in getattr(service, field))
+
+
 def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
 
@@ -77,9 +81,21 @@ REFUSALS: tuple[Refusal, ...] = (
         "composer does not build images",
         "build it elsewhere and set `image:` (or `rootfs:`); `build` is then not used",
     ),
-    Refusal("post_start", _uses("post_start"), "lifecycle hooks are not run yet", "remove the hook"),
-    Refusal("pre_stop", _uses("pre_stop"), "lifecycle hooks are not run yet", "remove the hook"),
-    Refusal("pre_start", _uses("pre_start"), "lifecycle hooks are not run yet", "remove the hook"),
+    *(
+        Refusal(
+            name,
+            _privileged_hook(name),
+            "a privileged hook would need more than the container's own capabilities",
+            "drop `privileged: true` from the hook, or give the service the capabilities it needs",
+        )
+        for name in ("post_start", "pre_stop")
+    ),
+    Refusal(
+        "pre_start",
+        _uses("pre_start"),
+        "pre_start hooks (before the container runs) are not run yet",
+        "remove the hook",
+    ),
     Refusal(
         "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
     ),

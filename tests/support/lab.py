@@ -96,10 +96,11 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
+    """The project's cgroup folders; os.walk skips folders other tests remove while we look (pathlib's glob raises)."""
     found = []
-    for base in Path("/sys/fs/cgroup").iterdir():
-        for candidate in base.glob(f"**/composer/{project}"):
-            found.append(str(candidate))
+    for folder, children, _ in os.walk("/sys/fs/cgroup"):
+        if os.path.basename(folder) == "composer" and project in children:
+            found.append(os.path.join(folder, project))
     return found
 
 

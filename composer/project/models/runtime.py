@@ -8,9 +8,9 @@ Which of them ``up`` refuses, and why, is one table: ``project.refusals``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from composer.project.models.base import EnvMap, ListOfStr, StrMap, _Model
 
@@ -46,10 +46,22 @@ class LoggingSpec(_Model):
         return self
 
 
+def _shell_words(raw: object) -> object:
+    """A string command is split like a POSIX shell would (as a service's ``command``)."""
+    if isinstance(raw, str):
+        import shlex
+
+        try:
+            return shlex.split(raw)
+        except ValueError as error:
+            raise ValueError(f"cannot split the command like a shell would: {error}") from None
+    return raw
+
+
 class HookSpec(_Model):
     """A command run in the container at a point of its life (compose's ``post_start`` & co.)."""
 
-    command: ListOfStr
+    command: Annotated[list[str], BeforeValidator(_shell_words, json_schema_input_type=str | list[str])]
     user: str | None = None
     privileged: bool = False
     working_dir: str | None = None

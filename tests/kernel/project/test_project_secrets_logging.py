@@ -186,10 +186,47 @@ def test_volumes_from(lab: Lab) -> None:
         assert time.monotonic() < deadline, "the reader never saw the data service's volume"
         time.sleep(0.1)
     lab.exec("cf-vfrom", "data", "sh", "-c", "echo anon > /anon/x")
-    assert (
-        lab.exec("cf-vfrom", "reader", "cat", "/anon/x").stdout == "anon\n"
-    )  # the same anonymous volume
+    assert lab.exec("cf-vfrom", "reader", "cat", "/anon/x").stdout == "anon\n"  # the same anonymous volume
     write = lab.exec("cf-vfrom", "reader", "sh", "-c", "echo no > /shared/hello")
     assert write.returncode != 0 and "Read-only" in write.stderr
     lab.composer("down", "-v", "-t", "1")
     assert project_leftovers(lab.root, "cf-vfrom") == []
+
+
+HOOKS = """\
+name: cf-hooks
+services:
+  app:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: ["./out:/out"]
+    post_start:
+      - command: sh -c 'echo started-as-$$(id -u) $$GREETING > /out/post'
+        user: "0"
+        environment: {GREETING: hello}
+    pre_stop:
+      - command: [sh, -c, "echo stopping > /out/pre"]
+  broken:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    post_start:
+      - command: [sh, -c, "echo no-such-thing; exit 3"]
+"""
+
+
+def test_post_start_and_pre_stop_hooks(lab: Lab) -> None:
+    lab.write(HOOKS)
+    (lab.folder / "out").mkdir()
+    result = lab.composer("up", "-d", check=False)
+    assert result.returncode != 0
+    assert (
+        "post_start hook 0 of cf-hooks-broken-1" in result.stderr
+        and "exited 3: no-such-thing" in result.stderr
+    )
+    assert (lab.folder / "out/post").read_text() == "started-as-0 hello\n"
+    states = {str(row["Service"]): str(row["State"]) for row in lab.ps("cf-hooks")}
+    assert states == {"app": "running", "broken": "exited"}  # the failing one was stopped
+    lab.composer("stop", "app")
+    assert (lab.folder / "out/pre").read_text() == "stopping\n"
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-hooks") == []
