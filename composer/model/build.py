@@ -680,9 +680,11 @@ def _attachments(
 ) -> tuple[Attachment, ...]:
     result: list[Attachment] = []
     ifnames = svc.interface_names()
-    for net_name, attach in svc.networks.items():
+    for index, (net_name, attach) in enumerate(svc.networks.items()):
         network = networks[network_id(net_name)]
         plan = addressing.get(net_name)
+        # The service's own mac_address is its first network's (compose's rule); a network's wins.
+        mac = attach.mac_address or (svc.mac_address if index == 0 else None)
         addresses: list[str] = []
         gateway4 = gateway6 = None
         if plan is not None:
@@ -695,7 +697,7 @@ def _attachments(
                 gateway6 = plan.ipv6.gateway if plan.ipv6 else None
         result.append(
             Attachment(
-                net_name, ifnames[net_name], tuple(addresses), gateway4, gateway6, tuple(attach.aliases)
+                net_name, ifnames[net_name], tuple(addresses), gateway4, gateway6, tuple(attach.aliases), mac
             )
         )
     # Only the first network's gateway becomes the default route, as Docker does.
@@ -703,9 +705,7 @@ def _attachments(
 
 
 def _without_gateway(attachment: Attachment) -> Attachment:
-    return Attachment(
-        attachment.network, attachment.ifname, attachment.addresses, None, None, attachment.aliases
-    )
+    return dataclasses.replace(attachment, gateway4=None, gateway6=None)
 
 
 def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -> tuple[PublishedPort, ...]:

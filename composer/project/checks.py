@@ -128,6 +128,28 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_limits(c, name, service)
     _check_secrets_and_configs(c, name, service)
     _check_service_references(c, name, service)
+    _check_mac_addresses(c, name, service)
+
+
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _check_mac_addresses(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """Unicast, well-formed, and one container only: two with one MAC on a bridge would fight over it."""
+    given = [(f"services.{name}.mac_address", service.mac_address)]
+    given += [
+        (f"services.{name}.networks.{net}.mac_address", attachment.mac_address)
+        for net, attachment in service.networks.items()
+    ]
+    for path, mac in given:
+        if mac is None:
+            continue
+        if not _MAC.match(mac) or int(mac[:2], 16) & 1:
+            hint = "use six hex pairs of a unicast address, e.g. 02:42:ac:11:00:02"
+            c.add(path, f"invalid MAC address {mac!r}", hint)
+        elif service.replicas > 1:
+            message = f"`{name}` has {service.replicas} replicas: they cannot share one MAC address"
+            c.add(path, message, "use one replica")
 
 
 def _check_service_references(c: _Checker, name: str, service: ServiceSpec) -> None:

@@ -60,10 +60,6 @@ def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
 
 
-def _mac_on_network(service: ServiceSpec) -> bool:
-    return any(attachment.mac_address for attachment in service.networks.values())
-
-
 def _image_mount(service: ServiceSpec) -> bool:
     return any(volume.type == "image" for volume in service.volumes)
 
@@ -143,13 +139,6 @@ REFUSALS: tuple[Refusal, ...] = (
         _uses("cgroup_parent"),
         "composer places every container's cgroup itself",
         "remove `cgroup_parent:`",
-    ),
-    Refusal("mac_address", _uses("mac_address"), "MAC addresses are not set yet", "remove `mac_address:`"),
-    Refusal(
-        "networks",
-        _mac_on_network,
-        "MAC addresses are not set yet",
-        "remove `mac_address:` from the service's networks",
     ),
     Refusal(
         "external_links",

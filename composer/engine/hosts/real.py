@@ -278,7 +278,7 @@ class RealHost:
                 network.bridge, veth, ifalias(container.config.project, container.rid),
                 str(container.config.netns_path), attachment.ifname, attachment.addresses, network.mtu,
                 attachment.gateway4, attachment.gateway6, host_ipr=self._host_iproute(),
-                bridge_index=self._bridge_index(network.bridge),
+                bridge_index=self._bridge_index(network.bridge), mac_address=attachment.mac_address,
             )  # fmt: skip
 
         try:

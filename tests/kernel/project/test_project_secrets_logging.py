@@ -230,3 +230,36 @@ def test_post_start_and_pre_stop_hooks(lab: Lab) -> None:
     assert (lab.folder / "out/pre").read_text() == "stopping\n"
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-hooks") == []
+
+
+MAC = """\
+name: cf-mac
+services:
+  app:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    mac_address: "02:42:ac:11:65:43"
+    networks: [front, back]
+  other:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    networks:
+      back: {mac_address: "02:00:00:00:00:0b"}
+networks:
+  front: {}
+  back: {}
+"""
+
+
+def test_mac_addresses(lab: Lab) -> None:
+    lab.write(MAC)
+    lab.composer("up", "-d")
+
+    def read(service: str, ifname: str) -> str:
+        return lab.exec("cf-mac", service, "cat", f"/sys/class/net/{ifname}/address").stdout
+
+    assert read("app", "eth0") == "02:42:ac:11:65:43\n"  # the service's mac_address: its first network
+    assert read("app", "eth1") != "02:42:ac:11:65:43\n"
+    assert read("other", "eth0") == "02:00:00:00:00:0b\n"
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-mac") == []
