@@ -172,7 +172,7 @@ def _render(project: object, fmt: ConfigFormat, *, normalize: bool, opts: object
     if normalize:
         from composer.project.normal_form import normal_form
 
-        return _dump(normal_form(project.spec, project.environment), fmt)
+        return _dump(normal_form(project.spec, project.environment, project.project_directory), fmt)
     from composer.cli.context import GlobalOptions
     from composer.project.loader import load_raw_project
     from composer.project.normal_form import raw_form

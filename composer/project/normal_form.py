@@ -25,7 +25,9 @@ order), so the output is stable from run to run.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 from composer.project.models import ProjectSpec, ServiceSpec
@@ -97,8 +99,23 @@ def _healthcheck(service: ServiceSpec) -> dict[str, Any] | None:
     return data
 
 
-def _service(service: ServiceSpec, environment: Mapping[str, str]) -> dict[str, Any]:
+def _build(build: str | dict[str, Any], directory: PurePath | None) -> dict[str, Any]:
+    """``build: .`` -> ``{context: /abs, dockerfile: Dockerfile}`` (compose's defaults)."""
+    data = {"context": build} if isinstance(build, str) else dict(build)
+    context = str(data.get("context", "."))
+    if directory is not None and "://" not in context and not context.startswith(("/", "~")):
+        data["context"] = posixpath.normpath(posixpath.join(str(directory), context))
+    if "dockerfile_inline" not in data:
+        data.setdefault("dockerfile", "Dockerfile")
+    return data
+
+
+def _service(
+    service: ServiceSpec, environment: Mapping[str, str], directory: PurePath | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = service.model_dump(mode="json", exclude_defaults=True)
+    if service.build is not None:
+        data["build"] = _build(service.build, directory)
     if service.environment:
         data["environment"] = {
             key: environment.get(key) if value is None else value
@@ -155,10 +172,18 @@ def _sorted(value: Any, parent: str = "", in_list: bool = False) -> Any:
     return value
 
 
-def normal_form(spec: ProjectSpec, environment: Mapping[str, str]) -> dict[str, Any]:
-    """The project as compose's ``config`` prints it (a JSON-ready dict)."""
+def normal_form(
+    spec: ProjectSpec, environment: Mapping[str, str], project_directory: PurePath | None = None
+) -> dict[str, Any]:
+    """The project as compose's ``config`` prints it (a JSON-ready dict).
+
+    ``project_directory`` makes ``build`` contexts absolute (the one relative path the models keep).
+    """
     sections: dict[str, Any] = {
-        "services": {name: _sorted(_service(svc, environment)) for name, svc in spec.services.items()},
+        "services": {
+            name: _sorted(_service(svc, environment, project_directory))
+            for name, svc in spec.services.items()
+        },
         "networks": _sorted(_named(spec.networks, spec.name)),
         "volumes": _sorted(_named(spec.volumes, spec.name)),
         "secrets": _sorted(_named(spec.secrets, spec.name)),

@@ -37,7 +37,14 @@ def case_files(folder: Path) -> list[Path]:
 
 def rendered(folder: Path) -> str:
     project = load_project(case_files(folder), environ={})
-    text = json.dumps(normal_form(project.spec, project.environment), indent=2, ensure_ascii=False) + "\n"
+    text = (
+        json.dumps(
+            normal_form(project.spec, project.environment, project.project_directory),
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     return text.replace(str(folder), "${CASE}")
 
 
