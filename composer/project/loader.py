@@ -58,11 +58,6 @@ from composer.project.models import ModelContext, ProjectSpec
 from composer.project.rebase import rebase_project
 from composer.project.yamlsafe import YamlDocument, load_yaml_documents
 
-# Compose keys composer knows about but does not do; a clearer hint than "unknown key".
-UNSUPPORTED = {
-    "build": "composer does not build images: build it elsewhere and use `image:` (or `rootfs:`)",
-}
-
 Locator = Callable[[str], tuple[str, int, int]]
 
 
@@ -633,8 +628,6 @@ def _issue_for(error: Any, data: Any, locate: Locator) -> SpecIssue:
         key = str(loc[-1])
         path = dotted((*parent, key))
         where, line, column = locate(path)
-        if key in UNSUPPORTED and parent[:1] == ("services",):
-            return SpecIssue(where, line, column, path, f"`{key}` is not supported", UNSUPPORTED[key])
         misplaced = _misplaced_hint(key, parent)
         close = difflib.get_close_matches(key, _allowed_keys(parent), n=1)
         hint = misplaced or (
