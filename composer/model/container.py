@@ -193,6 +193,7 @@ class ContainerConfig:
     dns_options: tuple[str, ...] = ()  # resolv.conf `options` (replace the copied ones)
     oom_score_adj: int | None = None
     group_add: tuple[str, ...] = ()  # supplementary groups (names looked up in the container)
+    stdin_open: bool = False  # stdin: a FIFO in state_dir, open for writing too, so reads wait (docker -i)
     userns: bool = False  # map container root to an unprivileged host range
     userns_base: int = 100000
     userns_size: int = 65536
@@ -289,6 +290,11 @@ class ContainerFiles:
     @property
     def status(self) -> Path:
         return self.folder / "status.json"
+
+    @property
+    def stdin_fifo(self) -> Path:
+        """The container's stdin with ``stdin_open`` (what ``attach`` would write to)."""
+        return self.folder / "stdin.fifo"
 
     @property
     def hooks_log(self) -> Path:

@@ -161,12 +161,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `oom_kill_disable:`",
     ),
     Refusal(
-        "stdin_open",
-        _uses("stdin_open"),
-        "containers have no open stdin yet",
-        "remove `stdin_open:`; use `composer exec` to get a shell",
-    ),
-    Refusal(
         "tty",
         _uses("tty"),
         "containers get no terminal yet",

@@ -71,7 +71,9 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     stage.name = "cgroup"
     join_cgroup(args.procs_files)
     stage.name = "stdio"
-    _open_stdio(args.stdout, args.stderr)
+    _open_stdio(
+        args.stdout, args.stderr, os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
+    )
     if cfg.netns_path:
         stage.name = "netns"
         fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -162,8 +164,12 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> No
 # --- steps of the set-up child ------------------------------------------------------------------
 
 
-def _open_stdio(stdout: str | int, stderr: str | int) -> None:
-    fds = [os.open("/dev/null", os.O_RDONLY)]
+def _open_stdio(stdout: str | int, stderr: str | int, stdin_fifo: str | None = None) -> None:
+    """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF."""
+    if stdin_fifo is not None:
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(stdin_fifo, 0o600)
+    fds = [os.open(stdin_fifo, os.O_RDWR) if stdin_fifo is not None else os.open("/dev/null", os.O_RDONLY)]
     for target in (stdout, stderr):
         fds.append(os.open(target, os.O_RDWR) if isinstance(target, str) else os.dup(target))
     for number, fd in enumerate(fds):

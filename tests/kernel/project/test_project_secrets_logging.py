@@ -263,3 +263,38 @@ def test_mac_addresses(lab: Lab) -> None:
     assert read("other", "eth0") == "02:00:00:00:00:0b\n"
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-mac") == []
+
+
+STDIN = """\
+name: cf-stdin
+services:
+  open:
+    rootfs: ROOTFS
+    command: [sh, -c, "read line; echo got-$$line"]
+    stdin_open: true
+  closed:
+    rootfs: ROOTFS
+    command: [sh, -c, "read line; echo eof"]
+"""
+
+
+def test_stdin_open_keeps_reads_waiting(lab: Lab) -> None:
+    lab.write(STDIN)
+    lab.composer("up", "-d")
+    deadline = time.monotonic() + 10
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = {str(row["Service"]): str(row["State"]) for row in lab.ps("cf-stdin")}
+        if states.get("closed") == "exited":
+            break
+        time.sleep(0.2)
+    assert states == {"open": "running", "closed": "exited"}  # /dev/null gives EOF at once; the FIFO waits
+    fifo = next(p for p in (lab.root / "projects" / "cf-stdin").rglob("stdin.fifo"))
+    with open(fifo, "w") as handle:  # what `attach` would do
+        handle.write("hello\n")
+    deadline = time.monotonic() + 10
+    while "got-hello" not in lab.composer("logs", "open").stdout:
+        assert time.monotonic() < deadline, "the line written to stdin never reached the container"
+        time.sleep(0.2)
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-stdin") == []
