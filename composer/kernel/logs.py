@@ -24,6 +24,7 @@ Reading
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -192,14 +193,38 @@ class LogCollector:
             self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
         return fd
 
+    def add_fd(
+        self, container_name: str, stream: str, fd: int, log_file: str, rotation: LogRotation | None = None
+    ) -> int:
+        """Register an fd we already hold (a pseudo-terminal's master); it is ours to close."""
+        writer = self._writers.get(log_file)
+        if writer is None:
+            size, files, discard = (
+                (self.max_size, self.max_files, False)
+                if rotation is None
+                else (rotation.max_size, rotation.max_files, rotation.discard)
+            )
+            writer = self._writers[log_file] = JsonLogWriter(log_file, size, files, discard=discard)
+        self._sources[fd] = _Source(container_name, stream, fd, writer)
+        if self.selector is not None:
+            self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
+        return fd
+
     def on_readable(self, fd: int) -> int:
         """Read what is available on ``fd`` and write complete lines; return the bytes read."""
-        source = self._sources[fd]
+        source = self._sources.get(fd)
+        if source is None:
+            return 0
         total = 0
         for _ in range(_READS_PER_WAKEUP):
             try:
                 chunk = os.read(fd, _READ_CHUNK)
             except BlockingIOError:
+                break
+            except OSError as error:
+                if error.errno != errno.EIO:
+                    raise
+                self._drop(source)  # a terminal whose container side is closed: it never reads again
                 break
             if not chunk:
                 break
@@ -230,6 +255,15 @@ class LogCollector:
             if source.pending:
                 source.writer.write(source.stream, source.pending.decode(errors="replace"))
                 source.pending = b""
+
+    def _drop(self, source: _Source) -> None:
+        if source.pending:
+            source.writer.write(source.stream, source.pending.decode(errors="replace"))
+            source.pending = b""
+        if self.selector is not None:
+            self.selector.unregister(source.fd)
+        os.close(source.fd)
+        del self._sources[source.fd]
 
     def remove(self, container_name: str) -> None:
         """Drain, unregister and close a container's FIFOs and log file."""

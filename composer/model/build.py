@@ -388,6 +388,7 @@ def _container(
         oom_score_adj=svc.oom_score_adj,
         group_add=tuple(svc.group_add),
         stdin_open=svc.stdin_open,
+        tty=svc.tty,
         userns=userns,
         labels=tuple(sorted(svc.labels.items())),
         devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),

@@ -194,6 +194,7 @@ class ContainerConfig:
     oom_score_adj: int | None = None
     group_add: tuple[str, ...] = ()  # supplementary groups (names looked up in the container)
     stdin_open: bool = False  # stdin: a FIFO in state_dir, open for writing too, so reads wait (docker -i)
+    tty: bool = False  # stdio is a pseudo-terminal whose output the supervisor logs (docker -t)
     userns: bool = False  # map container root to an unprivileged host range
     userns_base: int = 100000
     userns_size: int = 65536

@@ -160,12 +160,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "the OOM killer setting is not applied yet",
         "remove `oom_kill_disable:`",
     ),
-    Refusal(
-        "tty",
-        _uses("tty"),
-        "containers get no terminal yet",
-        "remove `tty:`; `composer exec` gives a terminal",
-    ),
     Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
     Refusal(

@@ -324,9 +324,12 @@ class Supervisor:
 
         config = watched.spec.config
         try:
-            stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
-            self._collect_logs(watched, stdout_path, stderr_path)
-            pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
+            if config.tty:
+                pending = self._spawn_on_terminal(watched)
+            else:
+                stdout_path, stderr_path = make_log_fifos(Path(config.state_dir))
+                self._collect_logs(watched, stdout_path, stderr_path)
+                pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
             return
@@ -417,6 +420,23 @@ class Supervisor:
                 self._schedule_first_health(watched)
             else:
                 self._exited(watched, exit_code=-1)
+
+    def _spawn_on_terminal(self, watched: Watched) -> Any:
+        """``tty: true``: a fresh pseudo-terminal per start, its master logged as stdout until the
+        container side closes (a new supervisor adopting the container cannot get the master back)."""
+        from composer.kernel.logs import LogRotation
+        from composer.kernel.process import start_container
+
+        master, slave = os.openpty()
+        os.set_blocking(master, False)
+        try:
+            settings = watched.spec.config.logging
+            rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
+            self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
+            self._logged.add(watched.name)
+            return start_container(watched.spec.config, self._cgroup_of(watched), slave, slave)
+        finally:
+            os.close(slave)
 
     def _collect_logs(self, watched: Watched, stdout_path: str, stderr_path: str) -> None:
         from composer.kernel.logs import LogRotation

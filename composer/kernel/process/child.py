@@ -17,10 +17,12 @@ and the child exits 127; see :func:`report_and_exit`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import resource
 import signal
+import termios
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -71,9 +73,8 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     stage.name = "cgroup"
     join_cgroup(args.procs_files)
     stage.name = "stdio"
-    _open_stdio(
-        args.stdout, args.stderr, os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
-    )
+    stdin_fifo = os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
+    _open_stdio(args.stdout, args.stderr, stdin_fifo, terminal=cfg.tty)
     if cfg.netns_path:
         stage.name = "netns"
         fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -164,12 +165,23 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> No
 # --- steps of the set-up child ------------------------------------------------------------------
 
 
-def _open_stdio(stdout: str | int, stderr: str | int, stdin_fifo: str | None = None) -> None:
-    """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF."""
+def _open_stdio(
+    stdout: str | int, stderr: str | int, stdin_fifo: str | None = None, *, terminal: bool = False
+) -> None:
+    """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF.
+
+    With ``terminal`` (``tty: true``) ``stdout`` is the slave of the supervisor's pseudo-terminal: it
+    becomes stdin too (unless ``stdin_open``) and the controlling terminal of the new session.
+    """
     if stdin_fifo is not None:
         with contextlib.suppress(FileExistsError):
             os.mkfifo(stdin_fifo, 0o600)
-    fds = [os.open(stdin_fifo, os.O_RDWR) if stdin_fifo is not None else os.open("/dev/null", os.O_RDONLY)]
+    if stdin_fifo is not None:
+        fds = [os.open(stdin_fifo, os.O_RDWR)]
+    elif terminal and isinstance(stdout, int):
+        fds = [os.dup(stdout)]
+    else:
+        fds = [os.open("/dev/null", os.O_RDONLY)]
     for target in (stdout, stderr):
         fds.append(os.open(target, os.O_RDWR) if isinstance(target, str) else os.dup(target))
     for number, fd in enumerate(fds):
@@ -177,6 +189,8 @@ def _open_stdio(stdout: str | int, stderr: str | int, stdin_fifo: str | None = N
     for fd in fds:
         if fd > 2:
             os.close(fd)
+    if terminal and isinstance(stdout, int):
+        fcntl.ioctl(1, termios.TIOCSCTTY, 0)
 
 
 def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: Stage) -> None:

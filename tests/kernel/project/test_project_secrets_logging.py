@@ -298,3 +298,32 @@ def test_stdin_open_keeps_reads_waiting(lab: Lab) -> None:
         time.sleep(0.2)
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-stdin") == []
+
+
+TTY = """\
+name: cf-tty
+services:
+  term:
+    rootfs: ROOTFS
+    command: [sh, -c, "if [ -t 0 ] && [ -t 1 ]; then echo on-a-terminal; fi; trap 'exit 0' TERM; sleep 3600 & wait"]
+    tty: true
+  again:
+    rootfs: ROOTFS
+    command: [sh, -c, "echo run; sleep 0.3; exit 1"]
+    tty: true
+    restart: on-failure:2
+"""
+
+
+def test_tty_gives_a_terminal_whose_output_is_logged(lab: Lab) -> None:
+    lab.write(TTY)
+    lab.composer("up", "-d")
+    deadline = time.monotonic() + 10
+    while "on-a-terminal" not in lab.composer("logs", "term").stdout:
+        assert time.monotonic() < deadline, lab.composer("logs", "term").stdout
+        time.sleep(0.2)
+    while lab.composer("logs", "again").stdout.count("run") < 3:  # each restart gets a new terminal, logged
+        assert time.monotonic() < deadline + 10, lab.composer("logs", "again").stdout
+        time.sleep(0.2)
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "cf-tty") == []
