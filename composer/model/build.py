@@ -364,7 +364,7 @@ def _container(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,
             memory_reservation=svc.mem_reservation or _reservation(svc),
-            cpus=svc.cpu_limit,
+            cpus=_cpus(svc),
             cpu_shares=svc.cpu_shares,
             cpuset=svc.cpuset,
             pids=svc.pids_max,
@@ -414,6 +414,16 @@ def _container(
         restart=svc.restart,
         health=_health(svc, image_config),
     )
+
+
+def _cpus(svc: ServiceSpec) -> float | None:
+    """``cpus`` (or deploy's), else ``cpu_quota`` over ``cpu_period`` (default 100 ms): the same share of CPU.
+
+    composer always uses a 100 ms period, so a quota written for another period keeps its ratio.
+    """
+    if svc.cpu_limit is not None or svc.cpu_quota is None or svc.cpu_quota <= 0:
+        return svc.cpu_limit
+    return svc.cpu_quota / (svc.cpu_period or 100_000)
 
 
 def _hooks(hooks: Sequence[Any], outer: Mapping[str, str]) -> tuple[HookConfig, ...]:

@@ -169,8 +169,16 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `mem_swappiness:`",
     ),
     *(
-        Refusal(name, _uses(name), "CPU bandwidth settings are not applied yet", "use `cpus:` instead")
-        for name in ("cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count", "cpu_percent")
+        Refusal(
+            name, _uses(name), "real-time and Windows CPU settings are not applied", "use `cpus:` instead"
+        )
+        for name in ("cpu_rt_period", "cpu_rt_runtime", "cpu_count", "cpu_percent")
+    ),
+    Refusal(
+        "cpu_period",
+        lambda service: service.cpu_period is not None and not (service.cpu_quota or 0) > 0,
+        "a CPU period alone sets no limit",
+        "give `cpu_quota` with it, or `cpus:`",
     ),
     Refusal("blkio_config", _uses("blkio_config"), "block I/O limits are not applied yet", "remove it"),
 )

@@ -108,3 +108,18 @@ def test_other_drivers_warn_once_naming_the_driver(tmp_path: Path) -> None:
         "logging driver `gelf` (services c) is not available: composer keeps their output in its own rotated log (composer logs)",
         "logging driver `syslog` (services a, b) is not available: composer keeps their output in its own rotated log (composer logs)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("limits", "cpus"),
+    [
+        ("cpu_quota: 50000", 0.5),
+        ("{cpu_quota: 50000, cpu_period: 200000}", 0.25),
+        ("{cpus: 1.5, cpu_quota: 50000}", 1.5),
+        ("cpu_quota: -1", None),
+    ],
+)
+def test_cpu_quota_over_its_period_is_a_share_of_cpu(tmp_path: Path, limits: str, cpus: float | None) -> None:
+    fields = limits.strip("{}").replace(", ", "\n    ")
+    text = f"services:\n  s:\n    rootfs: .\n    command: [true]\n    {fields}\n"
+    assert config_of(tmp_path, text).cgroup.cpus == cpus
