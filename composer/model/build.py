@@ -335,7 +335,10 @@ def _container(
     network_mode, netns_path = _network_mode(svc, names, inputs.paths, name, base)
     attachments = _attachments(svc, name, addressing, networks) if network_mode == "bridge" else ()
     hostname = svc.hostname or (service if len(names[service]) == 1 else f"{service}-{number}")
-    extra_hosts = [(host, address) for host, address in svc.extra_hosts]
+    gateway = _host_address(svc, network_mode, addressing)
+    extra_hosts = [
+        (host, gateway if address == "host-gateway" else address) for host, address in svc.extra_hosts
+    ]
     hosts = _render_hosts(name, hostname, list(hosts_by_container.get(name, [])), extra_hosts)
     userns = svc.userns_mode not in (None, "", "host")
     files, file_mounts = _projected(loaded, service, svc, inputs.paths.container(name), userns)
@@ -424,6 +427,18 @@ def _cpus(svc: ServiceSpec) -> float | None:
     if svc.cpu_limit is not None or svc.cpu_quota is None or svc.cpu_quota <= 0:
         return svc.cpu_limit
     return svc.cpu_quota / (svc.cpu_period or 100_000)
+
+
+def _host_address(svc: ServiceSpec, network_mode: str, addressing: Mapping[str, NetworkAddressing]) -> str:
+    """What Docker's ``host-gateway`` means for this container: the host's address on its first network
+    (the bridge's), or loopback when it shares the host's network namespace."""
+    if network_mode == "host":
+        return "127.0.0.1"
+    for net_name in svc.networks:
+        plan = addressing.get(net_name)
+        if plan is not None and plan.ipv4 is not None:
+            return str(plan.ipv4.gateway)
+    return "127.0.0.1"
 
 
 def _hooks(hooks: Sequence[Any], outer: Mapping[str, str]) -> tuple[HookConfig, ...]:

@@ -123,3 +123,16 @@ def test_cpu_quota_over_its_period_is_a_share_of_cpu(tmp_path: Path, limits: str
     fields = limits.strip("{}").replace(", ", "\n    ")
     text = f"services:\n  s:\n    rootfs: .\n    command: [true]\n    {fields}\n"
     assert config_of(tmp_path, text).cgroup.cpus == cpus
+
+
+def test_host_gateway_is_the_bridge_address_of_the_first_network(tmp_path: Path) -> None:
+    text = (
+        "services:\n  s:\n    rootfs: .\n    command: [true]\n"
+        "    extra_hosts: ['host.docker.internal:host-gateway', 'other=10.9.9.9']\n"
+        "    networks: [lan]\n"
+        "networks:\n  lan: {ipam: {config: [{subnet: 10.77.0.0/24}]}}\n"
+    )
+    hosts = config_of(tmp_path, text).hosts.splitlines()
+    assert "10.77.0.1\thost.docker.internal" in hosts and "10.9.9.9\tother" in hosts
+    host_mode = text.replace("    networks: [lan]\n", "    network_mode: host\n").split("networks:\n  lan")[0]
+    assert "127.0.0.1\thost.docker.internal" in config_of(tmp_path, host_mode).hosts.splitlines()
