@@ -142,6 +142,7 @@ services:
     oom_score_adj: 500
     group_add: ["4242", 4343]
     user: "1000"
+    extra_hosts: ["host.docker.internal:host-gateway"]
 """
 
 
@@ -158,6 +159,11 @@ def test_links_dns_options_oom_score_and_groups(lab: Lab) -> None:
     status = lab.exec("cf-options", "app", "cat", "/proc/1/status").stdout
     groups = next(line.split()[1:] for line in status.splitlines() if line.startswith("Groups:"))
     assert {"4242", "4343"} <= set(groups)  # names are looked up in /etc/group (unit-tested)
+    ping = lab.composer(
+        "-p", "cf-options", "exec", "-T", "-u", "0", "app", "ping", "-c", "1", "-W", "2", "host.docker.internal",
+        check=False,
+    )  # fmt: skip
+    assert ping.returncode == 0, ping.stdout + ping.stderr  # host-gateway: the bridge's address answers
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "cf-options") == []
 
