@@ -634,9 +634,15 @@ def _mounts(
 
 
 def _volume_dir(paths: ProjectPaths, container: str, volume: Any) -> Path:
+    """The volume's folder, or ``volume.subpath`` below it (made when missing, as the mount needs it)."""
     if volume.source is None:
-        return paths.container(container).anonymous_volume(volume.target)
-    return paths.volume(volume.source)
+        folder = paths.container(container).anonymous_volume(volume.target)
+    else:
+        folder = paths.volume(volume.source)
+    subpath = volume.volume.subpath if volume.volume is not None else None
+    if subpath:
+        return Path(os.path.normpath(folder / subpath.lstrip("/")))
+    return folder
 
 
 def _tmpfs_size(options: str) -> int | None:

@@ -79,8 +79,9 @@ def _port(port: Any) -> dict[str, Any]:
 def _volume(volume: Any) -> dict[str, Any]:
     data: dict[str, Any] = volume.model_dump(mode="json", exclude_defaults=True)
     data["type"] = volume.type
-    if volume.type == "bind" and volume.bind is None:
-        data["bind"] = {"create_host_path": True}
+    if volume.type == "bind":  # compose writes it down, true for the short syntax
+        create = volume.bind.create_host_path if volume.bind is not None else True
+        data["bind"] = {"create_host_path": create, **data.get("bind", {})}
     if volume.type == "volume" and volume.volume is None:
         data["volume"] = {}
     return data

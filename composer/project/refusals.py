@@ -161,6 +161,15 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `oom_kill_disable:`",
     ),
     Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
+    Refusal(
+        "volumes",
+        lambda service: any(
+            v.bind is not None and v.bind.propagation not in (None, "private", "rprivate")
+            for v in service.volumes
+        ),
+        "bind mounts are private in composer's containers; shared/slave propagation is not set",
+        "remove `bind.propagation` (or set rprivate)",
+    ),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
     Refusal(
         "mem_swappiness",

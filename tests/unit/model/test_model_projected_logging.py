@@ -136,3 +136,28 @@ def test_host_gateway_is_the_bridge_address_of_the_first_network(tmp_path: Path)
     assert "10.77.0.1\thost.docker.internal" in hosts and "10.9.9.9\tother" in hosts
     host_mode = text.replace("    networks: [lan]\n", "    network_mode: host\n").split("networks:\n  lan")[0]
     assert "127.0.0.1\thost.docker.internal" in config_of(tmp_path, host_mode).hosts.splitlines()
+
+
+def test_volume_subpath_mounts_the_folder_below_the_volume(tmp_path: Path) -> None:
+    text = (
+        "services:\n  s:\n    rootfs: .\n    command: [true]\n"
+        "    volumes: [{type: volume, source: v, target: /w, volume: {subpath: sub/dir}}, 'v:/all']\n"
+        "volumes:\n  v: {}\n"
+    )
+    mounts = {m.target: m.source for m in config_of(tmp_path, text).mounts}
+    assert mounts["/w"] == mounts["/all"] + "/sub/dir"
+
+
+def test_bind_propagation_other_than_private_is_refused_at_up(tmp_path: Path) -> None:
+    from composer.project.refusals import refusals
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  s: {image: x, volumes: ['./a:/a:rshared', './b:/b:rprivate', './c:/c:z']}\n"
+    )
+    project = load_project([path], environ={})
+    found = [issue.message for issue in refusals(project.spec, project.locate, "x86_64")]
+    assert found == [
+        "`volumes` of service `s` cannot be honoured: bind mounts are private in composer's containers; "
+        "shared/slave propagation is not set"
+    ]
