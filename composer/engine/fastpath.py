@@ -109,8 +109,10 @@ def eligible(loaded: Any, desired: DesiredState) -> bool:
     if any(svc.image for svc in spec.services.values()):
         return False
     raw = b"".join(Path(f).read_bytes() for f in loaded.files)
-    # Files named only inside the project (env_file, extends, include) are not fingerprinted.
-    return not any(word in raw for word in (b"env_file", b"extends", b"include", b"label_file"))
+    # Files named only inside the project (env_file, extends, include, a secret's file) are not
+    # fingerprinted, nor the variables a secret or config names without `$` (environment: TOKEN).
+    words = (b"env_file", b"extends", b"include", b"label_file", b"secrets", b"configs")
+    return not any(word in raw for word in words)
 
 
 def save(root: StateRoot, inputs: UpInputs, loaded: Any, desired: DesiredState) -> None:

@@ -12,6 +12,7 @@ Progress goes out as events; nothing here prints or exits.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING
 
 from composer.engine import fastpath
@@ -21,7 +22,7 @@ from composer.engine.observe import observe
 from composer.engine.options import DEFAULT_ROOTS, Roots, UpOptions, UpResult
 from composer.engine.plan import Plan, Verb
 from composer.engine.reconcile import ReconcileOptions, reconcile
-from composer.errors import SpecError
+from composer.errors import SpecError, SpecIssue
 from composer.events import Event, EventSink, discard
 from composer.model.desired import DesiredState
 from composer.store.layout import ProjectLayout, StateRoot
@@ -108,9 +109,27 @@ def refuse_unhonoured(loaded: LoadedProject) -> None:
     """Fields the file may hold but the runtime does not honour yet stop ``up`` here, all at once."""
     from composer.project.refusals import refusals
 
-    issues = refusals(loaded.spec, loaded.locate)
+    issues = refusals(loaded.spec, loaded.locate, os.uname().machine) + _missing_sources(loaded)
     if issues:
         raise SpecError(issues)
+
+
+def _missing_sources(loaded: LoadedProject) -> list[SpecIssue]:
+    """A secret or config read from a file that is not there stops ``up`` before anything is made."""
+    used = {(kind, use.source) for svc in loaded.spec.services.values() for kind in ("secrets", "configs")
+            for use in getattr(svc, kind)}  # fmt: skip
+    issues = []
+    for kind, name in sorted(used):
+        definition = getattr(loaded.spec, kind).get(name)
+        source = definition.file if definition is not None else None
+        if source is not None and not os.path.isfile(source):
+            path = f"{kind}.{name}.file"
+            issues.append(
+                SpecIssue.at(
+                    loaded.locate(path), path, f"{source} is not a file", "create it, or fix the path"
+                )
+            )
+    return issues
 
 
 def reconcile_options(options: UpOptions) -> ReconcileOptions:

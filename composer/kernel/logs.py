@@ -24,6 +24,7 @@ Reading
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -110,16 +111,21 @@ def rotation_lock(log_file: str, *, exclusive: bool) -> Iterator[None]:
 
 
 class JsonLogWriter:
-    """Appends json-file records to one file, rotating by size."""
+    """Appends json-file records to one file, rotating by size; ``discard`` keeps nothing (driver none)."""
 
-    def __init__(self, path: str, max_size: int | None = None, max_files: int = 1) -> None:
+    def __init__(
+        self, path: str, max_size: int | None = None, max_files: int = 1, *, discard: bool = False
+    ) -> None:
         self.path = path
         self.max_size = max_size
         self.max_files = max(1, max_files)
-        self._file = open(path, "ab")  # noqa: SIM115 - kept open for the container's life
+        self.discard = discard
+        self._file = open(os.devnull if discard else path, "ab")  # noqa: SIM115 - kept open for the container's life
         self._size = self._file.tell()
 
     def write(self, stream: str, text: str, time_ns: int | None = None) -> None:
+        if self.discard:
+            return
         record = {"log": text, "stream": stream, "time": rfc3339_nano(time_ns or time.time_ns())}
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         if self.max_size and self._size and self._size + len(data) > self.max_size:
@@ -144,6 +150,15 @@ class JsonLogWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """One container's log settings: rotate at ``max_size`` bytes keeping ``max_files``; or discard all."""
+
+    max_size: int | None
+    max_files: int
+    discard: bool = False
 
 
 @dataclass
@@ -176,12 +191,44 @@ class LogCollector:
         self._sources: dict[int, _Source] = {}
         self._writers: dict[str, JsonLogWriter] = {}
 
-    def add(self, container_name: str, stream: str, fifo_path: str, log_file: str) -> int:
-        """Open ``fifo_path`` non-blocking, register it, and return its fd."""
+    def add(
+        self,
+        container_name: str,
+        stream: str,
+        fifo_path: str,
+        log_file: str,
+        rotation: LogRotation | None = None,
+    ) -> int:
+        """Open ``fifo_path`` non-blocking, register it, and return its fd.
+
+        ``rotation`` is the container's own (its ``logging:``); None keeps the collector's.
+        """
         fd = os.open(fifo_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         writer = self._writers.get(log_file)
         if writer is None:
-            writer = self._writers[log_file] = JsonLogWriter(log_file, self.max_size, self.max_files)
+            size, files, discard = (
+                (self.max_size, self.max_files, False)
+                if rotation is None
+                else (rotation.max_size, rotation.max_files, rotation.discard)
+            )
+            writer = self._writers[log_file] = JsonLogWriter(log_file, size, files, discard=discard)
+        self._sources[fd] = _Source(container_name, stream, fd, writer)
+        if self.selector is not None:
+            self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
+        return fd
+
+    def add_fd(
+        self, container_name: str, stream: str, fd: int, log_file: str, rotation: LogRotation | None = None
+    ) -> int:
+        """Register an fd we already hold (a pseudo-terminal's master); it is ours to close."""
+        writer = self._writers.get(log_file)
+        if writer is None:
+            size, files, discard = (
+                (self.max_size, self.max_files, False)
+                if rotation is None
+                else (rotation.max_size, rotation.max_files, rotation.discard)
+            )
+            writer = self._writers[log_file] = JsonLogWriter(log_file, size, files, discard=discard)
         self._sources[fd] = _Source(container_name, stream, fd, writer)
         if self.selector is not None:
             self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
@@ -189,12 +236,19 @@ class LogCollector:
 
     def on_readable(self, fd: int) -> int:
         """Read what is available on ``fd`` and write complete lines; return the bytes read."""
-        source = self._sources[fd]
+        source = self._sources.get(fd)
+        if source is None:
+            return 0
         total = 0
         for _ in range(_READS_PER_WAKEUP):
             try:
                 chunk = os.read(fd, _READ_CHUNK)
             except BlockingIOError:
+                break
+            except OSError as error:
+                if error.errno != errno.EIO:
+                    raise
+                self._drop(source)  # a terminal whose container side is closed: it never reads again
                 break
             if not chunk:
                 break
@@ -225,6 +279,15 @@ class LogCollector:
             if source.pending:
                 source.writer.write(source.stream, source.pending.decode(errors="replace"))
                 source.pending = b""
+
+    def _drop(self, source: _Source) -> None:
+        if source.pending:
+            source.writer.write(source.stream, source.pending.decode(errors="replace"))
+            source.pending = b""
+        if self.selector is not None:
+            self.selector.unregister(source.fd)
+        os.close(source.fd)
+        del self._sources[source.fd]
 
     def remove(self, container_name: str) -> None:
         """Drain, unregister and close a container's FIFOs and log file."""

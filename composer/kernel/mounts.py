@@ -239,7 +239,9 @@ def write_etc_files(cfg: ContainerConfig, hostname: str) -> dict[str, str]:
     contents = {
         "/etc/hosts": cfg.hosts or default_hosts,
         "/etc/hostname": hostname + "\n",
-        "/etc/resolv.conf": cfg.resolv_conf or _host_resolv_conf(),
+        "/etc/resolv.conf": resolv_conf(
+            cfg.resolv_conf or _host_resolv_conf(), cfg.dns_search, cfg.dns_options
+        ),
     }
     sources = {}
     for target, text in contents.items():
@@ -248,6 +250,15 @@ def write_etc_files(cfg: ContainerConfig, hostname: str) -> dict[str, str]:
             handle.write(text)
         sources[target] = source
     return sources
+
+
+def resolv_conf(base: str, search: tuple[str, ...], options: tuple[str, ...]) -> str:
+    """``base`` with its ``search``/``options`` lines replaced by the service's (dns_search, dns_opt)."""
+    replaced = [("search", search), ("options", options)]
+    drop = {word for word, values in replaced if values}
+    lines = [line for line in base.splitlines() if (line.split() or [""])[0] not in drop]
+    lines += [f"{word} {' '.join(values)}" for word, values in replaced if values]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _host_resolv_conf() -> str:

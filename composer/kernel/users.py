@@ -12,6 +12,8 @@ only reads the two files from a root folder.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +109,15 @@ def _read_or_empty(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
+
+
+def with_groups(user: ResolvedUser, names: Sequence[str], root: str | Path = "/") -> ResolvedUser:
+    """``user`` with the supplementary groups of ``group_add`` (names from ``root``/etc/group, or numbers)."""
+    if not names:
+        return user
+    groups = _parse_group(_read_or_empty(Path(root) / "etc/group"))
+    extra = {_find_gid(name, groups) for name in names}
+    return dataclasses.replace(user, groups=tuple(sorted({*user.groups, *extra})))
 
 
 def resolve_user(spec: str, root: str | Path = "/") -> ResolvedUser:

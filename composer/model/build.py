@@ -10,6 +10,7 @@ together as one :class:`~composer.errors.SpecError` with their places.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import signal
@@ -26,7 +27,10 @@ from composer.model.container import (
     ContainerFiles,
     DeviceMapping,
     DeviceRule,
+    HookConfig,
+    LogConfig,
     MountConfig,
+    ProjectedFile,
     Ulimit,
 )
 from composer.model.desired import (
@@ -268,7 +272,36 @@ def _hosts_entries(
         for container, _, _ in entries:
             for _, address, aliases in entries:
                 result.setdefault(container, []).append((address, aliases))
+    _add_link_aliases(spec, names, members, result)
     return result
+
+
+def _add_link_aliases(
+    spec: Any,
+    names: Mapping[str, list[str]],
+    members: Mapping[str, list[tuple[str, str, list[str]]]],
+    result: dict[str, list[tuple[str, list[str]]]],
+) -> None:
+    """Legacy ``links: [db, "db:database"]``: the alias names db's first container on a shared network."""
+    for service, svc in sorted(spec.services.items()):
+        for link in svc.links:
+            target, _, alias = link.partition(":")
+            if target not in names or not names[target]:
+                continue
+            wanted = names[target][0]
+            for container in names[service]:
+                address = next(
+                    (
+                        addr
+                        for entries in members.values()
+                        if any(member == container for member, _, _ in entries)
+                        for member, addr, _ in entries
+                        if member == wanted
+                    ),
+                    None,
+                )
+                if address is not None and alias:
+                    result.setdefault(container, []).append((address, [alias]))
 
 
 def _render_hosts(
@@ -305,8 +338,13 @@ def _container(
     network_mode, netns_path = _network_mode(svc, names, inputs.paths, name, base)
     attachments = _attachments(svc, name, addressing, networks) if network_mode == "bridge" else ()
     hostname = svc.hostname or (service if len(names[service]) == 1 else f"{service}-{number}")
-    extra_hosts = [(host, address) for host, address in svc.extra_hosts]
+    gateway = _host_address(svc, network_mode, addressing)
+    extra_hosts = [
+        (host, gateway if address == "host-gateway" else address) for host, address in svc.extra_hosts
+    ]
     hosts = _render_hosts(name, hostname, list(hosts_by_container.get(name, [])), extra_hosts)
+    userns = svc.userns_mode not in (None, "", "host")
+    files, file_mounts = _projected(loaded, service, svc, inputs.paths.container(name), userns)
     config = ContainerConfig(
         project=loaded.name,
         service=service,
@@ -321,14 +359,18 @@ def _container(
         rootfs_layers=_layers(service, svc, image, inputs, base),
         state_dir=str(inputs.paths.container(name).folder),
         read_only=svc.read_only,
-        mounts=tuple(_mounts(svc, image_config, inputs.paths, name, loaded.project_directory)),
+        mounts=(
+            *_mounts(svc, image_config, inputs.paths, name, loaded.project_directory),
+            *_mounts_from(loaded, svc, inputs.paths, names, base),
+            *file_mounts,
+        ),
         shm_size=svc.shm_size or DEFAULT_SHM,
         netns_path=str(netns_path) if netns_path else None,
         cgroup=CgroupLimits(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,
             memory_reservation=svc.mem_reservation or _reservation(svc),
-            cpus=svc.cpu_limit,
+            cpus=_cpus(svc),
             cpu_shares=svc.cpu_shares,
             cpuset=svc.cpuset,
             pids=svc.pids_max,
@@ -347,10 +389,20 @@ def _container(
         stop_grace_period=svc.stop_grace_period,
         hosts=hosts,
         resolv_conf="".join(f"nameserver {server}\n" for server in svc.dns),
-        userns=svc.userns_mode not in (None, "", "host"),
+        dns_search=tuple(svc.dns_search),
+        dns_options=tuple(svc.dns_opt),
+        oom_score_adj=svc.oom_score_adj,
+        group_add=tuple(svc.group_add),
+        stdin_open=svc.stdin_open,
+        tty=svc.tty,
+        userns=userns,
         labels=tuple(sorted(svc.labels.items())),
         devices=tuple(DeviceMapping(d.source, d.target, d.permissions) for d in svc.devices),
         device_rules=tuple(DeviceRule.parse(rule) for rule in svc.device_cgroup_rules),
+        projected_files=tuple(files),
+        logging=_logging(svc),
+        post_start=_hooks(svc.post_start, loaded.environment),
+        pre_stop=_hooks(svc.pre_stop, loaded.environment),
     )
     ports = _published(svc, attachments, base)
     return DesiredContainer(
@@ -364,12 +416,128 @@ def _container(
         network_mode=network_mode,
         attachments=attachments,
         ports=ports,
-        depends_on={
-            name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
-        },
+        depends_on=_dependencies(svc),
         restart=svc.restart,
         health=_health(svc, image_config),
     )
+
+
+def _cpus(svc: ServiceSpec) -> float | None:
+    """``cpus`` (or deploy's), else ``cpu_quota`` over ``cpu_period`` (default 100 ms): the same share of CPU.
+
+    composer always uses a 100 ms period, so a quota written for another period keeps its ratio.
+    """
+    if svc.cpu_limit is not None or svc.cpu_quota is None or svc.cpu_quota <= 0:
+        return svc.cpu_limit
+    return svc.cpu_quota / (svc.cpu_period or 100_000)
+
+
+def _host_address(svc: ServiceSpec, network_mode: str, addressing: Mapping[str, NetworkAddressing]) -> str:
+    """What Docker's ``host-gateway`` means for this container: the host's address on its first network
+    (the bridge's), or loopback when it shares the host's network namespace."""
+    if network_mode == "host":
+        return "127.0.0.1"
+    for net_name in svc.networks:
+        plan = addressing.get(net_name)
+        if plan is not None and plan.ipv4 is not None:
+            return str(plan.ipv4.gateway)
+    return "127.0.0.1"
+
+
+def _hooks(hooks: Sequence[Any], outer: Mapping[str, str]) -> tuple[HookConfig, ...]:
+    """``post_start``/``pre_stop`` entries; an environment name without a value takes the outer one."""
+    return tuple(
+        HookConfig(
+            argv=tuple(hook.command),
+            user=hook.user or "",
+            working_dir=hook.working_dir or "",
+            env=tuple(
+                (key, value if value is not None else outer[key])
+                for key, value in hook.environment.items()
+                if value is not None or key in outer
+            ),
+        )
+        for hook in hooks
+    )
+
+
+# Docker's defaults for the local driver; json-file keeps composer's own unless max-size is given.
+_LOCAL_DEFAULTS = (20 * 1024 * 1024, 5)
+
+
+def _logging(svc: ServiceSpec) -> LogConfig:
+    """``logging`` mapped onto composer's rotation (the model checked the options)."""
+    spec = svc.logging
+    if spec is None:
+        return LogConfig()
+    driver = spec.driver or "json-file"
+    if driver == "none":
+        return LogConfig(driver="none", max_size=None, max_files=1)
+    size_text, count_text = spec.options.get("max-size"), spec.options.get("max-file")
+    if driver == "local":
+        size, count = _LOCAL_DEFAULTS
+    elif driver == "json-file" and size_text is not None:
+        size, count = None, 1  # Docker's json-file: max-file is 1 unless given
+    else:
+        return LogConfig()  # json-file without max-size, or a driver composer does not have
+    if size_text is not None:
+        from composer.model.units import parse_bytes
+
+        size = None if size_text == "-1" else parse_bytes(size_text)
+    if count_text is not None:
+        count = int(count_text)
+    return LogConfig(max_size=size, max_files=count if size is not None else 1)
+
+
+def _projected(
+    loaded: LoadedLike, service: str, svc: ServiceSpec, files: ContainerFiles, userns: bool
+) -> tuple[list[ProjectedFile], list[MountConfig]]:
+    if not (svc.secrets or svc.configs):
+        return [], []
+    from composer.model.projected import ProjectedError, projected_files
+
+    shift = ContainerConfig.userns_base if userns else 0  # the container's root is this host uid
+    try:
+        return projected_files(loaded.spec, service, svc, files, loaded.environment, shift)
+    except ProjectedError as error:
+        raise _Problem(error.path, error.message, error.hint) from None
+
+
+def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
+    """``depends_on``, plus the services of ``links`` and ``volumes_from`` (compose starts those first)."""
+    found = {
+        name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
+    }
+    implied = [link.partition(":")[0] for link in svc.links]
+    implied += [entry.partition(":")[0] for entry in svc.volumes_from if not entry.startswith("container:")]
+    for service in implied:
+        found.setdefault(service, Dependency("service_started", True, False))
+    return found
+
+
+def _mounts_from(
+    loaded: LoadedLike, svc: ServiceSpec, paths: ProjectPaths, names: Mapping[str, list[str]], base: str
+) -> list[MountConfig]:
+    """``volumes_from: [SERVICE[:ro|rw]]``: the mounts of the service's first container, the same folders.
+
+    Its anonymous volumes are shared too (they live in that container's folder), as Docker shares them;
+    ``container:NAME`` (outside the project) is refused at ``up``.
+    """
+    mounts: list[MountConfig] = []
+    for index, entry in enumerate(svc.volumes_from):
+        if entry.startswith("container:"):
+            continue
+        service, _, mode = entry.partition(":")
+        other = loaded.spec.services.get(service)
+        if other is None or not names.get(service):
+            path = f"{base}.volumes_from.{index}"
+            raise _Problem(path, f"unknown service `{service}`", "name a service of the file")
+        for mount in _mounts(other, None, paths, names[service][0], loaded.project_directory):
+            if mount.kind == "tmpfs":
+                continue  # a tmpfs is its container's own: Docker does not share it either
+            read_only = mount.read_only if mode in ("", "rw") else True
+            mounts.append(dataclasses.replace(mount, read_only=read_only))
+    return mounts
 
 
 def _argv(svc: ServiceSpec, image_config: Any, base: str) -> list[str]:
@@ -469,9 +637,15 @@ def _mounts(
 
 
 def _volume_dir(paths: ProjectPaths, container: str, volume: Any) -> Path:
+    """The volume's folder, or ``volume.subpath`` below it (made when missing, as the mount needs it)."""
     if volume.source is None:
-        return paths.container(container).anonymous_volume(volume.target)
-    return paths.volume(volume.source)
+        folder = paths.container(container).anonymous_volume(volume.target)
+    else:
+        folder = paths.volume(volume.source)
+    subpath = volume.volume.subpath if volume.volume is not None else None
+    if subpath:
+        return Path(os.path.normpath(folder / subpath.lstrip("/")))
+    return folder
 
 
 def _tmpfs_size(options: str) -> int | None:
@@ -542,9 +716,11 @@ def _attachments(
 ) -> tuple[Attachment, ...]:
     result: list[Attachment] = []
     ifnames = svc.interface_names()
-    for net_name, attach in svc.networks.items():
+    for index, (net_name, attach) in enumerate(svc.networks.items()):
         network = networks[network_id(net_name)]
         plan = addressing.get(net_name)
+        # The service's own mac_address is its first network's (compose's rule); a network's wins.
+        mac = attach.mac_address or (svc.mac_address if index == 0 else None)
         addresses: list[str] = []
         gateway4 = gateway6 = None
         if plan is not None:
@@ -557,7 +733,7 @@ def _attachments(
                 gateway6 = plan.ipv6.gateway if plan.ipv6 else None
         result.append(
             Attachment(
-                net_name, ifnames[net_name], tuple(addresses), gateway4, gateway6, tuple(attach.aliases)
+                net_name, ifnames[net_name], tuple(addresses), gateway4, gateway6, tuple(attach.aliases), mac
             )
         )
     # Only the first network's gateway becomes the default route, as Docker does.
@@ -565,9 +741,7 @@ def _attachments(
 
 
 def _without_gateway(attachment: Attachment) -> Attachment:
-    return Attachment(
-        attachment.network, attachment.ifname, attachment.addresses, None, None, attachment.aliases
-    )
+    return dataclasses.replace(attachment, gateway4=None, gateway6=None)
 
 
 def _published(svc: ServiceSpec, attachments: Sequence[Attachment], base: str) -> tuple[PublishedPort, ...]:

@@ -31,6 +31,50 @@ class MountConfig:
 
 
 @dataclass(frozen=True)
+class HookConfig:
+    """A lifecycle hook (``post_start``, ``pre_stop``): a command exec'ed in the running container."""
+
+    argv: tuple[str, ...]
+    user: str = ""  # "" = the container's user
+    working_dir: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """How the supervisor keeps a container's output: composer's JSON-lines file, rotated, or not at all.
+
+    ``driver`` is "json-file" (every driver compose knows but ``none`` maps
+    here) or "none" (the output is read and dropped, so the container never
+    blocks on a full pipe).  ``max_size`` None means no rotation.
+    """
+
+    driver: Literal["json-file", "none"] = "json-file"
+    max_size: int | None = 10 * 1024 * 1024
+    max_files: int = 3
+
+
+@dataclass(frozen=True)
+class ProjectedFile:
+    """A secret or config: a file composer writes in the container's folder, then binds read-only.
+
+    Exactly one of ``source`` (a host file, copied when the container is
+    created) and ``content`` (text from the environment or the project file)
+    gives the bytes; ``path`` is where the copy goes (below ``state_dir``),
+    ``target`` where the container sees it.  uid/gid are the container's
+    numbers (shifted into the user namespace's range when it has one).
+    """
+
+    path: str
+    target: str
+    source: str = ""
+    content: str | None = None
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass(frozen=True)
 class DeviceRule:
     """One device cgroup rule in Docker's syntax: ``c 1:3 rwm``, ``b *:* m``, ``a``."""
 
@@ -145,12 +189,22 @@ class ContainerConfig:
     stop_grace_period: float = 10.0
     hosts: str = ""  # content of /etc/hosts
     resolv_conf: str = ""  # content of /etc/resolv.conf ("" = copy the host's)
+    dns_search: tuple[str, ...] = ()  # resolv.conf `search` (replaces the copied one)
+    dns_options: tuple[str, ...] = ()  # resolv.conf `options` (replace the copied ones)
+    oom_score_adj: int | None = None
+    group_add: tuple[str, ...] = ()  # supplementary groups (names looked up in the container)
+    stdin_open: bool = False  # stdin: a FIFO in state_dir, open for writing too, so reads wait (docker -i)
+    tty: bool = False  # stdio is a pseudo-terminal whose output the supervisor logs (docker -t)
     userns: bool = False  # map container root to an unprivileged host range
     userns_base: int = 100000
     userns_size: int = 65536
     labels: tuple[tuple[str, str], ...] = ()
     devices: tuple[DeviceMapping, ...] = ()
     device_rules: tuple[DeviceRule, ...] = ()  # device_cgroup_rules: added to Docker's defaults
+    projected_files: tuple[ProjectedFile, ...] = ()  # secrets, configs: written, then bound
+    logging: LogConfig = field(default_factory=LogConfig)
+    post_start: tuple[HookConfig, ...] = ()  # run after the container started; a failure stops it
+    pre_stop: tuple[HookConfig, ...] = ()  # run before composer stops it (not before a crash)
 
     @property
     def files(self) -> ContainerFiles:
@@ -168,7 +222,14 @@ class ContainerConfig:
         values["ulimits"] = tuple(Ulimit(**u) for u in values.get("ulimits", ()))
         values["devices"] = tuple(DeviceMapping(**d) for d in values.get("devices", ()))
         values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))
-        for key in ("argv", "rootfs_layers", "cap_add", "cap_drop"):
+        values["projected_files"] = tuple(ProjectedFile(**f) for f in values.get("projected_files", ()))
+        values["logging"] = LogConfig(**values.get("logging", {}))
+        for key in ("post_start", "pre_stop"):
+            values[key] = tuple(
+                HookConfig(tuple(h["argv"]), h["user"], h["working_dir"], tuple(tuple(e) for e in h["env"]))
+                for h in values.get(key, ())
+            )
+        for key in ("argv", "rootfs_layers", "cap_add", "cap_drop", "dns_search", "dns_options", "group_add"):
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
@@ -250,6 +311,20 @@ class ContainerFiles:
     @property
     def status(self) -> Path:
         return self.folder / "status.json"
+
+    @property
+    def stdin_fifo(self) -> Path:
+        """The container's stdin with ``stdin_open`` (what ``attach`` would write to)."""
+        return self.folder / "stdin.fifo"
+
+    @property
+    def hooks_log(self) -> Path:
+        """The output of the container's lifecycle hooks (plain text, appended)."""
+        return self.folder / "hooks.log"
+
+    def projected(self, kind: str, name: str) -> Path:
+        """The copy of a secret (``kind`` "secrets") or config ("configs"), bound into the container."""
+        return self.folder / kind / name
 
     def anonymous_volume(self, target: str) -> Path:
         """The folder of an anonymous volume mounted at ``target``."""

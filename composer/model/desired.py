@@ -76,6 +76,7 @@ class Attachment:
     gateway4: str | None
     gateway6: str | None
     aliases: tuple[str, ...]
+    mac_address: str | None = None  # the container end's; None: the kernel picks one
 
 
 @dataclass(frozen=True)

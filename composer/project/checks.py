@@ -111,7 +111,13 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_devices(c, base, service)
     if not _SERVICE_NAME.match(name):
         c.add(base, f"invalid service name `{name}`", "use letters, digits, '.', '_' and '-'")
-    if service.image is None and service.rootfs is None:
+    # A build-only or provider service is valid compose; `up` refuses it (refusals) with the reason.
+    if (
+        service.image is None
+        and service.rootfs is None
+        and service.build is None
+        and service.provider is None
+    ):
         c.add(base, f"service `{name}` has neither `image` nor `rootfs`", "set one of them")
     if service.image is not None and service.rootfs is not None:
         c.add(f"{base}.rootfs", "`image` and `rootfs` exclude each other", "keep only one")
@@ -121,6 +127,65 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_volumes(c, name, service)
     _check_names(c, name, service)
     _check_limits(c, name, service)
+    _check_secrets_and_configs(c, name, service)
+    _check_service_references(c, name, service)
+    _check_mac_addresses(c, name, service)
+
+
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _check_mac_addresses(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """Unicast, well-formed, and one container only: two with one MAC on a bridge would fight over it."""
+    given = [(f"services.{name}.mac_address", service.mac_address)]
+    given += [
+        (f"services.{name}.networks.{net}.mac_address", attachment.mac_address)
+        for net, attachment in service.networks.items()
+    ]
+    for path, mac in given:
+        if mac is None:
+            continue
+        if not _MAC.match(mac) or int(mac[:2], 16) & 1:
+            hint = "use six hex pairs of a unicast address, e.g. 02:42:ac:11:00:02"
+            c.add(path, f"invalid MAC address {mac!r}", hint)
+        elif service.replicas > 1:
+            message = f"`{name}` has {service.replicas} replicas: they cannot share one MAC address"
+            c.add(path, message, "use one replica")
+
+
+def _check_service_references(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """``links`` and ``volumes_from`` name services of the project (compose-go's rule)."""
+    services = list(c.project.services)
+    for key, entries in (("links", service.links), ("volumes_from", service.volumes_from)):
+        for index, entry in enumerate(entries):
+            target = entry.partition(":")[0]
+            if key == "volumes_from" and entry.startswith("container:"):
+                continue
+            if target == name:
+                c.add(f"services.{name}.{key}.{index}", f"`{name}` names itself in `{key}`")
+            elif target not in c.project.services:
+                c.add(
+                    f"services.{name}.{key}.{index}",
+                    f"unknown service `{target}`",
+                    c.suggest(target, services, "services"),
+                )
+
+
+def _check_secrets_and_configs(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """Each one names a top-level definition; two never land on one target (nor on a volume's)."""
+    targets = {volume.target: f"services.{name}.volumes" for volume in service.volumes}
+    for kind, folder in (("secrets", "/run/secrets"), ("configs", "")):
+        defined = list(getattr(c.project, kind))
+        for index, use in enumerate(getattr(service, kind)):
+            path = f"services.{name}.{kind}.{index}"
+            if use.source not in defined:
+                hint = c.suggest(use.source, defined, kind) or f"declare it under the top-level `{kind}:`"
+                c.add(path, f"unknown {kind[:-1]} `{use.source}`", hint)
+                continue
+            target = use.path(folder)
+            if target in targets:
+                c.add(path, f"{target} is already mounted by {targets[target]}", "give a different `target`")
+            targets[target] = path
 
 
 def _check_depends_on(c: _Checker, name: str, service: ServiceSpec) -> None:
@@ -196,6 +261,14 @@ def _check_volumes(c: _Checker, name: str, service: ServiceSpec) -> None:
         if volume.target in targets:
             c.add(path, f"two mounts on `{volume.target}`", "keep one mount per target")
         targets.add(volume.target)
+    for index, entry in enumerate(service.tmpfs):
+        target = entry.partition(":")[0]
+        if target in targets:  # compose-go refuses it too: which of the two would the container see?
+            c.add(
+                f"services.{name}.tmpfs.{index}",
+                f"`{target}` is both a tmpfs and a mount in `volumes`",
+                "keep one of them; a tmpfs can also be written in volumes: as type: tmpfs",
+            )
 
 
 def _is_hostname(name: str) -> bool:

@@ -44,6 +44,15 @@ def is_file(path: Path) -> bool:
         return True
 
 
+def absolute(path: Path) -> Path:
+    """The absolute, cleaned path (``sub/../compose.yaml`` -> ``compose.yaml``), as Go's filepath.Abs.
+
+    Not ``resolve()``: symlinks stay as written, so the project is named after the
+    folder the user named.
+    """
+    return Path(os.path.abspath(path))
+
+
 def project_files(
     files: Sequence[Path], project_directory: Path | None, environment: Mapping[str, str] | None = None
 ) -> list[Path]:
@@ -55,18 +64,18 @@ def project_files(
     caller passes one (the loader passes it with the ``.env`` values under it).
     """
     if files:
-        return [f.absolute() for f in files]
+        return [absolute(f) for f in files]
     env = os.environ if environment is None else environment
     from_env = env.get("COMPOSE_FILE")
     base = (project_directory or Path.cwd()).absolute()
     if from_env:
         separator = env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
-        return [base / p for p in from_env.split(separator) if p]
+        return [absolute(base / p) for p in from_env.split(separator) if p]
     return discover_files(base)
 
 
 def project_directory(explicit: Path | None, files: Sequence[Path]) -> Path:
     """``--project-directory``, else the folder of the first project file (else the working directory)."""
     if explicit is not None:
-        return explicit.absolute()
-    return files[0].parent.absolute() if files else Path.cwd()
+        return absolute(explicit)
+    return absolute(files[0]).parent if files else Path.cwd()

@@ -201,3 +201,24 @@ def _unescape(inner: str) -> str:
         out.append(char)
         index += 1
     return "".join(out)
+
+
+def parse_raw_env_file(text: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env_file`` entries with ``format: raw``: ``docker run --env-file``'s rules.
+
+    One ``KEY=VALUE`` per line, the value taken as written (no quotes, no
+    escapes, no interpolation); ``#`` starts a comment line only at the start;
+    a bare ``KEY`` takes its value from ``environment`` (left out when unset).
+    """
+    base = environment or {}
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, found, value = stripped.partition("=")
+        if found:
+            result[key] = value
+        elif key.strip() in base:
+            result[key.strip()] = base[key.strip()]
+    return result

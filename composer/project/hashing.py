@@ -10,8 +10,10 @@ their own.  ``environment``
 entries without a value are resolved from the project environment first, so
 that changing such a variable recreates the container as it should.
 
-The hash does not cover the contents of a ``rootfs`` folder or the image
-digest: the image layer compares those itself.
+The hash covers the definitions of the secrets and configs a service mounts
+(an ``environment`` source by the digest of its value), not the bytes of a
+``file`` source, nor the contents of a ``rootfs`` folder or the image digest:
+the image layer compares those itself.
 """
 
 from __future__ import annotations
@@ -40,7 +42,30 @@ def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
     data["sysctls"] = {
         key: value for key, value in data.get("sysctls", {}).items() if not _per_interface(key)
     }
+    projected = _projected(project, spec)
+    if projected:  # only then: the hashes of services without secrets or configs stay what they were
+        data["projected"] = projected
     return data
+
+
+def _projected(project: LoadedProject, spec: Any) -> dict[str, Any]:
+    """The definitions of the secrets and configs the service mounts, an environment source by its value.
+
+    A changed ``content``, variable or ``file`` path recreates the container; the bytes of a
+    ``file`` are not read here (like a rootfs folder's).
+    """
+    found: dict[str, Any] = {}
+    for kind in ("secrets", "configs"):
+        for use in getattr(spec, kind):
+            definition = getattr(project.spec, kind).get(use.source)
+            if definition is None:
+                continue
+            dumped = definition.model_dump(mode="json", exclude_defaults=True)
+            if definition.environment is not None:
+                value = project.environment.get(definition.environment, "")
+                dumped["value_sha256"] = hashlib.sha256(value.encode()).hexdigest()
+            found[f"{kind}.{use.source}"] = dumped
+    return found
 
 
 def _per_interface(key: str) -> bool:

@@ -85,7 +85,11 @@ def apply_include(
             issues.append(SpecIssue.at(locate(path), path, f"include makes a cycle: {names}"))
             continue
         included, found = load(files, directory, env_files, (*chain, file))
-        issues.extend(found)
+        # A file that cannot be read has no place of its own: show the include entry that names it.
+        issues.extend(
+            issue if issue.line else SpecIssue.at(locate(path), path, issue.message, issue.hint)
+            for issue in found
+        )
         if included is not None:
             issues.extend(_add(result, included, files[0], path, locate))
     return result, issues

@@ -133,3 +133,78 @@ def interpolate_tree(
         return node
 
     return walk(data, path), errors
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable a file uses, as ``config --variables`` lists it (compose-go's ExtractVariables)."""
+
+    name: str
+    required: bool = False  # ${NAME:?...} / ${NAME?...}
+    default: str = ""  # ${NAME:-default} / ${NAME-default}
+    alternate: str = ""  # ${NAME:+alternate} / ${NAME+alternate}
+
+
+def variables_in(text: str) -> list[Variable]:
+    """Every variable ``text`` uses, those inside defaults and alternates too; ``$$`` is no variable."""
+    found: list[Variable] = []
+    index = 0
+    while True:
+        dollar = text.find("$", index)
+        if dollar < 0 or dollar + 1 >= len(text):
+            return found
+        following = text[dollar + 1]
+        if following == "$":
+            index = dollar + 2
+        elif following == "{":
+            try:
+                end = _closing_brace(text, dollar + 2)
+            except InterpolationError:
+                return found
+            found.extend(_braced_variables(text[dollar + 2 : end]))
+            index = end + 1
+        else:
+            match = VARIABLE_NAME.match(text, dollar + 1)
+            if match is not None:
+                found.append(Variable(match.group()))
+            index = match.end() if match is not None else dollar + 1
+
+
+def _braced_variables(body: str) -> list[Variable]:
+    match = VARIABLE_NAME.match(body)
+    if match is None:
+        return []
+    name, rest = match.group(), body[match.end() :]
+    operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+    if operator is None:
+        return [Variable(name)] if not rest else []
+    word = rest[len(operator) :]
+    kind = operator[-1]
+    own = Variable(
+        name,
+        required=kind == "?",
+        default=word if kind == "-" else "",
+        alternate=word if kind == "+" else "",
+    )
+    return [own, *variables_in(word)]
+
+
+def variables_of_tree(data: Any) -> dict[str, Variable]:
+    """The variables of every string of a YAML tree, by name (the first use that says most wins)."""
+    found: dict[str, Variable] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            for variable in variables_in(node):
+                known = found.get(variable.name)
+                if known is None or (variable != Variable(variable.name) and known == Variable(known.name)):
+                    found[variable.name] = variable
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    return dict(sorted(found.items()))

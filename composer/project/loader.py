@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
+import functools
 import os
 import re
 import typing
@@ -43,7 +44,12 @@ from pydantic import BaseModel, ValidationError
 from composer.errors import SpecError, SpecIssue
 from composer.model.naming import normalize_project_name
 from composer.project import discovery
-from composer.project.dotenv import InterpolationFiles, interpolation_files, parse_env_file
+from composer.project.dotenv import (
+    InterpolationFiles,
+    interpolation_files,
+    parse_env_file,
+    parse_raw_env_file,
+)
 from composer.project.extends import apply_extends
 from composer.project.include import apply_include
 from composer.project.interpolate import InterpolationError, Interpolator, interpolate_tree
@@ -51,18 +57,6 @@ from composer.project.merge import enforce_unicity, merge_projects
 from composer.project.models import ModelContext, ProjectSpec
 from composer.project.rebase import rebase_project
 from composer.project.yamlsafe import YamlDocument, load_yaml_documents
-
-# Compose keys composer knows about but does not do; a clearer hint than "unknown key".
-UNSUPPORTED = {
-    "build": "composer does not build images: build it elsewhere and use `image:` (or `rootfs:`)",
-    "secrets": "secrets are not supported yet: use a read-only bind mount in `volumes:`",
-    "configs": "configs are not supported yet: use a read-only bind mount in `volumes:`",
-    "logging": "composer keeps logs itself; logging drivers are not supported",
-    "volumes_from": "volumes_from is not supported: declare the volumes on each service",
-    "external_links": "external_links is not supported",
-    "platform": "composer runs images for the host's platform only",
-    "develop": "`develop` (watch) is not supported",
-}
 
 Locator = Callable[[str], tuple[str, int, int]]
 
@@ -332,12 +326,19 @@ _NAME_HINT = "use lower-case letters, digits, - and _, starting with a letter or
 def _declared_name(
     paths: list[Path], environment: Mapping[str, str]
 ) -> tuple[str | None, tuple[str, int, int]]:
-    """The last ``name:`` of the files (interpolated), and where it is written."""
+    """The last ``name:`` of the files (interpolated), and where it is written.
+
+    Raises SpecError for a ``name`` that is not text (compose-go refuses ``name: 42``).
+    """
     found: tuple[str | None, tuple[str, int, int]] = (None, ("", 0, 0))
     for path in paths:
         documents, _ = _parse_file(path)
         for document in documents:
             raw = document.data.get("name") if isinstance(document.data, dict) else None
+            if raw is not None and not isinstance(raw, str):
+                line, column = document.marks.get(("name",), (0, 0))
+                message = f"the project name must be a string, got {raw!r}"
+                raise SpecError([SpecIssue(display_path(path), line, column, "name", message, "quote it")])
             if isinstance(raw, str):
                 with contextlib.suppress(InterpolationError):
                     line, column = document.marks.get(("name",), (0, 0))
@@ -372,40 +373,57 @@ def _project_name(
 def _merge_env_files(
     data: dict[str, Any], project_directory: Path, interpolator: Interpolator, locate: Locator
 ) -> list[SpecIssue]:
-    """Read each service's env_file into its environment (file values first, ``environment`` wins)."""
+    """Read each service's ``env_file`` into its ``environment`` and ``label_file`` into its ``labels``.
+
+    File values come first; what ``environment``/``labels`` write wins (compose's precedence).
+    """
     issues: list[SpecIssue] = []
     services = data.get("services")
     if not isinstance(services, dict):
         return issues
     for name, service in services.items():
-        if not isinstance(service, dict) or "env_file" not in service:
+        if not isinstance(service, dict):
             continue
-        raw = service.pop("env_file")
-        entries = raw if isinstance(raw, list) else [raw]
-        merged: dict[str, Any] = {}
-        for index, entry in enumerate(entries):
-            spec = entry if isinstance(entry, dict) else {"path": entry}
-            file_path = project_directory / str(spec.get("path", ""))
-            issue_path = f"services.{name}.env_file" + (f".{index}" if isinstance(raw, list) else "")
-            if not file_path.is_file() and spec.get("required", True) is False:
-                continue
-            where, line, column = locate(issue_path)
-            text, issue = _read_text(file_path, where, issue_path)
-            if issue is not None:
-                issues.append(
-                    SpecIssue(
-                        where, line, column, issue_path, issue.message, "fix the path or set required: false"
-                    )
-                )
-                continue
-            try:
-                merged.update(parse_env_file(text or "", interpolator.environment))
-            except InterpolationError as error:
-                issues.append(SpecIssue(where, line, column, issue_path, f"{file_path}: {error}"))
-        environment = service.get("environment") or {}
-        if isinstance(environment, list):
-            environment = {k: (v if s else None) for k, s, v in (str(e).partition("=") for e in environment)}
-        service["environment"] = {**merged, **environment} if isinstance(environment, dict) else environment
+        for source, target in (("env_file", "environment"), ("label_file", "labels")):
+            if source in service:
+                issues += _merge_files(service, name, source, target, project_directory, interpolator, locate)
+    return issues
+
+
+def _merge_files(
+    service: dict[str, Any],
+    name: str,
+    source: str,
+    target: str,
+    project_directory: Path,
+    interpolator: Interpolator,
+    locate: Locator,
+) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    raw = service.pop(source)
+    entries = raw if isinstance(raw, list) else [raw]
+    merged: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        spec = entry if isinstance(entry, dict) else {"path": entry}
+        file_path = project_directory / str(spec.get("path", ""))
+        issue_path = f"services.{name}.{source}" + (f".{index}" if isinstance(raw, list) else "")
+        if not file_path.is_file() and spec.get("required", True) is False:
+            continue
+        where, line, column = locate(issue_path)
+        text, issue = _read_text(file_path, where, issue_path)
+        if issue is not None:
+            hint = "fix the path or set required: false" if source == "env_file" else "fix the path"
+            issues.append(SpecIssue(where, line, column, issue_path, issue.message, hint))
+            continue
+        parse = parse_raw_env_file if spec.get("format") == "raw" else parse_env_file
+        try:
+            merged.update(parse(text or "", interpolator.environment))
+        except InterpolationError as error:
+            issues.append(SpecIssue(where, line, column, issue_path, f"{file_path}: {error}"))
+    written = service.get(target) or {}
+    if isinstance(written, list):
+        written = {k: (v if s else None) for k, s, v in (str(e).partition("=") for e in written)}
+    service[target] = {**merged, **written} if isinstance(written, dict) else written
     return issues
 
 
@@ -517,6 +535,44 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
     return keys
 
 
+@functools.cache
+def _key_homes() -> dict[str, list[str]]:
+    """Every key the models know -> the places it is valid (``services.NAME``, ``the top level``, ...)."""
+    homes: dict[str, list[str]] = {}
+    seen: set[tuple[type, str]] = set()
+    pending: list[tuple[Any, str]] = [(ProjectSpec, "")]
+    while pending:
+        annotation, place = pending.pop(0)
+        for candidate in _unwrap(annotation):
+            origin = typing.get_origin(candidate)
+            if origin is dict:
+                pending.append((typing.get_args(candidate)[1], f"{place}.NAME" if place else "NAME"))
+            elif origin in (list, tuple):
+                pending.extend(
+                    (arg, f"{place}[]") for arg in typing.get_args(candidate) if arg is not Ellipsis
+                )
+            elif isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                if (candidate, place) in seen or place.count(".") > 5:
+                    continue
+                seen.add((candidate, place))
+                for key, info in candidate.model_fields.items():
+                    homes.setdefault(key, []).append(place or "the top level")
+                    pending.append((info.annotation, f"{place}.{key}" if place else key))
+    return homes
+
+
+def _misplaced_hint(key: str, parent: tuple[str | int, ...]) -> str | None:
+    """Where a key valid elsewhere belongs; never a look-alike key (``secrets`` is not ``services``)."""
+    places = _key_homes().get(key)
+    if not places:
+        return None
+    here = dotted(parent) or "the top level"
+    shown = ", ".join(f"`{place}`" if place != "the top level" else place for place in places[:3])
+    more = f" (and {len(places) - 3} more)" if len(places) > 3 else ""
+    where = here if here == "the top level" else f"`{here}`"
+    return f"`{key}` is not a key of {where}: it belongs in {shown}{more}"
+
+
 def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     """Keep the loc elements that are real keys/indexes of the input (drop pydantic's union tags)."""
     path: list[str | int] = []
@@ -554,6 +610,11 @@ def _message(error: Any) -> str:
     shown = "" if isinstance(given, dict | list) else f", got {given!r}"
     if kind in _EXPECTED:
         return _EXPECTED[kind] + shown
+    bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+              "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}  # fmt: skip
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"must be {words} {error.get('ctx', {}).get(key)}{shown}"
     if kind == "literal_error":
         return f"expected {error.get('ctx', {}).get('expected', 'one of the allowed values')}{shown}"
     return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -567,10 +628,9 @@ def _issue_for(error: Any, data: Any, locate: Locator) -> SpecIssue:
         key = str(loc[-1])
         path = dotted((*parent, key))
         where, line, column = locate(path)
-        if key in UNSUPPORTED and parent[:1] == ("services",):
-            return SpecIssue(where, line, column, path, f"`{key}` is not supported", UNSUPPORTED[key])
+        misplaced = _misplaced_hint(key, parent)
         close = difflib.get_close_matches(key, _allowed_keys(parent), n=1)
-        hint = (
+        hint = misplaced or (
             f"did you mean `{close[0]}`?"
             if close
             else "remove it, or prefix it with x- to keep it as an extension"
@@ -630,7 +690,7 @@ def load_raw_project(
     ``environ`` is the process environment (``os.environ`` when None).
     """
     process = dict(os.environ if environ is None else environ)
-    start = (project_directory or (files[0].absolute().parent if files else Path.cwd())).absolute()
+    start = discovery.absolute(project_directory or (files[0].parent if files else Path.cwd()))
     environment, issues = _interpolation_environment(list(env_files), start, process)
     paths = _resolve_files(list(files), project_directory, environment)
     directory = discovery.project_directory(project_directory, paths)
@@ -703,14 +763,34 @@ def _validate(raw: RawProject, locate: Locator) -> LoadedProject:
     issues = check(spec, locate)
     if issues:
         raise SpecError(issues)
-    warnings = tuple(raw.warnings) + tuple(
-        f"the {name} variable is not set: defaulting to a blank string"
-        for name in sorted(raw.interpolator.missing)
+    warnings = (
+        tuple(raw.warnings)
+        + tuple(
+            f"the {name} variable is not set: defaulting to a blank string"
+            for name in sorted(raw.interpolator.missing)
+        )
+        + _logging_warnings(spec)
     )
     return LoadedProject(
         spec.name, spec, tuple(raw.files), raw.project_directory, raw.environment, raw.marks, warnings,
         tuple(raw.all_profiles),
     )  # fmt: skip
+
+
+def _logging_warnings(spec: ProjectSpec) -> tuple[str, ...]:
+    """One warning per logging driver composer does not have, naming the services that ask for it."""
+    from composer.project.models.runtime import HONOURED_DRIVERS
+
+    wanted: dict[str, list[str]] = {}
+    for name, service in spec.services.items():
+        driver = service.logging.driver if service.logging else None
+        if driver and driver not in HONOURED_DRIVERS:
+            wanted.setdefault(driver, []).append(name)
+    return tuple(
+        f"logging driver `{driver}` (services {', '.join(names)}) is not available: "
+        "composer keeps their output in its own rotated log (composer logs)"
+        for driver, names in sorted(wanted.items())
+    )
 
 
 def _model_context(directory: Path) -> ModelContext:

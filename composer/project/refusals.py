@@ -41,16 +41,23 @@ def _reserves_devices(service: ServiceSpec) -> bool:
     return bool(reservations and reservations.devices)
 
 
+# Go's GOARCH names of the machine's os.uname().machine (what `platform: linux/ARCH` says).
+_ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x", "riscv64": "riscv64"}  # fmt: skip
+
+
+def host_platform(platform: str, machine: str) -> bool:
+    """``linux/ARCH[/VARIANT]`` names the host whose ``os.uname().machine`` is ``machine``."""
+    parts = platform.lower().split("/")
+    return parts[0] == "linux" and len(parts) >= 2 and parts[1] == _ARCHES.get(machine, machine)
+
+
+def _privileged_hook(field: str) -> Callable[[ServiceSpec], bool]:
+    return lambda service: any(hook.privileged for hook in getattr(service, field))
+
+
 def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
-
-
-def _logging_driver(service: ServiceSpec) -> bool:
-    return service.logging is not None
-
-
-def _mac_on_network(service: ServiceSpec) -> bool:
-    return any(attachment.mac_address for attachment in service.networks.values())
 
 
 def _image_mount(service: ServiceSpec) -> bool:
@@ -70,37 +77,30 @@ REFUSALS: tuple[Refusal, ...] = (
         "composer does not build images",
         "build it elsewhere and set `image:` (or `rootfs:`); `build` is then not used",
     ),
-    Refusal(
-        "secrets",
-        _uses("secrets"),
-        "secrets are not mounted yet",
-        "bind-mount the file read-only in `volumes:` (target /run/secrets/NAME)",
+    *(
+        Refusal(
+            name,
+            _privileged_hook(name),
+            "a privileged hook would need more than the container's own capabilities",
+            "drop `privileged: true` from the hook, or give the service the capabilities it needs",
+        )
+        for name in ("post_start", "pre_stop")
     ),
     Refusal(
-        "configs",
-        _uses("configs"),
-        "configs are not mounted yet",
-        "bind-mount the file read-only in `volumes:` at the config's target",
+        "pre_start",
+        _uses("pre_start"),
+        "pre_start hooks (before the container runs) are not run yet",
+        "remove the hook",
     ),
-    Refusal(
-        "logging",
-        _logging_driver,
-        "composer keeps each container's log itself; logging options are not mapped yet",
-        "remove `logging:` (composer's own rotation applies)",
-    ),
-    Refusal("post_start", _uses("post_start"), "lifecycle hooks are not run yet", "remove the hook"),
-    Refusal("pre_stop", _uses("pre_stop"), "lifecycle hooks are not run yet", "remove the hook"),
-    Refusal("pre_start", _uses("pre_start"), "lifecycle hooks are not run yet", "remove the hook"),
     Refusal(
         "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
     ),
     Refusal(
-        "platform",
-        _uses("platform"),
-        "composer runs images for the host's platform only and does not check `platform` yet",
-        "remove `platform:`",
+        "runtime",
+        lambda service: service.runtime not in (None, "runc"),
+        "composer is its own runc-like runtime; other OCI runtimes cannot be used",
+        "remove `runtime:` (or set runtime: runc)",
     ),
-    Refusal("runtime", _uses("runtime"), "composer is its own runtime", "remove `runtime:`"),
     Refusal("gpus", _uses("gpus"), "GPU requests cannot be honoured", "remove `gpus:`"),
     Refusal(
         "deploy.resources.reservations.devices",
@@ -110,9 +110,9 @@ REFUSALS: tuple[Refusal, ...] = (
     ),
     Refusal(
         "volumes_from",
-        _uses("volumes_from"),
-        "volumes_from is not supported yet",
-        "declare the same volumes on each service",
+        lambda service: any(entry.startswith("container:") for entry in service.volumes_from),
+        "volumes_from container:NAME names a container outside the project",
+        "name a service of the project (volumes_from: [SERVICE])",
     ),
     Refusal(
         "network_mode",
@@ -120,30 +120,25 @@ REFUSALS: tuple[Refusal, ...] = (
         "network_mode container:NAME joins a container outside the project",
         "use network_mode: service:NAME",
     ),
-    Refusal("ipc", _uses("ipc"), f"{_NAMESPACES}: ipc is not shared yet", "remove `ipc:`"),
+    Refusal(
+        "ipc",
+        lambda service: service.ipc not in (None, "", "private", "shareable"),
+        f"{_NAMESPACES}: ipc is not shared yet (private and shareable are what composer does)",
+        "remove `ipc:`",
+    ),
     Refusal("pid", _uses("pid"), f"{_NAMESPACES}: pid is not shared yet", "remove `pid:`"),
     Refusal("uts", _uses("uts"), f"{_NAMESPACES}: uts is not shared yet", "remove `uts:`"),
-    Refusal("cgroup", _uses("cgroup"), "composer places every container's cgroup itself", "remove `cgroup:`"),
+    Refusal(
+        "cgroup",
+        lambda service: service.cgroup == "host",
+        "composer gives every container its own cgroup namespace (cgroup: private)",
+        "remove `cgroup: host`",
+    ),
     Refusal(
         "cgroup_parent",
         _uses("cgroup_parent"),
         "composer places every container's cgroup itself",
         "remove `cgroup_parent:`",
-    ),
-    Refusal("mac_address", _uses("mac_address"), "MAC addresses are not set yet", "remove `mac_address:`"),
-    Refusal(
-        "networks",
-        _mac_on_network,
-        "MAC addresses are not set yet",
-        "remove `mac_address:` from the service's networks",
-    ),
-    Refusal("dns_opt", _uses("dns_opt"), "resolv.conf options are not written yet", "remove `dns_opt:`"),
-    Refusal("dns_search", _uses("dns_search"), "resolv.conf search domains are not written yet", "remove it"),
-    Refusal(
-        "links",
-        _uses("links"),
-        "legacy service links are not turned into host names yet",
-        "remove them: services on one network reach each other by name",
     ),
     Refusal(
         "external_links",
@@ -160,31 +155,21 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `storage_opt:`",
     ),
     Refusal(
-        "oom_score_adj", _uses("oom_score_adj"), "the OOM score is not set yet", "remove `oom_score_adj:`"
-    ),
-    Refusal(
         "oom_kill_disable",
         _uses("oom_kill_disable"),
         "the OOM killer setting is not applied yet",
         "remove `oom_kill_disable:`",
     ),
-    Refusal("group_add", _uses("group_add"), "supplementary groups are not added yet", "remove `group_add:`"),
-    Refusal(
-        "stdin_open",
-        _uses("stdin_open"),
-        "containers have no open stdin yet",
-        "remove `stdin_open:`; use `composer exec` to get a shell",
-    ),
-    Refusal(
-        "tty",
-        _uses("tty"),
-        "containers get no terminal yet",
-        "remove `tty:`; `composer exec` gives a terminal",
-    ),
-    Refusal(
-        "label_file", _uses("label_file"), "label files are not read yet", "write the labels in `labels:`"
-    ),
     Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
+    Refusal(
+        "volumes",
+        lambda service: any(
+            v.bind is not None and v.bind.propagation not in (None, "private", "rprivate")
+            for v in service.volumes
+        ),
+        "bind mounts are private in composer's containers; shared/slave propagation is not set",
+        "remove `bind.propagation` (or set rprivate)",
+    ),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
     Refusal(
         "mem_swappiness",
@@ -193,17 +178,36 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `mem_swappiness:`",
     ),
     *(
-        Refusal(name, _uses(name), "CPU bandwidth settings are not applied yet", "use `cpus:` instead")
-        for name in ("cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count", "cpu_percent")
+        Refusal(
+            name, _uses(name), "real-time and Windows CPU settings are not applied", "use `cpus:` instead"
+        )
+        for name in ("cpu_rt_period", "cpu_rt_runtime", "cpu_count", "cpu_percent")
+    ),
+    Refusal(
+        "cpu_period",
+        lambda service: service.cpu_period is not None and not (service.cpu_quota or 0) > 0,
+        "a CPU period alone sets no limit",
+        "give `cpu_quota` with it, or `cpus:`",
     ),
     Refusal("blkio_config", _uses("blkio_config"), "block I/O limits are not applied yet", "remove it"),
 )
 
 
-def refusals(project: ProjectSpec, locate: Locator) -> list[SpecIssue]:
-    """One issue per service and field that ``up`` cannot honour."""
+def refusals(project: ProjectSpec, locate: Locator, machine: str = "") -> list[SpecIssue]:
+    """One issue per service and field that ``up`` cannot honour.
+
+    ``machine`` is the host's ``os.uname().machine`` (the caller's to read): a
+    ``platform`` of another architecture is refused, the host's own accepted.
+    """
     issues: list[SpecIssue] = []
     for name, service in project.services.items():
+        if service.platform is not None and not host_platform(service.platform, machine):
+            path = f"services.{name}.platform"
+            message = (
+                f"`platform` of service `{name}` is {service.platform}: composer runs {machine} images only"
+            )
+            fix = "remove `platform:`, or run the project on a machine of that platform"
+            issues.append(SpecIssue.at(locate(path), path, message, fix))
         for refusal in REFUSALS:
             if refusal.applies(service):
                 path = f"services.{name}.{refusal.field}"

@@ -196,6 +196,8 @@ class _Composer:
         self.resets.add(path)
         top = self.stack[-1] if self.stack else None
         if top is not None and isinstance(top.value, dict):
+            if isinstance(top.key, str):
+                top.explicit.add(top.key)  # written here, as nothing: a merge key (<<) must not bring it back
             top.key = _NO_KEY  # the entry is dropped: the next scalar is a key again
         elif top is None:
             self.root = {}
@@ -318,7 +320,7 @@ class _Composer:
                 if not isinstance(source, dict):
                     raise _Fatal("a merge key (<<) takes a mapping or a list of mappings", mark)
                 for key, item in source.items():
-                    if key not in frame.value:
+                    if key not in frame.value and key not in frame.explicit:
                         frame.value[key] = item
                         self.marks.setdefault((*frame.path, key), self._place(mark))
 

@@ -331,9 +331,12 @@ class Supervisor:
 
         config = watched.spec.config
         try:
-            stdout_path, stderr_path = make_log_fifos(config.files)
-            self._collect_logs(watched.name, stdout_path, stderr_path, watched.cdir.files.log)
-            pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
+            if config.tty:
+                pending = self._spawn_on_terminal(watched)
+            else:
+                stdout_path, stderr_path = make_log_fifos(config.files)
+                self._collect_logs(watched, stdout_path, stderr_path)
+                pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
             return
@@ -418,22 +421,45 @@ class Supervisor:
             self.watched[cdir.name] = watched
             stdout_path, stderr_path = _fifo_paths(watched)
             if os.path.exists(stdout_path) and os.path.exists(stderr_path):
-                self._collect_logs(cdir.name, stdout_path, stderr_path, cdir.files.log)
+                self._collect_logs(watched, stdout_path, stderr_path)
             if is_alive(status):
                 self._watch_pidfd(watched)
                 self._schedule_first_health(watched)
             else:
                 self._exited(watched, exit_code=-1)
 
-    def _collect_logs(self, name: str, stdout_path: str, stderr_path: str, log_file: Path) -> None:
+    def _spawn_on_terminal(self, watched: Watched) -> Any:
+        """``tty: true``: a fresh pseudo-terminal per start, its master logged as stdout until the
+        container side closes (a new supervisor adopting the container cannot get the master back)."""
+        from composer.kernel.logs import LogRotation
+        from composer.kernel.process import start_container
+
+        master, slave = os.openpty()
+        os.set_blocking(master, False)
+        try:
+            settings = watched.spec.config.logging
+            rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
+            self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
+            self._logged[watched.name] = ("", "")  # no FIFOs: the terminal's master is logged
+            return start_container(watched.spec.config, self._cgroup_of(watched), slave, slave)
+        finally:
+            os.close(slave)
+
+    def _collect_logs(self, watched: Watched, stdout_path: str, stderr_path: str) -> None:
+        from composer.kernel.logs import LogRotation
+
+        name = watched.name
         fifos = (stdout_path, stderr_path)
         collected = self._logged.get(name)
         if collected == fifos:
             return
         if collected is not None:  # an adopted 0.1 container restarted: its new FIFOs replace the old
             self._logs.remove(name)
-        self._logs.add(name, "stdout", stdout_path, str(log_file))
-        self._logs.add(name, "stderr", stderr_path, str(log_file))
+        log_file = str(watched.cdir.files.log)
+        settings = watched.spec.config.logging
+        rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
+        self._logs.add(name, "stdout", stdout_path, log_file, rotation)
+        self._logs.add(name, "stderr", stderr_path, log_file, rotation)
         self._logged[name] = fifos
 
     def _watch_pidfd(self, watched: Watched) -> None:

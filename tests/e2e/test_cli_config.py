@@ -48,10 +48,10 @@ def test_config_prints_the_normalised_project() -> None:
 def test_config_json_and_quiet() -> None:
     result = composer("-f", str(EXAMPLES / "ci-stack" / "compose.yaml"), "config", "--format", "json")
     data = json.loads(result.stdout)
-    assert data["services"]["web"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert data["services"]["web"]["depends_on"] == {"db": {"condition": "service_healthy", "required": True}}
     assert data["services"]["web"]["ports"] == [
-        {"target": 8080, "published": "18080", "host_ip": "127.0.0.1"}
-    ]
+        {"mode": "ingress", "target": 8080, "published": "18080", "protocol": "tcp", "host_ip": "127.0.0.1"}
+    ]  # compose's normalised form: the long syntax with its implied mode and protocol
     quiet = composer("-f", str(LAB), "config", "-q")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 

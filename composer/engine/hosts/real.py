@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
-from composer.model.container import ContainerConfig
+from composer.model.container import ContainerConfig, HookConfig
 from composer.model.desired import (
     Attachment,
     DesiredContainer,
@@ -279,6 +279,10 @@ class RealHost:
         config = container.config
         folder = ContainerFolder(layout.container(container.name))
         folder.files.folder.mkdir(parents=True, exist_ok=True)
+        if config.projected_files:
+            from composer.kernel.projected import write_projected_files
+
+            write_projected_files(config.projected_files)
         for mount in config.mounts:
             if mount.kind == "volume":
                 Path(mount.source).mkdir(parents=True, exist_ok=True)
@@ -323,7 +327,7 @@ class RealHost:
                 network.bridge, veth, ifalias(container.config.project, container.rid),
                 str(container.config.netns_path), attachment.ifname, attachment.addresses, network.mtu,
                 attachment.gateway4, attachment.gateway6, host_ipr=self._host_iproute(),
-                bridge_index=self._bridge_index(network.bridge),
+                bridge_index=self._bridge_index(network.bridge), mac_address=attachment.mac_address,
             )  # fmt: skip
 
         try:
@@ -342,16 +346,54 @@ class RealHost:
             create_netns(path)
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
-        return self._supervisor(layout).start(container.config.name)
+        pid = self._supervisor(layout).start(container.config.name)
+        if container.config.post_start:
+            self._post_start(layout, container.config, pid)
+        return pid
+
+    def _post_start(self, layout: ProjectLayout, config: ContainerConfig, pid: int) -> None:
+        """Each hook must succeed, else the container is stopped (the next ``up`` starts it, hooks again)."""
+        for index, hook in enumerate(config.post_start):
+            code, output = self._run_hook(layout, config, pid, hook)
+            if code != 0:
+                self.stop_container(layout, config.name, 0.0, hooks=False)
+                tail = " | ".join(output.strip().splitlines()[-3:])
+                raise ContainerError(
+                    f"post_start hook {index} of {config.name} ({' '.join(hook.argv)}) exited {code}"
+                    + (f": {tail}" if tail else ""),
+                    hint=f"the container was stopped; hook output: {layout.container(config.name).hooks_log}",
+                )
+
+    def _run_hook(
+        self, layout: ProjectLayout, config: ContainerConfig, pid: int, hook: HookConfig
+    ) -> tuple[int, str]:
+        from composer.kernel.cgroups import open_handle
+        from composer.kernel.process.exec import exec_to_file
+
+        folder = ContainerFolder(layout.container(config.name))
+        log = folder.files.hooks_log
+        start = log.stat().st_size if log.exists() else 0
+        code = exec_to_file(
+            pid, list(hook.argv), str(log), user=hook.user or config.user,
+            working_dir=hook.working_dir or None, env=dict(hook.env),
+            cgroup=open_handle(folder.read_supervised().cgroup_paths), cfg=config,
+        )  # fmt: skip
+        with open(log, "rb") as handle:
+            handle.seek(start)
+            return code, handle.read().decode(errors="replace")
 
     def start_existing(self, layout: ProjectLayout, name: str) -> int:
         return self._supervisor(layout).start(name)
 
-    def stop_container(self, layout: ProjectLayout, name: str, timeout: float | None) -> None:
+    def stop_container(
+        self, layout: ProjectLayout, name: str, timeout: float | None, *, hooks: bool = True
+    ) -> None:
         folder = ContainerFolder(layout.container(name))
         status = folder.read_status()
         if not is_alive(status):
             return
+        if hooks:
+            self._pre_stop(layout, folder, status.pid)
         grace = timeout if timeout is not None else _grace(folder)
         supervisor = self._supervisor(layout)
         if supervisor.ping():
@@ -359,6 +401,15 @@ class RealHost:
                 supervisor.stop(name, grace)
                 return
         self._stop_directly(folder, status, grace)
+
+    def _pre_stop(self, layout: ProjectLayout, folder: ContainerFolder, pid: int) -> None:
+        """``pre_stop`` hooks, best effort: a failing or vanished hook never keeps the container running."""
+        if not folder.has_supervised():
+            return
+        config = folder.read_supervised().config
+        for hook in config.pre_stop:
+            with contextlib.suppress(ContainerError, OSError):
+                self._run_hook(layout, config, pid, hook)
 
     def _stop_directly(self, folder: ContainerFolder, status: ContainerStatus, grace: float) -> None:
         """No supervisor to ask (it died): signal, wait, then kill the whole cgroup."""

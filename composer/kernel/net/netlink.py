@@ -176,6 +176,7 @@ def attach_to_bridge(
     *,
     host_ipr: IPRoute | None = None,
     bridge_index: int | None = None,
+    mac_address: str | None = None,
 ) -> None:
     """Plug the netns at ``netns_path`` into ``bridge`` through a veth pair.
 
@@ -183,7 +184,8 @@ def attach_to_bridge(
     netns as ``ifname`` with ``addresses`` (CIDR strings), up, and default routes
     via the gateways given.  On any failure after the pair exists it is deleted.
     ``host_ipr``: an ``IPRoute`` of the host netns to reuse when attaching many;
-    ``bridge_index``: the bridge's index when the caller knows it (one lookup less).
+    ``bridge_index``: the bridge's index when the caller knows it (one lookup less);
+    ``mac_address``: the container end's hardware address (else the kernel's random one).
     """
     nsfd = _open_netns(netns_path)
     try:
@@ -191,6 +193,8 @@ def attach_to_bridge(
             master = bridge_index if bridge_index is not None else _require_index(ipr, bridge)
             options: dict[str, Any] = {"mtu": mtu} if mtu else {}
             peer: dict[str, Any] = {"ifname": ifname, "net_ns_fd": nsfd, **options}
+            if mac_address:
+                peer["address"] = mac_address
             ipr.link("add", ifname=host_ifname, kind="veth", peer=peer, master=master, state="up", **options)
             try:
                 ipr.link("set", ifname=host_ifname, IFLA_IFALIAS=alias)

@@ -17,10 +17,12 @@ and the child exits 127; see :func:`report_and_exit`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import resource
 import signal
+import termios
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -37,7 +39,7 @@ from composer.kernel.process.helpers import (
 )
 from composer.kernel.process.init import run_init
 from composer.kernel.process.security import Security, confine
-from composer.kernel.users import resolve_user
+from composer.kernel.users import resolve_user, with_groups
 from composer.model.container import DEFAULT_PATH, ContainerConfig
 
 
@@ -73,7 +75,8 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     stage.name = "cgroup"
     join_cgroup(args.procs_files)
     stage.name = "stdio"
-    _open_stdio(args.stdout, args.stderr)
+    stdin_fifo = os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
+    _open_stdio(args.stdout, args.stderr, stdin_fifo, terminal=cfg.tty)
     if cfg.netns_path:
         stage.name = "netns"
         fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -85,8 +88,11 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     _prepare_root(cfg, args, hostname, stage)
     stage.name = "rlimits"
     _apply_rlimits(cfg)
+    if cfg.oom_score_adj is not None:
+        stage.name = "oom_score_adj"
+        _set_oom_score_adj(cfg.oom_score_adj)
     stage.name = "user"
-    user = resolve_user(cfg.user, "/")
+    user = with_groups(resolve_user(cfg.user, "/"), cfg.group_add, "/")
     env = container_env(cfg.env, hostname)
     env.setdefault("HOME", user.home)
     if cfg.userns:
@@ -104,6 +110,18 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     elif cfg.init:
         _run_builtin_init(argv, env, args.err_fd)
     exec_command(argv, env, args.err_fd)
+
+
+def _set_oom_score_adj(value: int) -> None:
+    """The kernel wants CAP_SYS_RESOURCE to lower it below the current value: say so, do not ignore it."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write(str(value))
+    except PermissionError:
+        raise ContainerError(
+            f"oom_score_adj {value}: lowering the OOM score needs CAP_SYS_RESOURCE, which is missing here",
+            hint="use a value of 0 or more, or run composer with CAP_SYS_RESOURCE",
+        ) from None
 
 
 # --- steps shared with the child of an exec -----------------------------------------------------
@@ -149,8 +167,23 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> No
 # --- steps of the set-up child ------------------------------------------------------------------
 
 
-def _open_stdio(stdout: str | int, stderr: str | int) -> None:
-    fds = [os.open("/dev/null", os.O_RDONLY)]
+def _open_stdio(
+    stdout: str | int, stderr: str | int, stdin_fifo: str | None = None, *, terminal: bool = False
+) -> None:
+    """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF.
+
+    With ``terminal`` (``tty: true``) ``stdout`` is the slave of the supervisor's pseudo-terminal: it
+    becomes stdin too (unless ``stdin_open``) and the controlling terminal of the new session.
+    """
+    if stdin_fifo is not None:
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(stdin_fifo, 0o600)
+    if stdin_fifo is not None:
+        fds = [os.open(stdin_fifo, os.O_RDWR)]
+    elif terminal and isinstance(stdout, int):
+        fds = [os.dup(stdout)]
+    else:
+        fds = [os.open("/dev/null", os.O_RDONLY)]
     for target in (stdout, stderr):
         fds.append(os.open(target, os.O_RDWR) if isinstance(target, str) else os.dup(target))
     for number, fd in enumerate(fds):
@@ -158,6 +191,8 @@ def _open_stdio(stdout: str | int, stderr: str | int) -> None:
     for fd in fds:
         if fd > 2:
             os.close(fd)
+    if terminal and isinstance(stdout, int):
+        fcntl.ioctl(1, termios.TIOCSCTTY, 0)
 
 
 def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: Stage) -> None:

@@ -38,7 +38,7 @@ import time
 import tty as tty_module
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from composer.errors import ContainerError
 from composer.kernel import syscalls as sc
@@ -377,6 +377,32 @@ def _write_all(fd: int, data: bytes) -> bool:
         except (BrokenPipeError, ConnectionResetError):
             return False
     return True
+
+
+def exec_to_file(pid: int, argv: list[str], output: str, **options: Any) -> int:
+    """``exec_in_container`` without a terminal: stdin /dev/null, stdout/stderr appended to ``output``.
+
+    For what composer runs itself (lifecycle hooks): nothing to read from the
+    caller's terminal, and the output is kept for the error message.
+    """
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    log = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+    def stdio() -> None:
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+
+    try:
+        child, err_r = _start_exec(pid, argv, stdio, _ExecOptions(**{**_NO_OPTIONS, **options}))
+    finally:
+        os.close(null)
+        os.close(log)
+    _finish_start(child, err_r)
+    return decode_wait_status(os.waitpid(child, 0)[1])
+
+
+_NO_OPTIONS: dict[str, Any] = {"user": "", "working_dir": None, "env": None, "cgroup": None, "cfg": None}
 
 
 def _attach_container_pty(channel: socket.socket) -> None:

@@ -8,22 +8,60 @@ Which of them ``up`` refuses, and why, is one table: ``project.refusals``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from composer.project.models.base import EnvMap, ListOfStr, StrMap, _Model
 
+ROTATING_DRIVERS = ("json-file", "local")  # their max-size/max-file map onto composer's own rotation
+HONOURED_DRIVERS = (*ROTATING_DRIVERS, "none")
+
 
 class LoggingSpec(_Model):
+    """``logging``: json-file and local rotate composer's own log file, none keeps nothing.
+
+    Any other driver is accepted (the loader warns once, naming it) and the
+    output goes to composer's own log file.
+    """
+
     driver: str | None = None
     options: StrMap = {}
+
+    @model_validator(mode="after")
+    def _rotation(self) -> LoggingSpec:
+        if (self.driver or "json-file") not in ROTATING_DRIVERS:
+            return self
+        from composer.model.units import parse_bytes
+
+        size = self.options.get("max-size")
+        if size is not None and size != "-1":
+            try:
+                parse_bytes(size)
+            except ValueError:
+                raise ValueError(f"max-size {size!r} is not a size (e.g. 10m, 1g)") from None
+        count = self.options.get("max-file")
+        if count is not None and not (count.isdigit() and int(count) >= 1):
+            raise ValueError(f"max-file {count!r} must be a whole number of 1 or more")
+        return self
+
+
+def _shell_words(raw: object) -> object:
+    """A string command is split like a POSIX shell would (as a service's ``command``)."""
+    if isinstance(raw, str):
+        import shlex
+
+        try:
+            return shlex.split(raw)
+        except ValueError as error:
+            raise ValueError(f"cannot split the command like a shell would: {error}") from None
+    return raw
 
 
 class HookSpec(_Model):
     """A command run in the container at a point of its life (compose's ``post_start`` & co.)."""
 
-    command: ListOfStr
+    command: Annotated[list[str], BeforeValidator(_shell_words, json_schema_input_type=str | list[str])]
     user: str | None = None
     privileged: bool = False
     working_dir: str | None = None

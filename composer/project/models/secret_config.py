@@ -90,7 +90,30 @@ class ServiceSecretSpec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _short_syntax(cls, data: Any) -> Any:
-        return {"source": data} if isinstance(data, str) else data
+        if isinstance(data, str):
+            return {"source": data}
+        if isinstance(data, dict):
+            data = {
+                **data,
+                **{key: str(data[key]) for key in ("uid", "gid") if isinstance(data.get(key), int)},
+            }
+            mode = data.get("mode")
+            if isinstance(mode, str):  # "0440": compose reads a quoted mode as octal
+                try:
+                    data["mode"] = int(mode, 8)
+                except ValueError:
+                    raise ValueError(f"mode {mode!r} is not an octal number (e.g. 0440)") from None
+        return data
+
+    @model_validator(mode="after")
+    def _checked(self) -> ServiceSecretSpec:
+        for key in ("uid", "gid"):
+            value = getattr(self, key)
+            if value is not None and not value.isdigit():
+                raise ValueError(f"{key} {value!r} must be a number (composer does not look names up)")
+        if self.mode is not None and not 0 <= self.mode <= 0o7777:
+            raise ValueError(f"mode {self.mode:o} is not a file mode (0000-7777 octal)")
+        return self
 
     def path(self, default_folder: str) -> str:
         """Where it appears in the container: ``target`` (relative to ``default_folder``) or its name."""

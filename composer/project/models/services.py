@@ -297,7 +297,21 @@ def _parse_short_volume(raw: str) -> dict[str, object]:
     if unknown:
         raise ValueError(f"invalid volume mode {unknown[0]!r} in {raw!r}: use ro or rw")
     kind = "bind" if _looks_like_path(source) else "volume"
-    return {"type": kind, "source": source, "target": target, "read_only": "ro" in modes}
+    entry: dict[str, object] = {"type": kind, "source": source, "target": target, "read_only": "ro" in modes}
+    propagation = [m for m in modes if m in _PROPAGATION]
+    selinux = [m for m in modes if m in ("z", "Z")]
+    if kind == "bind" and (propagation or selinux):  # kept, so that up can refuse what it does not do
+        entry["bind"] = {
+            "create_host_path": True,
+            **({"propagation": propagation[-1]} if propagation else {}),
+            **({"selinux": selinux[-1]} if selinux else {}),
+        }
+    if kind == "volume" and "nocopy" in modes:
+        entry["volume"] = {"nocopy": True}
+    return entry
+
+
+_PROPAGATION = ("rprivate", "private", "rslave", "slave", "rshared", "shared")
 
 
 class BindOptions(_Model):
@@ -310,6 +324,12 @@ class VolumeOptions(_Model):
     nocopy: bool = False
     subpath: str | None = None
     labels: StrMap = {}
+
+    @model_validator(mode="after")
+    def _inside(self) -> VolumeOptions:
+        if self.subpath and ".." in self.subpath.split("/"):
+            raise ValueError(f"subpath {self.subpath!r} must stay inside the volume (no `..`)")
+        return self
 
 
 class ImageOptions(_Model):

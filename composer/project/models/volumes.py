@@ -28,10 +28,11 @@ def external_form(data: Any, kind: str) -> Any:
             raise ValueError("`external.name` and `name` differ: keep only `name`")
         data = {**data, "external": True, **({"name": name} if name is not None else {})}
     if data.get("external") is True:
-        made = [key for key in ("driver", "driver_opts", "labels") if data.get(key)]
-        if kind == "volume" and made:
+        keys = ("driver", "driver_opts", "labels") + (("ipam", "internal") if kind == "network" else ())
+        made = [key for key in keys if data.get(key)]
+        if made:
             raise ValueError(
-                f"an external volume cannot have {', '.join(made)}: it exists already "
+                f"an external {kind} cannot have {', '.join(made)}: it exists already "
                 "(remove them, or external: true)"
             )
     return data

@@ -122,3 +122,28 @@ def test_follow_waits_out_a_rotation_half_done(tmp_path: Path) -> None:
     again.close()
     stop.set()
     assert [line.text for line in followed] == ["two\n"]
+
+
+def test_a_terminal_master_is_logged_then_dropped_when_its_container_side_closes(tmp_path: Path) -> None:
+    """tty: true logs a pseudo-terminal's master; EIO (no slave left) unregisters it instead of spinning."""
+    from composer.kernel.logs import LogRotation
+
+    selector = selectors.DefaultSelector()
+    collector = LogCollector(selector)
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    log = tmp_path / "json.log"
+    collector.add_fd("c", "stdout", master, str(log), LogRotation(None, 1))
+    os.write(slave, b"hello\n")
+    os.close(slave)
+    collector.on_readable(master)
+    collector.on_readable(master)  # EIO now: dropped, and a second look does nothing
+    assert [json.loads(line)["log"] for line in log.read_text().splitlines()] == ["hello\r\n"]
+    assert master not in selector.get_map()
+    discard = LogCollector(selector)
+    master2, slave2 = os.openpty()
+    discard.add_fd("d", "stdout", master2, str(tmp_path / "none.log"), LogRotation(None, 1, discard=True))
+    os.write(slave2, b"kept nowhere\n")
+    os.close(slave2)
+    discard.on_readable(master2)
+    assert not (tmp_path / "none.log").exists()

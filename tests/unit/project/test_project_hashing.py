@@ -69,3 +69,22 @@ def test_environment_without_value_is_resolved(
     project = load_project([write_project(BASE)], None, [], "p", [])
     assert canonical_service(project, "web")["environment"] == {"FROM_SHELL": "two"}
     assert "depends_on" not in canonical_service(project, "web")
+
+
+def test_a_changed_secret_or_config_definition_changes_only_its_users_hash(tmp_path: Path) -> None:
+    def hashes(content: str, token: str) -> dict[str, str]:
+        path = tmp_path / "compose.yaml"
+        path.write_text(
+            "services:\n"
+            "  user: {image: x, configs: [c], secrets: [s]}\n"
+            "  other: {image: x}\n"
+            f"configs:\n  c: {{content: {content!r}}}\n"
+            "secrets:\n  s: {environment: TOKEN}\n"
+        )
+        project = load_project([path], environ={"TOKEN": token})
+        return {name: service_config_hash(project, name) for name in ("user", "other")}
+
+    first = hashes("a", "t1")
+    assert hashes("a", "t1") == first
+    assert hashes("b", "t1")["user"] != first["user"] and hashes("b", "t1")["other"] == first["other"]
+    assert hashes("a", "t2")["user"] != first["user"]

@@ -28,6 +28,18 @@ ENV = {"SET": "value", "EMPTY": "", "B": "bee"}
         ("${UNSET:-${B}}", "bee"),
         ("${UNSET:-${ALSO_UNSET:-deep}}", "deep"),
         ("${SET:?never shown}", "value"),
+        ("$${SET}", "${SET}"),
+        ("$$$SET", "$value"),
+        ("$SET_SUFFIX", ""),
+        ("${SET}_SUFFIX", "value_SUFFIX"),
+        ("${UNSET:-}", ""),
+        ("${EMPTY?x}", ""),
+        ("${UNSET:-a b c}", "a b c"),
+        ("${UNSET:-$SET}", "value"),
+        ("${UNSET:-{x}}", "{x}"),
+        ("${SET:+${B}-${SET}}", "bee-value"),
+        ("$SET$B", "valuebee"),
+        ("a $ b", "a $ b"),
     ],
 )
 def test_forms(text: str, expected: str) -> None:
