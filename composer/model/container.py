@@ -207,6 +207,11 @@ class ContainerFiles:
         return self.etc / "hosts"
 
     @property
+    def paused(self) -> Path:
+        """Present while ``composer pause`` holds the container frozen."""
+        return self.folder / "paused"
+
+    @property
     def stdout_fifo(self) -> Path:
         return self.folder / "stdout.fifo"
 

@@ -27,7 +27,7 @@ def start(
     with project_lock(layout) as store:
         require_containers(store)
         for target in targets(store, services):
-            if host.container_status(layout, target.name).state == "running":
+            if host.container_status(layout, target.name).state in ("running", "paused"):
                 continue
             events(Event(container_id(target.name), "Starting"))
             host.start_existing(layout, target.name)
@@ -95,3 +95,36 @@ def kill(
         host.kill_container(layout, target.name, sig)
         what: Status = "Stopped" if sig == signal.SIGKILL else "Info"
         events(Event(container_id(target.name), what, f"sent {signal.Signals(sig).name}"))
+
+
+def pause(
+    layout: ProjectLayout, host: Host, services: Sequence[str] = (), *, events: EventSink = discard
+) -> list[str]:
+    """Freeze the running containers of ``services`` (all when empty); the names paused."""
+    return _freeze(layout, host, services, events, pausing=True)
+
+
+def unpause(
+    layout: ProjectLayout, host: Host, services: Sequence[str] = (), *, events: EventSink = discard
+) -> list[str]:
+    """Thaw the paused containers of ``services`` (all when empty); the names unpaused."""
+    return _freeze(layout, host, services, events, pausing=False)
+
+
+def _freeze(
+    layout: ProjectLayout, host: Host, services: Sequence[str], events: EventSink, *, pausing: bool
+) -> list[str]:
+    store = read_store(layout)
+    require_containers(store)
+    done: list[str] = []
+    for target in targets(store, services):
+        state = host.container_status(layout, target.name).state
+        if state != ("running" if pausing else "paused"):
+            continue
+        if pausing:
+            host.pause_container(layout, target.name)
+        else:
+            host.unpause_container(layout, target.name)
+        events(Event(container_id(target.name), "Paused" if pausing else "Unpaused"))
+        done.append(target.name)
+    return done

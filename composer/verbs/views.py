@@ -47,7 +47,7 @@ def ps(
             continue
         status = host.container_status(layout, rid.name)
         state_name = status.state if stored.complete else "dead"
-        if not all_states and state_name not in ("running", "restarting"):
+        if not all_states and state_name not in ("running", "restarting", "paused"):
             continue
         rows.append(_row(layout, rid.name, stored, status, state_name))
     return rows
@@ -74,7 +74,7 @@ def _row(
         Health=status.health,
         ExitCode=status.exit_code or 0,
         Status=_status_text(status, state_name),
-        Pid=status.pid if state_name in ("running", "restarting") else 0,
+        Pid=status.pid if state_name in ("running", "restarting", "paused") else 0,
         OOMKilled=status.oom_killed,
         Command=_command(layout, name),
         Networks=networks,
@@ -96,6 +96,8 @@ def _status_text(status: ContainerStatus, state_name: str) -> str:
     if state_name == "running":
         health = f" ({status.health})" if status.health else ""
         return f"Up {_ago(now - status.started_at)}{health}"
+    if state_name == "paused":
+        return f"Up {_ago(now - status.started_at)} (Paused)"
     if state_name == "exited":
         oom = ", OOMKilled" if status.oom_killed else ""
         return f"Exited ({status.exit_code}{oom}) {_ago(now - status.finished_at)} ago"

@@ -124,3 +124,28 @@ def test_create_makes_without_starting(project: Path, roots: api.Roots) -> None:
     api.up(load(project), api.UpOptions(no_start=True), roots=roots, host=host)
     assert not [c for c in host.calls if c.startswith("start")]
     assert set(_containers(roots)) == {"shop-db-1", "shop-web-1"}
+
+
+def test_pause_unpause_and_wait_on_the_fake_host(project: Path, roots: api.Roots) -> None:
+    from composer.verbs import lifecycle
+    from composer.verbs.views import ps
+    from composer.verbs.wait import wait_exits
+
+    host = FakeHost()
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    layout = StateRoot(roots.state).project("shop")
+    assert lifecycle.pause(layout, host, ["web"]) == ["shop-web-1"]
+    assert {r.Name: r.State for r in ps(layout, host)} == {"shop-db-1": "running", "shop-web-1": "paused"}
+    assert lifecycle.pause(layout, host, ["web"]) == []  # already paused
+    assert not api.up(load(project), api.UpOptions(), roots=roots, host=host).plan  # paused is not stopped
+    assert lifecycle.unpause(layout, host) == ["shop-web-1"]
+    host.exited["shop-db-1"] = 3
+    seen: list[tuple[str, int]] = []
+
+    def web_exits(_: float) -> None:
+        host.exited["shop-web-1"] = 0
+
+    code = wait_exits(layout, host, on_exit=lambda n, c: seen.append((n, c)), sleep=web_exits)
+    assert seen == [("shop-db-1", 3), ("shop-web-1", 0)] and code == 0
+    first = wait_exits(layout, host, on_exit=lambda n, c: None, first_only=True)
+    assert first == 3

@@ -105,6 +105,7 @@ class FakeHost:
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
+    paused: set[str] = field(default_factory=set)  # container names frozen by pause
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -140,6 +141,8 @@ class FakeHost:
             return ContainerStatus(name=name, state="exited", exit_code=self.exited[name])
         if pid is None:
             return ContainerStatus(name=name, state="exited" if name in self.sandboxes else "created")
+        if name in self.paused:
+            return ContainerStatus(name=name, state="paused", pid=pid)
         return ContainerStatus(
             name=name, state="running", pid=pid, health="healthy" if self.healthy else "starting"
         )
@@ -240,6 +243,7 @@ class FakeHost:
 
     def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
         self._step(f"remove_sandbox {name}")
+        self.paused.discard(name)
         self.processes.pop(name, None)
         self.exited.pop(name, None)
         self.sandboxes.pop(name, None)
@@ -277,7 +281,18 @@ class FakeHost:
         if name not in self.processes:
             return
         self._step(f"stop_container {name}")
+        self.paused.discard(name)  # thawed first, as the real host does
         self.processes.pop(name, None)
+
+    def pause_container(self, layout: ProjectLayout, name: str) -> None:
+        self._step(f"pause_container {name}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+        self.paused.add(name)
+
+    def unpause_container(self, layout: ProjectLayout, name: str) -> None:
+        self._step(f"unpause_container {name}")
+        self.paused.discard(name)
 
     def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None:
         self._step(f"kill_container {name} {signal}")

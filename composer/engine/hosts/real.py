@@ -303,6 +303,8 @@ class RealHost:
         status = folder.read_status()
         if not is_alive(status):
             return
+        if folder.files.paused.exists():  # a frozen process cannot act on its stop signal
+            self.unpause_container(layout, name)
         grace = timeout if timeout is not None else _grace(folder)
         supervisor = self._supervisor(layout)
         if supervisor.ping():
@@ -333,6 +335,23 @@ class RealHost:
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(status.pid, signal_number)
+
+    def pause_container(self, layout: ProjectLayout, name: str) -> None:
+        from composer.kernel.freezer import Freezer
+
+        folder = ContainerFolder(layout.container(name))
+        if not is_alive(folder.read_status()):
+            raise ContainerError(f"container {name} is not running", hint="start it with composer start")
+        folder.files.paused.touch()  # first: a pause cut short is undone by unpause or down
+        Freezer().freeze(folder.read_supervised().cgroup_paths, layout.name, name)
+
+    def unpause_container(self, layout: ProjectLayout, name: str) -> None:
+        from composer.kernel.freezer import Freezer
+
+        folder = ContainerFolder(layout.container(name))
+        with contextlib.suppress(FileNotFoundError):
+            Freezer().thaw(folder.read_supervised().cgroup_paths, layout.name, name)
+        folder.files.paused.unlink(missing_ok=True)
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
         from composer.kernel.cgroups import open_handle
@@ -378,7 +397,11 @@ class RealHost:
             _remove_tree(folder)
 
     def _remove_cgroup(self, project: str, name: str, record: ContainerRecord) -> None:
+        from composer.kernel.freezer import Freezer
+
         paths: Mapping[str, str] = record.sandbox.cgroup_paths
+        with contextlib.suppress(HostError):  # frozen tasks would not die (v1); nor may the cgroup stay
+            Freezer().thaw(paths, project, name)
         driver = self._cgroup_driver()
         if not paths:
             # Killed between making the cgroup and recording it: it sits beneath our own cgroup.
