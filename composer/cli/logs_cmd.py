@@ -35,17 +35,17 @@ def register(app: typer.Typer) -> None:
             print_lines(lines, prefix=not no_prefix)
 
 
-def print_lines(lines: Iterable[Any], *, prefix: bool) -> None:
+def print_lines(lines: Iterable[Any], *, prefix: bool, colour: bool = True) -> None:
     colour_of: dict[str, str] = {}
     width = 0
-    use_colour = sys.stdout.isatty()
+    use_colour = colour and sys.stdout.isatty()
     for item in lines:
         text = item.text if item.text.endswith("\n") else item.text + "\n"
         if not prefix:
             sys.stdout.write(text)
         else:
-            colour = colour_of.setdefault(item.container, _COLOURS[len(colour_of) % len(_COLOURS)])
+            code = colour_of.setdefault(item.container, _COLOURS[len(colour_of) % len(_COLOURS)])
             width = max(width, len(item.container))
             label = f"{item.container:<{width}} | "
-            sys.stdout.write((f"\x1b[{colour}m{label}\x1b[0m" if use_colour else label) + text)
+            sys.stdout.write((f"\x1b[{code}m{label}\x1b[0m" if use_colour else label) + text)
         sys.stdout.flush()

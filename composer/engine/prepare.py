@@ -47,6 +47,8 @@ def desired_state(
     from composer.project.hashing import service_config_hash
 
     services = selected_services(loaded, options.services)
+    if options.no_deps and options.services:
+        services = sorted(set(options.services))
     _warn_missing_optional(loaded, events)
     images = _images(loaded, services, host, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, host)

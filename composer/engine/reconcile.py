@@ -56,6 +56,9 @@ from composer.model.restart import RestartPolicy
 @dataclass(frozen=True)
 class ReconcileOptions:
     force_recreate: bool = False
+    recreate_services: frozenset[str] = (
+        frozenset()
+    )  # recreated like --force-recreate (--always-recreate-deps)
     no_recreate: bool = False
     remove_orphans: bool = False
     remove_volumes: bool = False  # down -v
@@ -150,6 +153,8 @@ def _container_cause(
         return ""
     if options.force_recreate:
         return "--force-recreate"
+    if container.service in options.recreate_services:
+        return "--always-recreate-deps"
     if seen.config_hash != container.config_hash:
         return "config hash changed"
     if seen.image_id != container.image_id:

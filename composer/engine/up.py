@@ -79,7 +79,7 @@ def up(
     with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
         desired = desired_state(loaded, options, store, host, events, pull=not options.dry_run)
         observed = observe(store, host, desired)
-        plan = reconcile(desired, observed, reconcile_options(options))
+        plan = reconcile(desired, observed, reconcile_options(options, desired))
         check_host(loaded, desired, observed, plan, host)
         if options.dry_run:
             return UpResult(plan, desired)
@@ -109,9 +109,13 @@ def refuse_unhonoured(loaded: LoadedProject) -> None:
         raise SpecError(issues)
 
 
-def reconcile_options(options: UpOptions) -> ReconcileOptions:
+def reconcile_options(options: UpOptions, desired: DesiredState | None = None) -> ReconcileOptions:
+    dependencies: frozenset[str] = frozenset()
+    if options.recreate_dependencies and desired is not None:
+        dependencies = frozenset(d for c in desired.containers.values() for d in c.depends_on)
     return ReconcileOptions(
         force_recreate=options.force_recreate,
+        recreate_services=dependencies,
         no_recreate=options.no_recreate,
         remove_orphans=options.remove_orphans,
         start=not options.no_start,

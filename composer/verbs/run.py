@@ -15,9 +15,13 @@ from collections.abc import Callable, Iterator
 
 from composer.engine.hosts.base import HostFacts
 from composer.kernel.logs import LogLine, read_logs
+from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
+from composer.verbs.attach import has_finished
 
-FINISHED = ("exited", "dead")
+
+def _state(status: ContainerStatus) -> tuple[str, int | None]:
+    return status.state, status.exit_code
 
 
 def follow_until_exit(
@@ -26,7 +30,8 @@ def follow_until_exit(
     """The container's log lines as they come, until it has exited and every line is read."""
 
     def finished() -> bool:
-        return host.container_status(layout, name).state in FINISHED
+        status = host.container_status(layout, name)
+        return has_finished(status.state, status.exit_code)
 
     yield from read_logs(
         str(layout.container(name).log), follow=True, until=finished, poll_interval=poll_interval
@@ -48,6 +53,6 @@ def wait_finished(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Block until the container has exited; its exit status."""
-    while host.container_status(layout, name).state not in FINISHED:
+    while not has_finished(*_state(host.container_status(layout, name))):
         sleep(poll_interval)
     return exit_code(layout, host, name)

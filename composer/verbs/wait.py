@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from composer.engine.hosts.base import HostFacts
 from composer.store.journal import read_store
 from composer.store.layout import ProjectLayout
+from composer.verbs.attach import has_finished
 from composer.verbs.targets import require_containers, targets
-
-FINISHED = ("exited", "dead", "created")
 
 
 def wait_exits(
@@ -36,7 +35,7 @@ def wait_exits(
     while pending:
         for name in list(pending):
             status = host.container_status(layout, name)
-            if status.state not in FINISHED:
+            if not (has_finished(status.state, status.exit_code) or status.state == "created"):
                 continue
             pending.remove(name)
             code = status.exit_code if status.exit_code is not None else 0
