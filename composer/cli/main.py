@@ -84,7 +84,7 @@ VERB_MODULES = {
     "port": "port_cmd", "network": "network_cmd", "pull": "pull_cmd", "images": "images_cmd",
     "rmi": "images_cmd", "image": "images_cmd", "login": "login_cmd", "logout": "login_cmd",
     "run": "run_cmd", "create": "create_cmd", "rm": "rm_cmd", "version": "version_cmd",
-    "pause": "pause_cmd", "unpause": "pause_cmd", "wait": "wait_cmd",
+    "pause": "pause_cmd", "unpause": "pause_cmd", "wait": "wait_cmd", "cp": "cp_cmd",
 }  # fmt: skip
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
                         "--profile", "--root"}  # fmt: skip

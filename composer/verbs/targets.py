@@ -15,12 +15,13 @@ class Target:
     service: str
     number: int
     depends_on: tuple[str, ...]
+    oneoff: bool = False  # a `run` container
 
 
 def targets(store: ProjectStore, services: Sequence[str] = ()) -> list[Target]:
     """The project's complete containers, of ``services`` (all when empty), in start order."""
     found = [
-        Target(rid.name, s.record.service, s.record.number, s.record.depends_on)
+        Target(rid.name, s.record.service, s.record.number, s.record.depends_on, s.record.oneoff)
         for rid, s in sorted(store.containers().items())
         if s.complete
     ]
@@ -61,7 +62,7 @@ def start_order(items: list[Target]) -> list[Target]:
 
 def find_container(store: ProjectStore, service: str, index: int = 1) -> Target:
     for target in targets(store, [service]):
-        if target.number == index:
+        if target.number == index and not target.oneoff:
             return target
     raise ComposerError(f"service {service} has no container number {index}")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from composer.kernel.procfs import ProcessInfo
 from composer.model.desired import (
@@ -111,6 +111,17 @@ class ExecRequest:
     tty: bool = False
 
 
+@dataclass(frozen=True)
+class CopyRequest:
+    """``composer cp``: a path in the container, one on the host, and how to copy."""
+
+    container_path: str
+    host_path: str  # "-": a tar stream on ``stream``
+    archive: bool = False  # -a: keep owners
+    follow_link: bool = False  # -L
+    stream: IO[bytes] | None = None
+
+
 class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
     """Everything the engine and the verbs ask of the machine."""
 
@@ -159,6 +170,14 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         ...
 
     def unpause_container(self, layout: ProjectLayout, name: str) -> None: ...
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        """``cp SERVICE:SRC DEST``: DEST ``-`` writes a tar stream to ``request.stream``."""
+        ...
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        """``cp SRC SERVICE:DEST``: SRC ``-`` reads a tar stream from ``request.stream``."""
+        ...
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...
 

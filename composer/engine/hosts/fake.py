@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.engine.hosts.base import ExecRequest, Host
+from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import HostError, ImageError
 from composer.kernel.procfs import ProcessInfo
 from composer.model.build import ImageLike
@@ -293,6 +293,16 @@ class FakeHost:
     def unpause_container(self, layout: ProjectLayout, name: str) -> None:
         self._step(f"unpause_container {name}")
         self.paused.discard(name)
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        self._step(f"copy_from_container {name}:{request.container_path} {request.host_path}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        self._step(f"copy_to_container {request.host_path} {name}:{request.container_path}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
 
     def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None:
         self._step(f"kill_container {name} {signal}")

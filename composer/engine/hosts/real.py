@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from composer.engine.hosts.base import ExecRequest, Host
+from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
 from composer.model.container import ContainerConfig
@@ -352,6 +352,39 @@ class RealHost:
         with contextlib.suppress(FileNotFoundError):
             Freezer().thaw(folder.read_supervised().cgroup_paths, layout.name, name)
         folder.files.paused.unlink(missing_ok=True)
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        from composer.kernel.tarcopy import CopyOptions, copy_out
+
+        options = CopyOptions(archive=request.archive, follow_link=request.follow_link)
+        copy_out(
+            self._running_pid(layout, name),
+            request.container_path,
+            request.host_path,
+            options,
+            request.stream,
+        )
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        from composer.kernel.tarcopy import CopyOptions, copy_in
+
+        options = CopyOptions(archive=request.archive, follow_link=request.follow_link)
+        copy_in(
+            self._running_pid(layout, name),
+            request.host_path,
+            request.container_path,
+            options,
+            request.stream,
+        )
+
+    @staticmethod
+    def _running_pid(layout: ProjectLayout, name: str) -> int:
+        status = ContainerFolder(layout.container(name)).read_status()
+        if not is_alive(status):
+            raise ContainerError(
+                f"container {name} is not running: cp needs it running", hint="composer start"
+            )
+        return status.pid
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
         from composer.kernel.cgroups import open_handle
