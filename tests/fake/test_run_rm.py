@@ -149,3 +149,23 @@ def test_pause_unpause_and_wait_on_the_fake_host(project: Path, roots: api.Roots
     assert seen == [("shop-db-1", 3), ("shop-web-1", 0)] and code == 0
     first = wait_exits(layout, host, on_exit=lambda n, c: None, first_only=True)
     assert first == 3
+
+
+def test_stats_rows_from_two_readings(project: Path, roots: api.Roots) -> None:
+    from composer.kernel.stats import Sample
+    from composer.verbs.stats import stats
+
+    host = FakeHost()
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    layout = StateRoot(roots.state).project("shop")
+    host.samples["shop-web-1"] = [
+        Sample(cpu_ns=0, memory_limit=1 << 30),
+        Sample(cpu_ns=10**9, memory_limit=1 << 30),
+    ]
+    ticks = iter([0.0, 2.0])
+    rows = stats(layout, host, sleep=lambda _: None, clock=lambda: next(ticks), total=True)
+    by_name = {r.Name: r for r in rows}
+    assert by_name["shop-web-1"].CPUPerc == "50.00%" and by_name["shop-db-1"].CPUPerc == "0.00%"
+    assert by_name["shop"].Service == "(project)"
+    host.processes.pop("shop-web-1")
+    assert [r.Name for r in stats(layout, host, sleep=lambda _: None)] == ["shop-db-1"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from composer.kernel.procfs import ProcessInfo
+from composer.kernel.stats import Sample
 from composer.model.desired import (
     DesiredContainer,
     DesiredInterface,
@@ -59,6 +60,11 @@ class HostFacts(Protocol):
 
     def netns_state(self, netns: str, sysctl_keys: Sequence[str]) -> NetnsState:
         """Links, addresses, routes and root qdiscs of a container's netns, and the sysctls asked for."""
+        ...
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        """``composer stats``: the container's counters now; the memory limit is the host's memory when
+        the container has none."""
         ...
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import HostError, ImageError
 from composer.kernel.procfs import ProcessInfo
+from composer.kernel.stats import Sample
 from composer.model.build import ImageLike
 from composer.model.desired import (
     DesiredContainer,
@@ -106,6 +107,7 @@ class FakeHost:
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
     paused: set[str] = field(default_factory=set)  # container names frozen by pause
+    samples: dict[str, list[Sample]] = field(default_factory=dict)  # name -> what stats reads, in turn
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -153,6 +155,12 @@ class FakeHost:
     def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
         names = [name for name, pid in self.processes.items() if f"/fake/{name}" in cgroup_paths.values()]
         return [ProcessInfo("root", self.processes[n], 0, "00:00:00", n) for n in names]
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        queue = self.samples.get(name)
+        if not queue:
+            return Sample(memory_limit=8 << 30)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def routed_subnets(self) -> Sequence[tuple[str, str]]:
         return list(self.routes)

@@ -9,6 +9,7 @@ no-op ``up`` never loads them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ipaddress
 import os
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
+from composer.kernel.stats import Sample
 from composer.model.container import ContainerConfig
 from composer.model.desired import (
     Attachment,
@@ -98,6 +100,18 @@ class RealHost:
 
     def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
         return cgroup_processes(cgroup_paths)
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        from composer.kernel.stats import host_memory, read_sample
+
+        folder = ContainerFolder(layout.container(name))
+        status = live_status(folder)
+        try:
+            paths = folder.read_supervised().cgroup_paths
+        except (FileNotFoundError, ValueError, KeyError):
+            return Sample(memory_limit=host_memory())
+        sample = read_sample(paths, status.pid if status.state in ("running", "paused") else 0)
+        return sample if sample.memory_limit else dataclasses.replace(sample, memory_limit=host_memory())
 
     def routed_subnets(self) -> Sequence[tuple[str, str]]:
         from composer.kernel.net.routes import host_routed_networks
