@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         del all_replicas
         spec = parse_copy(source, destination)
         opts = options(ctx)
+        opts.refuse_dry_run("cp")
         stream = None
         if spec.host_path == "-":
             stream = sys.stdin.buffer if spec.to_container else sys.stdout.buffer

@@ -35,19 +35,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create networks, volumes and containers; start nothing (composer start does)."""
         from composer.cli.context import options
-        from composer.cli.progress import make_sink
         from composer.cli.up_cmd import _parse_scale
         from composer.engine import up as engine
         from composer.engine.options import UpOptions
         from composer.errors import ComposerError
         from composer.kernel.privileges import require_root
 
-        require_root("create")
         del no_build
         if build:
             raise ComposerError("create --build: composer does not build images", hint="use a pulled image")
         opts = options(ctx)
+        if not opts.dry_run:
+            require_root("create")
         up_options = UpOptions(
+            dry_run=opts.dry_run,
             services=tuple(services or ()),
             force_recreate=force_recreate,
             no_recreate=no_recreate,
@@ -55,11 +56,15 @@ def register(app: typer.Typer) -> None:
             no_start=True,
             scale=_parse_scale(scale or []),
             pull=pull,
+            parallel=opts.parallel or 8,
         )
-        sink, close = make_sink("quiet" if quiet_pull else "auto")
+        sink, close = opts.sink("quiet" if quiet_pull else None)
         try:
             result = engine.up(opts.load(), up_options, roots=opts.roots(), host=opts.host(), events=sink)
         finally:
             close()
+        if opts.dry_run:
+            typer.echo(result.plan.render(), nl=False)
+            return
         for note in result.plan.notes:
             typer.echo(f"warning: {note}", err=True)

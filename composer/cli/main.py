@@ -53,6 +53,14 @@ def main(
         typer.Option("--root", help="State root (default /run/composer, or $COMPOSER_ROOT)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")
+    ] = False,
+    parallel: Annotated[int | None, typer.Option("--parallel", help="Actions run at once.")] = None,
+    ansi: Annotated[str, typer.Option("--ansi", help="Control characters: never, always, auto.")] = "auto",
+    progress: Annotated[
+        str | None, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -64,10 +72,20 @@ def main(
         env_files=list(env_file or []),
         profiles=list(profile or []) or _profiles_from_env(),
         debug=debug,
+        dry_run=dry_run,
+        parallel=parallel,
+        ansi=_ansi(ansi),
+        progress=progress,
     )
     if root is not None:
         opts.state_root = root
     ctx.obj = opts
+
+
+def _ansi(value: str) -> str:
+    if value not in ("never", "always", "auto"):
+        raise typer.BadParameter(f"{value!r}: expected never, always or auto", param_hint="--ansi")
+    return value
 
 
 def _profiles_from_env() -> list[str]:
@@ -88,7 +106,7 @@ VERB_MODULES = {
     "stats": "stats_cmd",
 }  # fmt: skip
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
-                        "--profile", "--root"}  # fmt: skip
+                        "--profile", "--root", "--parallel", "--ansi", "--progress"}  # fmt: skip
 
 
 def verb_in(argv: list[str]) -> str | None:

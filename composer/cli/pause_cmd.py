@@ -23,13 +23,13 @@ def register(app: typer.Typer) -> None:
 
 def _run(ctx: typer.Context, verb: str, services: list[str]) -> None:
     from composer.cli.context import options
-    from composer.cli.progress import make_sink
     from composer.kernel.privileges import require_root
     from composer.verbs import lifecycle
 
     require_root(verb)
     opts = options(ctx)
-    sink, close = make_sink("auto")
+    opts.refuse_dry_run(verb)
+    sink, close = opts.sink()
     act = lifecycle.pause if verb == "pause" else lifecycle.unpause
     try:
         act(opts.layout(), opts.host(), services, events=sink)

@@ -24,24 +24,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove stopped containers (with -s, stop them first); the next up makes them again."""
         from composer.cli.context import options
-        from composer.cli.progress import make_sink
         from composer.engine.remove import remove_containers
         from composer.kernel.privileges import require_root
         from composer.verbs.remove import removal
 
-        require_root("rm")
         del volumes
         opts = options(ctx)
+        if not opts.dry_run:
+            require_root("rm")
         layout, host = opts.layout(), opts.host()
         chosen = removal(layout, host, services or (), stop=stop)
         if not chosen.names:
             typer.echo("No stopped containers", err=True)
             return
+        if opts.dry_run:
+            for name in chosen.names:
+                typer.echo(f"remove         container:{name}")
+            return
         if not force and sys.stdin.isatty():
             typer.echo(f"Going to remove {', '.join(chosen.names)}", err=True)
             if not typer.confirm("Are you sure?", default=False, err=True):
                 return
-        sink, close = make_sink("auto")
+        sink, close = opts.sink()
         try:
             remove_containers(layout.name, chosen.names, roots=opts.roots(), host=host, events=sink)
         finally:

@@ -54,7 +54,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a one-off command in a new container of a service; its exit status becomes composer's."""
         from composer.cli.context import options
-        from composer.cli.progress import make_sink
         from composer.engine.run import RunRequest, run_oneoff
         from composer.errors import ComposerError
         from composer.kernel.privileges import require_root
@@ -64,6 +63,7 @@ def register(app: typer.Typer) -> None:
         if build:
             raise ComposerError("run --build: composer does not build images", hint="use a pulled image")
         opts = options(ctx)
+        opts.refuse_dry_run("run")
         request = RunRequest(
             service=service,
             command=tuple(command) if command else None,
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
             name=name,
         )
         loaded = opts.load()
-        sink, close = make_sink("quiet" if quiet_pull or not detach else "auto")
+        sink, close = opts.sink("quiet" if quiet_pull or not detach else None)
         try:
             made = run_oneoff(loaded, request, roots=opts.roots(), host=opts.host(), events=sink)
         finally:

@@ -48,13 +48,13 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[
             float | None, typer.Option("--timeout", "-t", help="Stop timeout when recreating.")
         ] = None,
-        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 8,
+        parallel: Annotated[int | None, typer.Option("--parallel", help="Actions run at once.")] = None,
         pull: Annotated[
             str | None, typer.Option("--pull", help="Pull policy for every image: always, missing, never.")
         ] = None,
         progress: Annotated[
-            str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
-        ] = "auto",
+            str | None, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
         abort_on_exit: Annotated[
             bool, typer.Option("--abort-on-container-exit", help="Stop everything when a container exits.")
@@ -97,13 +97,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
-        from composer.cli.progress import make_sink
         from composer.engine import up as engine
         from composer.engine.options import UpOptions
         from composer.errors import ComposerError
         from composer.verbs.attach import AbortPolicy
 
         opts = options(ctx)
+        dry_run = dry_run or opts.dry_run
         if not dry_run:
             _require_root()
         del renew_anon_volumes, no_build
@@ -123,13 +123,13 @@ def register(app: typer.Typer) -> None:
             remove_orphans=remove_orphans,
             no_start=no_start,
             scale=_parse_scale(scale or []),
-            parallel=parallel,
+            parallel=parallel or opts.parallel or 8,
             timeout=timeout,
             wait_timeout=wait_timeout,
             pull=pull,
         )
         inputs = _inputs(opts)
-        sink, close = make_sink("quiet" if quiet else progress)
+        sink, close = opts.sink("quiet" if quiet else progress)
         if quiet_pull:
             sink = _without_pulls(sink)
         try:
@@ -159,7 +159,9 @@ def register(app: typer.Typer) -> None:
             return
         if detach or no_start:
             return
-        view = LogView(timestamps=timestamps, prefix=not no_log_prefix, colour=not no_color)
+        view = LogView(
+            timestamps=timestamps, prefix=not no_log_prefix, colour=not no_color and opts.ansi != "never"
+        )
         shown = _shown(result.desired, services or [], attach or [], no_attach or [], attach_dependencies)
         raise typer.Exit(_attach(opts, project, result.desired, timeout, shown, policy, view))
 

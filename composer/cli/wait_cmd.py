@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
 
         opts = options(ctx)
         if down_project:
+            opts.refuse_dry_run("wait --down-project")
             from composer.kernel.privileges import require_root
 
             require_root("wait --down-project")
