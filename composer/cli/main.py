@@ -103,7 +103,8 @@ VERB_MODULES = {
     "rmi": "images_cmd", "image": "images_cmd", "login": "login_cmd", "logout": "login_cmd",
     "run": "run_cmd", "create": "create_cmd", "rm": "rm_cmd", "version": "version_cmd",
     "pause": "pause_cmd", "unpause": "pause_cmd", "wait": "wait_cmd", "cp": "cp_cmd",
-    "stats": "stats_cmd", "events": "events_cmd",
+    "stats": "stats_cmd", "events": "events_cmd", "attach": "attach_cmd", "scale": "scale_cmd",
+    "volumes": "volumes_cmd",
 }  # fmt: skip
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
                         "--profile", "--root", "--parallel", "--ansi", "--progress"}  # fmt: skip

@@ -194,3 +194,32 @@ def top(layout: ProjectLayout, host: HostFacts, container: str) -> list[TopRow]:
         TopRow(p.user, p.pid, p.ppid, p.cpu_time, p.command)
         for p in host.container_processes(stored.record.sandbox.cgroup_paths)
     ]
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    Driver: str
+    Name: str
+    Mountpoint: str
+    Services: list[str]
+
+
+def volumes(layout: ProjectLayout, services: Sequence[str] = ()) -> list[VolumeRow]:
+    """The project's named volumes, with the services whose containers mount them."""
+    store = read_store(layout)
+    users: dict[str, set[str]] = {}
+    for rid, stored in store.containers().items():
+        try:
+            mounts = ContainerFolder(layout.container(rid.name)).read_supervised().config.mounts
+        except (FileNotFoundError, ValueError, KeyError):
+            continue
+        for mount in mounts:
+            if mount.kind == "volume":
+                users.setdefault(mount.source, set()).add(stored.record.service)
+    rows = []
+    for rid, volume in sorted(store.volumes().items()):
+        used_by = sorted(users.get(volume.record.path, set()))
+        if services and not set(services) & set(used_by):
+            continue
+        rows.append(VolumeRow("local", f"{layout.name}_{rid.name}", volume.record.path, used_by))
+    return rows
