@@ -65,6 +65,7 @@ def desired_state(
             services=services,
             rootfs_layers=rootfs_layers,
             external_addresses=_external_addresses(loaded, host),
+            reserved=_oneoff_addresses(store),
         )
         desired = build_desired(loaded, inputs)
         meta = ProjectMeta(addressing=_addressing(desired), files=tuple(str(f) for f in loaded.files))
@@ -215,6 +216,16 @@ def _external_addresses(loaded: LoadedProject, host: Host) -> dict[str, list[str
     if issues:
         raise SpecError(issues)
     return result
+
+
+def _oneoff_addresses(store: ProjectStore) -> dict[str, list[str]]:
+    """The networks `run`'s containers are on: their addresses stay theirs while they exist."""
+    reserved: dict[str, list[str]] = {}
+    for rid, stored in sorted(store.containers().items()):
+        if stored.record.oneoff:
+            for network in stored.record.networks:
+                reserved.setdefault(network, []).append(rid.name)
+    return reserved
 
 
 def _subnets_in_use(root: StateRoot, project: str, host: Host) -> list[InUse]:

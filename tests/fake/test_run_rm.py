@@ -169,3 +169,13 @@ def test_stats_rows_from_two_readings(project: Path, roots: api.Roots) -> None:
     assert by_name["shop"].Service == "(project)"
     host.processes.pop("shop-web-1")
     assert [r.Name for r in stats(layout, host, sleep=lambda _: None)] == ["shop-db-1"]
+
+
+def test_a_oneoff_keeps_its_address_when_up_scales_the_service(project: Path, roots: api.Roots) -> None:
+    host = FakeHost()
+    made = run_oneoff(load(project), RunRequest("web", no_deps=True), roots=roots, host=host, suffix="cd")
+    address = made.attachments[0].addresses[0]
+    scaled = api.up(load(project), api.UpOptions(scale={"web": 3}), roots=roots, host=host).desired
+    others = {a for c in scaled.containers.values() for att in c.attachments for a in att.addresses}
+    assert address not in others  # no new replica takes the one-off's address
+    assert len([c for c in scaled.containers.values() if c.service == "web"]) == 3
