@@ -104,7 +104,7 @@ VERB_MODULES = {
     "run": "run_cmd", "create": "create_cmd", "rm": "rm_cmd", "version": "version_cmd",
     "pause": "pause_cmd", "unpause": "pause_cmd", "wait": "wait_cmd", "cp": "cp_cmd",
     "stats": "stats_cmd", "events": "events_cmd", "attach": "attach_cmd", "scale": "scale_cmd",
-    "volumes": "volumes_cmd",
+    "volumes": "volumes_cmd", "watch": "watch_cmd",
 }  # fmt: skip
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
                         "--profile", "--root", "--parallel", "--ansi", "--progress"}  # fmt: skip

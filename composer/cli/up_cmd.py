@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -92,6 +93,9 @@ def register(app: typer.Typer) -> None:
         no_log_prefix: Annotated[bool, typer.Option("--no-log-prefix", help="No container prefix.")] = False,
         no_color: Annotated[bool, typer.Option("--no-color", help="Monochrome output.")] = False,
         quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without progress.")] = False,
+        watch: Annotated[
+            bool, typer.Option("--watch", "-w", help="Follow develop.watch rules while attached.")
+        ] = False,
         build: Annotated[bool, typer.Option("--build", help="Refused: composer does not build.")] = False,
         no_build: Annotated[bool, typer.Option("--no-build", help="Accepted: nothing is built.")] = False,
     ) -> None:
@@ -110,6 +114,8 @@ def register(app: typer.Typer) -> None:
         if build:
             raise ComposerError("up --build: composer does not build images", hint="use a pulled image")
         policy = AbortPolicy(abort_on_exit, abort_on_failure, exit_code_from)
+        if watch and (detach or wait):
+            raise ComposerError("--watch needs the foreground: it cannot go with -d or --wait")
         if policy.aborts and (detach or wait):
             raise ComposerError("--abort-on-container-exit, --abort-on-container-failure and --exit-code-from"
                                 " need the foreground: they cannot go with -d or --wait")  # fmt: skip
@@ -163,7 +169,13 @@ def register(app: typer.Typer) -> None:
             timestamps=timestamps, prefix=not no_log_prefix, colour=not no_color and opts.ansi != "never"
         )
         shown = _shown(result.desired, services or [], attach or [], no_attach or [], attach_dependencies)
-        raise typer.Exit(_attach(opts, project, result.desired, timeout, shown, policy, view))
+        stop_watching = _start_watch(opts, services or []) if watch else None
+        try:
+            code = _attach(opts, project, result.desired, timeout, shown, policy, view)
+        finally:
+            if stop_watching is not None:
+                stop_watching()
+        raise typer.Exit(code)
 
 
 def _inputs(opts: GlobalOptions) -> UpInputs | None:
@@ -205,6 +217,28 @@ class LogView:
     timestamps: bool = False
     prefix: bool = True
     colour: bool = True
+
+
+def _start_watch(opts: GlobalOptions, services: list[str]) -> Callable[[], None]:
+    """The develop.watch loop in a thread beside the logs; the function that ends it."""
+    import threading
+
+    from composer.cli.watch_cmd import run_watch
+    from composer.verbs.watch import rules_of
+
+    loaded = opts.load()
+    rules_of(loaded, services)  # a rule that cannot be honoured stops up here, not in the thread
+    done = threading.Event()
+    thread = threading.Thread(
+        target=run_watch, args=(opts, loaded, services), kwargs={"stop": done.is_set}, daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        done.set()
+        thread.join(timeout=2)
+
+    return stop
 
 
 def _without_pulls(sink: EventSink) -> EventSink:

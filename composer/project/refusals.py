@@ -92,9 +92,6 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("pre_stop", _uses("pre_stop"), "lifecycle hooks are not run yet", "remove the hook"),
     Refusal("pre_start", _uses("pre_start"), "lifecycle hooks are not run yet", "remove the hook"),
     Refusal(
-        "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
-    ),
-    Refusal(
         "platform",
         _uses("platform"),
         "composer runs images for the host's platform only and does not check `platform` yet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,24 @@ def test_a_oneoff_keeps_its_address_when_up_scales_the_service(project: Path, ro
     others = {a for c in scaled.containers.values() for att in c.attachments for a in att.addresses}
     assert address not in others  # no new replica takes the one-off's address
     assert len([c for c in scaled.containers.values() if c.service == "web"]) == 3
+
+
+def test_watch_steps_run_on_the_running_containers(project: Path, roots: api.Roots, tmp_path: Path) -> None:
+    from composer.verbs.watch import WatchRule, apply_steps, plan_steps
+
+    host = FakeHost()
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    layout = StateRoot(roots.state).project("shop")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.js").write_text("x")
+    rules = [WatchRule("web", str(src), "sync+restart", target="/app")]
+    host.calls.clear()
+    apply_steps(
+        layout, host, plan_steps(rules, [str(src / "a.js"), str(src / "b.js")], exists=os.path.exists)
+    )
+    assert host.calls[:2] == [
+        f"copy_to_container {src / 'a.js'} shop-web-1:/app/a.js",  # a.js is there: synced
+        "exec_in_container shop-web-1 rm -rf /app/b.js",  # b.js is gone: removed in the container
+    ]
+    assert "stop_container shop-web-1" in host.calls and "start_existing shop-web-1" in host.calls

@@ -19,7 +19,7 @@ it cannot know finished.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
@@ -183,6 +183,12 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
 
     def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
         """``cp SRC SERVICE:DEST``: SRC ``-`` reads a tar stream from ``request.stream``."""
+        ...
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        """Batches of changed paths beneath ``paths`` (``watch``), each after ``debounce`` quiet seconds."""
         ...
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...

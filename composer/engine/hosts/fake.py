@@ -13,7 +13,7 @@ converges and that ``down`` leaves nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +108,7 @@ class FakeHost:
     exec_exit_code: int = 0
     paused: set[str] = field(default_factory=set)  # container names frozen by pause
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # name -> what stats reads, in turn
+    file_batches: list[list[str]] = field(default_factory=list)  # what watch_files reports, in turn
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -311,6 +312,12 @@ class FakeHost:
         self._step(f"copy_to_container {request.host_path} {name}:{request.container_path}")
         if name not in self.processes:
             raise HostError(f"fake: container {name} is not running")
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        while self.file_batches and not stop():
+            yield self.file_batches.pop(0)
 
     def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None:
         self._step(f"kill_container {name} {signal}")

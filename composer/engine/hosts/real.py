@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -390,6 +390,17 @@ class RealHost:
             options,
             request.stream,
         )
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        from composer.kernel.inotify import TreeWatcher
+
+        watcher = TreeWatcher(paths)
+        try:
+            yield from watcher.batches(debounce=debounce, stop=stop)
+        finally:
+            watcher.close()
 
     @staticmethod
     def _running_pid(layout: ProjectLayout, name: str) -> int:
