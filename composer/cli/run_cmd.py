@@ -62,6 +62,11 @@ def register(app: typer.Typer) -> None:
         del no_tty, interactive, remove_orphans
         if build:
             raise ComposerError("run --build: composer does not build images", hint="use a pulled image")
+        if remove and detach:
+            raise ComposerError(
+                "run --rm with -d: with no daemon, nothing would remove the container when it exits",
+                hint="run it in the foreground with --rm, or remove it later with composer rm",
+            )
         opts = options(ctx)
         opts.refuse_dry_run("run")
         request = RunRequest(

@@ -26,7 +26,7 @@ def start(
 ) -> None:
     with project_lock(layout) as store:
         require_containers(store)
-        for target in targets(store, services):
+        for target in targets(store, services, oneoffs=False):
             if host.container_status(layout, target.name).state in ("running", "paused"):
                 continue
             events(Event(container_id(target.name), "Starting"))
@@ -44,7 +44,7 @@ def stop(
 ) -> None:
     with project_lock(layout) as store:
         require_containers(store)
-        _stop_all(store, host, list(reversed(targets(store, services))), timeout, events)
+        _stop_all(store, host, list(reversed(targets(store, services, oneoffs=False))), timeout, events)
 
 
 def _stop_all(
@@ -89,7 +89,7 @@ def kill(
 ) -> None:
     store = read_store(layout)
     require_containers(store)
-    for target in targets(store, services):
+    for target in targets(store, services, oneoffs=False):
         if host.container_status(layout, target.name).state != "running":
             continue
         host.kill_container(layout, target.name, sig)
@@ -117,7 +117,7 @@ def _freeze(
     store = read_store(layout)
     require_containers(store)
     done: list[str] = []
-    for target in targets(store, services):
+    for target in targets(store, services, oneoffs=False):
         state = host.container_status(layout, target.name).state
         if state != ("running" if pausing else "paused"):
             continue

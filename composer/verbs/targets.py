@@ -18,12 +18,13 @@ class Target:
     oneoff: bool = False  # a `run` container
 
 
-def targets(store: ProjectStore, services: Sequence[str] = ()) -> list[Target]:
-    """The project's complete containers, of ``services`` (all when empty), in start order."""
+def targets(store: ProjectStore, services: Sequence[str] = (), *, oneoffs: bool = True) -> list[Target]:
+    """The project's complete containers, of ``services`` (all when empty), in start order;
+    ``run``'s containers only with ``oneoffs`` (start, stop, restart, kill and pause leave them)."""
     found = [
         Target(rid.name, s.record.service, s.record.number, s.record.depends_on, s.record.oneoff)
         for rid, s in sorted(store.containers().items())
-        if s.complete
+        if s.complete and (oneoffs or not s.record.oneoff)
     ]
     known = {t.service for t in found}
     unknown = [s for s in services if s not in known]

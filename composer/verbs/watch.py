@@ -172,8 +172,8 @@ def apply_steps(
             events(Event(f"service:{step.service}", "Restarting", "develop.watch"))
             lifecycle.restart(layout, host, [step.service])
             continue
-        for target in targets(store, [step.service]):
-            if target.oneoff or host.container_status(layout, target.name).state != "running":
+        for target in targets(store, [step.service], oneoffs=False):
+            if host.container_status(layout, target.name).state != "running":
                 continue
             _apply_one(layout, host, target.name, step)
             events(Event(container_id(target.name), "Updated", f"{step.kind} {step.container_path}".rstrip()))

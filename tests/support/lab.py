@@ -96,10 +96,13 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
+    """``composer/<project>`` anywhere in every hierarchy; folders that other tests remove while
+    this walks are skipped (os.walk ignores them, where Path.glob raises)."""
     found = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        for candidate in base.glob(f"**/composer/{project}"):
-            found.append(str(candidate))
+        for folder, subfolders, _ in os.walk(base):
+            if os.path.basename(folder) == "composer" and project in subfolders:
+                found.append(os.path.join(folder, project))
     return found
 
 

@@ -59,6 +59,10 @@ def test_run_detached_no_deps_name_and_down_removes_it(lab: Lab) -> None:
     lab.composer("up", "-d")  # the one-off is neither an orphan nor scaled away
     assert set(_rows(lab)) == {"vb-run-job", "vb-run-db-1", "vb-run-app-1"}
     assert lab.exec("vb-run", "app", "true").returncode == 0  # exec picks the service's own container
+    lab.composer("stop", "-t", "1")  # the service containers; the one-off is left
+    assert {n: r["State"] for n, r in _rows(lab).items()}["vb-run-job"] == "running"
+    refused = lab.composer("run", "-d", "--rm", "app", check=False)
+    assert refused.returncode == 1 and "nothing would remove" in refused.stderr
     lab.composer("down")
     assert project_leftovers(lab.root, "vb-run") == []
 
