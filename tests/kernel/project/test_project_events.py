@@ -32,8 +32,12 @@ links:
 def test_events_json(lab: Lab) -> None:
     lab.write(PROJECT)
     watcher = lab.popen("-p", "vb-events", "events", "--json")
-    time.sleep(1.0)  # it has taken its first reading
-    lab.composer("up", "-d", "--wait")
+    time.sleep(4.0)  # it has started and taken its first reading (a loaded machine starts Python slowly)
+    lab.composer("up", "-d")
+    deadline = time.monotonic() + 60
+    while next(r["Health"] for r in lab.ps("vb-events") if r["Service"] == "r1") != "healthy":
+        assert time.monotonic() < deadline, lab.ps("vb-events")
+        time.sleep(0.3)
     lab.composer("pause", "r2")
     lab.composer("unpause", "r2")
     lab.composer("kill", "r2")

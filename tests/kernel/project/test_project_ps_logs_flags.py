@@ -17,7 +17,7 @@ name: vb-ps
 services:
   web:
     rootfs: ROOTFS
-    command: [sh, -c, "trap 'exit 0' TERM; echo early; sleep 1.2; echo late; sleep 3600 & wait"]
+    command: [sh, -c, "trap 'exit 0' TERM; echo early; sleep 3; echo late; sleep 3600 & wait"]
     scale: 2
   done:
     rootfs: ROOTFS
@@ -32,10 +32,14 @@ def _ps(lab: Lab, *args: str) -> list[str]:
 def test_ps_flags(lab: Lab) -> None:
     lab.write(PROJECT)
     lab.composer("up", "-d")
-    time.sleep(0.5)
+    while "vb-ps-done-1" not in _ps(lab, "-q", "--status", "exited"):
+        time.sleep(0.1)
     assert _ps(lab, "-q") == ["vb-ps-web-1", "vb-ps-web-2"]
     assert _ps(lab, "-a", "--services") == ["done", "web"]
-    assert _ps(lab, "--status", "exited") == _ps(lab, "-a", "--filter", "status=exited")
+    assert _ps(lab, "-q", "--status", "exited") == _ps(lab, "-q", "-a", "--filter", "status=exited")
+    assert _ps(lab, "-q", "--status", "running", "--status", "exited") == [
+        "vb-ps-done-1", "vb-ps-web-1", "vb-ps-web-2",
+    ]  # fmt: skip
     assert _ps(lab, "--status", "exited", "--format", "{{.Name}} {{.ExitCode}}") == ["vb-ps-done-1 2"]
     table = _ps(lab, "--format", "table {{.Service}}\\t{{.State}}")
     assert table[0].split() == ["SERVICE", "STATE"] and table[1].split() == ["web", "running"]
@@ -49,9 +53,11 @@ def test_ps_flags(lab: Lab) -> None:
 def test_logs_flags(lab: Lab) -> None:
     lab.write(PROJECT)
     lab.composer("up", "-d")
-    time.sleep(0.6)
+    while "early" not in lab.composer("logs", "--index", "1", "web").stdout:
+        time.sleep(0.1)
     middle = datetime.now(UTC).isoformat()
-    time.sleep(1.2)
+    while lab.composer("logs", "web").stdout.count("late") < 2:
+        time.sleep(0.2)
     both = lab.composer("logs", "--no-log-prefix", "--index", "2", "web").stdout.splitlines()
     assert both == ["early", "late"]
     assert lab.composer(
