@@ -20,7 +20,7 @@ services:
     volumes: [data:/data]
   job:
     rootfs: ROOTFS
-    command: [sh, -c, "echo before; sleep 4; echo after; echo err-after >&2; exit 7"]
+    command: [sh, -c, "echo before; sleep 8; echo after; echo err-after >&2; exit 7"]
 volumes:
   data: {}
   spare: {}

@@ -27,7 +27,7 @@ services:
 """
 
 
-def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+def _until(check: Callable[[], bool], timeout: float = 45.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
