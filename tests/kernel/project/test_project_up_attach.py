@@ -76,3 +76,27 @@ def test_up_service_no_deps_and_abort_with_detach_refused(lab: Lab) -> None:
     assert after["tests"]["State"] == "created"
     lab.composer("down")
     assert project_leftovers(lab.root, "vb-attach") == []
+
+
+ONE_SHOT = """\
+name: vb-attach
+services:
+  migrate:
+    rootfs: ROOTFS
+    command: [sh, -c, "echo migrated; exit 0"]
+  app:
+    rootfs: ROOTFS
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+    depends_on: {migrate: {condition: service_completed_successfully}}
+"""
+
+
+def test_up_wait_counts_a_completed_one_shot_as_ready(lab: Lab) -> None:
+    lab.write(ONE_SHOT)
+    lab.composer("up", "--wait", "--wait-timeout", "60")  # exit 0: migrate completed, app runs
+    assert _states(lab) == {"migrate": ("exited", 0), "app": ("running", 0)}
+    lab.composer("down")
+    lab.write(ONE_SHOT.replace('exit 0"]\n  app', 'exit 3"]\n  app'))
+    failed = lab.composer("up", "--wait", "--wait-timeout", "60", check=False)
+    assert failed.returncode != 0 and "migrate" in failed.stderr
+    lab.composer("down")
