@@ -92,7 +92,6 @@ def oneoff_service(svc: ServiceSpec, request: RunRequest, name: str, project_dir
     }  # fmt: skip
     update: dict[str, Any] = {
         "container_name": name,
-        "hostname": svc.hostname,
         "restart": "no",
         "scale": None,
         "deploy": svc.deploy.model_copy(update={"replicas": None}) if svc.deploy else None,

@@ -67,6 +67,8 @@ def test_oneoff_service_drops_ports_aliases_static_addresses_and_restart(project
         "n", loaded.project_directory,
     )  # fmt: skip
     assert len(kept.ports) == 1 and kept.networks["default"].aliases == ["www"] and not kept.depends_on
+    scaled = loaded.spec.services["web"].model_copy(update={"scale": 3})
+    assert oneoff_service(scaled, request, "n", loaded.project_directory).replicas == 1  # one container
 
 
 def test_bad_flag_values_are_reported_not_raised(project: Path) -> None:
