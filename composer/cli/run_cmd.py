@@ -53,8 +53,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Run a one-off command in a new container of a service; its exit status becomes composer's."""
+        import dataclasses
+
         from composer.cli.context import options
-        from composer.engine.run import RunRequest, run_oneoff
+        from composer.engine.executor import PlanFailed
+        from composer.engine.run import RunRequest, oneoff_name, run_oneoff
         from composer.errors import ComposerError
         from composer.kernel.privileges import require_root
 
@@ -85,9 +88,12 @@ def register(app: typer.Typer) -> None:
             name=name,
         )
         loaded = opts.load()
+        request = dataclasses.replace(request, name=name or oneoff_name(loaded.name, service))
         sink, close = opts.sink("quiet" if quiet_pull or not detach else None)
         try:
             made = run_oneoff(loaded, request, roots=opts.roots(), host=opts.host(), events=sink)
+        except PlanFailed as error:
+            raise typer.Exit(_failed_start(opts, loaded.name, request.name or "", error, remove)) from None
         finally:
             close()
         if detach:
@@ -106,6 +112,29 @@ def environment(items: list[str]) -> dict[str, str]:
         elif key in os.environ:
             result[key] = os.environ[key]
     return result
+
+
+def _failed_start(opts: GlobalOptions, project: str, name: str, error: Exception, remove: bool) -> int:
+    """The one-off could not start (no such program, ...): docker's status for that (127), after --rm.
+
+    Any other failure (a dependency, the network) is raised as it is.
+    """
+    from composer.engine.executor import PlanFailed
+    from composer.engine.plan import Verb
+    from composer.model.ids import container_id
+
+    assert isinstance(error, PlanFailed)
+    ours = [a for a, _ in error.failures if a.rid == container_id(name) and a.verb is Verb.START]
+    layout, host = opts.root().project(project), opts.host()
+    status = host.container_status(layout, name)
+    if not ours or status.exit_code is None:
+        raise error
+    sys.stderr.write(f"error: {error.render()}\n")
+    if remove:
+        from composer.engine.remove import remove_containers
+
+        remove_containers(project, [name], roots=opts.roots(), host=host)
+    return status.exit_code
 
 
 def _follow(opts: GlobalOptions, project: str, name: str, remove: bool) -> int:

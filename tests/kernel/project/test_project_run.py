@@ -108,3 +108,13 @@ def test_version(lab: Lab) -> None:
     assert lab.composer("version", "--short").stdout.strip() == __version__
     assert json.loads(lab.composer("version", "--format", "json").stdout) == {"version": __version__}
     assert lab.composer("version", "--format", "xml", check=False).returncode == 2
+
+
+def test_run_of_a_missing_command_fails_like_docker_and_rm_still_removes(lab: Lab) -> None:
+    lab.write(PROJECT)
+    result = lab.composer("run", "--rm", "--no-deps", "app", "/no/such/program", check=False)
+    assert result.returncode in (126, 127), (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert _rows(lab) == {}  # --rm removed it, failed start or not
+    lab.composer("down")
+    assert project_leftovers(lab.root, "vb-run") == []
