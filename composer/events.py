@@ -15,7 +15,7 @@ Status = Literal[
     "Pulling", "Pulled",
     "Creating", "Created", "Starting", "Started", "Waiting", "Healthy", "Exited",
     "Stopping", "Stopped", "Removing", "Removed", "Restarting", "Recreate",
-    "Running", "Updating", "Updated", "Warning", "Error", "Info",
+    "Running", "Updating", "Updated", "Warning", "Error", "Info", "Paused", "Unpaused",
 ]  # fmt: skip
 
 

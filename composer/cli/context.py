@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from composer.engine.hosts.base import Host
     from composer.engine.options import Roots
+    from composer.events import EventSink
     from composer.project.loader import LoadedProject
     from composer.store.layout import ProjectLayout, StateRoot
 
@@ -29,6 +31,25 @@ class GlobalOptions:
     state_root: Path = field(default_factory=lambda: _default_roots()[0])
     image_root: Path = field(default_factory=lambda: _default_roots()[1])
     debug: bool = False
+    dry_run: bool = False  # the global --dry-run: verbs that can plan print the plan, the others refuse
+    parallel: int | None = None  # the global --parallel: actions at once for up, down, create, rm
+    ansi: str = "auto"  # never, always, auto: colours and the live display
+    progress: str | None = None  # the global --progress, the default of every verb's own
+
+    def sink(self, mode: str | None = None) -> tuple[EventSink, Callable[[], None]]:
+        """The progress display for ``mode`` (the verb's own), else the global --progress, else auto."""
+        from composer.cli.progress import make_sink
+
+        return make_sink(mode or self.progress or "auto", ansi=self.ansi)
+
+    def refuse_dry_run(self, verb: str) -> None:
+        """Verbs with no plan to show cannot pretend: --dry-run is an error there, not ignored."""
+        if self.dry_run:
+            from composer.errors import ComposerError
+
+            raise ComposerError(
+                f"{verb} has no dry-run mode", hint="--dry-run works with up, down, create and rm"
+            )
 
     def load(self) -> LoadedProject:
         """Load and validate the project the options point at (raises SpecError)."""

@@ -20,10 +20,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--remove-orphans", help="Accepted for compatibility: down removes all containers."),
         ] = False,
-        parallel: Annotated[int, typer.Option("--parallel", help="Actions run at once.")] = 32,
+        parallel: Annotated[int | None, typer.Option("--parallel", help="Actions run at once.")] = None,
         progress: Annotated[
-            str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
-        ] = "auto",
+            str | None, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="Same as --progress quiet.")] = False,
         on_host: Annotated[
             str | None, typer.Option("--host", help="Of a lab split across hosts: this machine's host.")
@@ -31,21 +31,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop and remove containers, links, networks, cgroups and state (-v: named volumes)."""
         from composer.cli.context import options
-        from composer.cli.progress import make_sink
         from composer.engine.down import down as down_project
         from composer.engine.options import DownOptions
         from composer.errors import ComposerError
 
         opts = options(ctx)
+        dry_run = dry_run or opts.dry_run
         if not dry_run:
             opts.enter("down")
         project = opts.project()
-        sink, close = make_sink("quiet" if quiet else progress)
+        sink, close = opts.sink("quiet" if quiet else progress)
         try:
             result = down_project(
                 project,
                 DownOptions(
-                    dry_run=dry_run, volumes=volumes, timeout=timeout, parallel=parallel, host=on_host
+                    dry_run=dry_run,
+                    volumes=volumes,
+                    timeout=timeout,
+                    parallel=parallel or opts.parallel or 32,
+                    host=on_host,
                 ),
                 roots=opts.roots(),
                 events=sink,

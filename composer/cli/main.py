@@ -53,6 +53,14 @@ def main(
         typer.Option("--root", help="State root (default /run/composer, or $COMPOSER_ROOT)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be done; change nothing.")
+    ] = False,
+    parallel: Annotated[int | None, typer.Option("--parallel", help="Actions run at once.")] = None,
+    ansi: Annotated[str, typer.Option("--ansi", help="Control characters: never, always, auto.")] = "auto",
+    progress: Annotated[
+        str | None, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -64,10 +72,20 @@ def main(
         env_files=list(env_file or []),
         profiles=list(profile or []) or _profiles_from_env(),
         debug=debug,
+        dry_run=dry_run,
+        parallel=parallel,
+        ansi=_ansi(ansi),
+        progress=progress,
     )
     if root is not None:
         opts.state_root = root
     ctx.obj = opts
+
+
+def _ansi(value: str) -> str:
+    if value not in ("never", "always", "auto"):
+        raise typer.BadParameter(f"{value!r}: expected never, always or auto", param_hint="--ansi")
+    return value
 
 
 def _profiles_from_env() -> list[str]:
@@ -84,10 +102,14 @@ VERB_MODULES = {
     "port": "port_cmd", "network": "network_cmd", "pull": "pull_cmd", "images": "images_cmd",
     "rmi": "images_cmd", "image": "images_cmd", "login": "login_cmd", "logout": "login_cmd",
     "unshare": "unshare_cmd",
+    "run": "run_cmd", "create": "create_cmd", "rm": "rm_cmd", "version": "version_cmd",
+    "pause": "pause_cmd", "unpause": "pause_cmd", "wait": "wait_cmd", "cp": "cp_cmd",
+    "stats": "stats_cmd", "events": "events_cmd", "attach": "attach_cmd", "scale": "scale_cmd",
+    "volumes": "volumes_cmd", "watch": "watch_cmd",
 }  # fmt: skip
 VERB_MODULES["convert"] = "convert_cmd"
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
-                        "--profile", "--root"}  # fmt: skip
+                        "--profile", "--root", "--parallel", "--ansi", "--progress"}  # fmt: skip
 
 
 def verb_in(argv: list[str]) -> str | None:

@@ -16,15 +16,29 @@ _STYLES = {
 }  # fmt: skip
 
 
-def make_sink(mode: str, stream: TextIO | None = None) -> tuple[EventSink, Callable[[], None]]:
-    """An event sink for ``--progress MODE`` (auto, tty, plain, json, quiet) and a function closing it."""
+MODES = ("auto", "tty", "plain", "json", "quiet")
+
+
+def make_sink(
+    mode: str, stream: TextIO | None = None, *, ansi: str = "auto"
+) -> tuple[EventSink, Callable[[], None]]:
+    """An event sink for ``--progress MODE`` (auto, tty, plain, json, quiet) and a function closing it.
+
+    ``ansi`` (the global ``--ansi``): ``never`` prints plain lines even on a terminal, ``always`` the
+    live display even when not on one.
+    """
+    if mode not in MODES:
+        from composer.errors import ComposerError
+
+        raise ComposerError(f"--progress {mode!r}: expected one of {', '.join(MODES)}")
     out = stream or sys.stderr
     if mode == "quiet":
         return (lambda _e: None), (lambda: None)
     if mode == "json":
         return _locked(lambda e: out.write(json.dumps(_as_json(e)) + "\n")), out.flush
-    if mode in ("tty", "auto") and out.isatty():
-        return _rich_sink(out)
+    styled = ansi == "always" or (ansi != "never" and out.isatty())
+    if mode in ("tty", "auto") and styled:
+        return _rich_sink(out, force=ansi == "always")
     return _locked(lambda e: out.write(_plain(e) + "\n")), out.flush
 
 
@@ -47,11 +61,11 @@ def _plain(event: Event) -> str:
     return f"{event.kind.capitalize()} {event.name} {event.status}{text}"
 
 
-def _rich_sink(out: TextIO) -> tuple[EventSink, Callable[[], None]]:
+def _rich_sink(out: TextIO, *, force: bool = False) -> tuple[EventSink, Callable[[], None]]:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False)
+    console = Console(file=out, highlight=False, force_terminal=True if force else None)
 
     def write(event: Event) -> None:
         line = Text(" ✔ " if event.status in _STYLES and _STYLES[event.status] == "green" else " ⠿ ")

@@ -336,6 +336,7 @@ def _container_record(container: DesiredContainer, veths: tuple[str, ...]) -> Co
         ports=tuple(
             PortRecord(p.host_ip, p.host_port, p.container_port, p.protocol) for p in container.ports
         ),
+        oneoff=container.oneoff,
     )
 
 

@@ -64,7 +64,7 @@ class ObservedContainer:
 
     @property
     def running(self) -> bool:
-        return self.state in ("running", "restarting")
+        return self.state in ("running", "restarting", "paused")
 
     @property
     def complete(self) -> bool:

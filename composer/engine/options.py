@@ -37,11 +37,16 @@ class UpOptions:
     pull: str | None = None  # overrides every service's pull_policy
     host: str | None = None  # of a lab split across hosts: make only this host's part
     strict_limits: bool = False  # a limit the host cannot hold (rootless) is an error, not a note
+    no_deps: bool = False  # only ``services``, not what they depend on
+    recreate_dependencies: bool = False  # --always-recreate-deps
 
     @property
     def plain(self) -> bool:
         """An ``up`` whose desired state depends on the project alone (so the fast path may store it)."""
-        return not (self.services or self.scale or self.dry_run or self.no_start or self.pull or self.host)
+        return not (
+            self.services or self.scale or self.dry_run or self.no_start or self.pull or self.no_deps
+            or self.recreate_dependencies or self.host
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

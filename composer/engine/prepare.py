@@ -49,6 +49,8 @@ def desired_state(
     services = selected_services(loaded, options.services)
     if options.host is not None:
         services = _services_on(loaded, options.host, services)
+    if options.no_deps and options.services:
+        services = sorted(set(options.services))
     _warn_missing_optional(loaded, events)
     images = _images(loaded, services, host, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, host)
@@ -66,6 +68,7 @@ def desired_state(
             rootfs_layers=rootfs_layers,
             external_addresses=_external_addresses(loaded, host),
             elsewhere=_elsewhere(loaded, options.host),
+            reserved=_oneoff_addresses(store),
         )
         desired = build_desired(loaded, inputs)
         meta = ProjectMeta(
@@ -257,6 +260,16 @@ def _external_addresses(loaded: LoadedProject, host: Host) -> dict[str, list[str
     if issues:
         raise SpecError(issues)
     return result
+
+
+def _oneoff_addresses(store: ProjectStore) -> dict[str, list[str]]:
+    """The networks `run`'s containers are on: their addresses stay theirs while they exist."""
+    reserved: dict[str, list[str]] = {}
+    for rid, stored in sorted(store.containers().items()):
+        if stored.record.oneoff:
+            for network in stored.record.networks:
+                reserved.setdefault(network, []).append(rid.name)
+    return reserved
 
 
 def _subnets_in_use(root: StateRoot, project: str, host: Host) -> list[InUse]:

@@ -28,6 +28,8 @@ The rules, resource by resource (each action carries its cause):
 * What is recorded but no longer desired is removed: scale-down removes the
   highest numbers; containers of services gone from the file (orphans) only
   with ``--remove-orphans``, otherwise a note says so.
+* Containers of ``composer run`` (one-offs) are left alone by ``up``;
+  ``rm`` and ``down`` remove them.
 * ``down`` is ``reconcile(DesiredState.empty(), observed)``: everything goes,
   dependents stopped before their dependencies, links before containers,
   containers before networks.
@@ -54,6 +56,9 @@ from composer.model.restart import RestartPolicy
 @dataclass(frozen=True)
 class ReconcileOptions:
     force_recreate: bool = False
+    recreate_services: frozenset[str] = (
+        frozenset()
+    )  # recreated like --force-recreate (--always-recreate-deps)
     no_recreate: bool = False
     remove_orphans: bool = False
     remove_volumes: bool = False  # down -v
@@ -148,6 +153,8 @@ def _container_cause(
         return ""
     if options.force_recreate:
         return "--force-recreate"
+    if container.service in options.recreate_services:
+        return "--always-recreate-deps"
     if seen.config_hash != container.config_hash:
         return "config hash changed"
     if seen.image_id != container.image_id:
@@ -327,8 +334,8 @@ def _plan_removals(
     services = {c.service for c in desired.containers.values()}
     orphans: list[str] = []
     for rid, seen in sorted(observed.containers.items()):
-        if rid in desired.containers or seen.service in desired.untouched_services:
-            continue
+        if rid in desired.containers or seen.service in desired.untouched_services or seen.record.oneoff:
+            continue  # a `run` container is neither scaled nor an orphan: rm or down removes it
         if seen.service in services:
             _remove_container(plan, seen, "scaled down")
         elif options.remove_orphans:

@@ -81,7 +81,7 @@ def up(
     with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
         desired = desired_state(loaded, options, store, host, events, pull=not options.dry_run)
         observed = observe(store, host, desired)
-        plan = reconcile(desired, observed, reconcile_options(options))
+        plan = reconcile(desired, observed, reconcile_options(options, desired))
         check_host(loaded, desired, observed, plan, host)
         notes = limit_notes(desired, plan, host, strict=options.strict_limits)
         if notes:
@@ -132,9 +132,13 @@ def _missing_sources(loaded: LoadedProject) -> list[SpecIssue]:
     return issues
 
 
-def reconcile_options(options: UpOptions) -> ReconcileOptions:
+def reconcile_options(options: UpOptions, desired: DesiredState | None = None) -> ReconcileOptions:
+    dependencies: frozenset[str] = frozenset()
+    if options.recreate_dependencies and desired is not None:
+        dependencies = frozenset(d for c in desired.containers.values() for d in c.depends_on)
     return ReconcileOptions(
         force_recreate=options.force_recreate,
+        recreate_services=dependencies,
         no_recreate=options.no_recreate,
         remove_orphans=options.remove_orphans,
         start=not options.no_start,

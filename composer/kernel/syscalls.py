@@ -277,3 +277,16 @@ def mount_setattr(dirfd: int, path: str | bytes, flags: int, attr_set: int, attr
             attr, ctypes.c_size_t(32),
         )
     )  # fmt: skip
+
+
+# inotify (composer watch)
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+
+
+def inotify_init1(flags: int = IN_NONBLOCK | IN_CLOEXEC) -> int:
+    return int(_check(_libc.inotify_init1(ctypes.c_int(flags))))
+
+
+def inotify_add_watch(fd: int, path: str | bytes, mask: int) -> int:
+    return int(_check(_libc.inotify_add_watch(ctypes.c_int(fd), _path(path), ctypes.c_uint32(mask))))

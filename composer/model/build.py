@@ -112,6 +112,8 @@ class BuildInputs:
     rootfs_layers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> lower dirs
     external_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)  # network -> bridge CIDRs
     elsewhere: frozenset[str] = frozenset()  # services another host of a split lab makes: no container here
+    # network -> containers outside the file that hold addresses on it (`run`'s one-offs): they keep them
+    reserved: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
@@ -208,6 +210,10 @@ def _plan_addressing(
                 static4 = attach.ipv4_address if number == 1 else None
                 static6 = attach.ipv6_address if number == 1 else None
                 endpoints[net_name].append(EndpointRequest(name, static4, static6))
+    planned = {e.container for requests_of in endpoints.values() for e in requests_of}
+    for net_name, holders in inputs.reserved.items():
+        if net_name in endpoints:
+            endpoints[net_name] += [EndpointRequest(n, None, None) for n in holders if n not in planned]
     external = {
         str(ipaddress.ip_interface(cidr).network)
         for cidrs in inputs.external_addresses.values()

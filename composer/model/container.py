@@ -283,6 +283,11 @@ class ContainerFiles:
         return self.folder / "fifos"
 
     @property
+    def paused(self) -> Path:
+        """Present while ``composer pause`` holds the container frozen."""
+        return self.folder / "paused"
+
+    @property
     def stdout_fifo(self) -> Path:
         return self.fifos / "stdout.fifo"
 

@@ -112,6 +112,7 @@ class DesiredContainer:
     depends_on: Mapping[str, Dependency]
     restart: str
     health: HealthCheck | None
+    oneoff: bool = False  # a `composer run` container of ``service``
 
     @property
     def owns_netns(self) -> bool:

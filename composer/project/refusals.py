@@ -93,9 +93,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove the hook",
     ),
     Refusal(
-        "develop", _uses("develop"), "`develop.watch` needs `composer watch`, not there yet", "remove it"
-    ),
-    Refusal(
         "runtime",
         lambda service: service.runtime not in (None, "runc"),
         "composer is its own runc-like runtime; other OCI runtimes cannot be used",

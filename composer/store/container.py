@@ -17,7 +17,7 @@ from composer.model.container import ContainerConfig, ContainerFiles
 from composer.model.health import HealthCheck
 from composer.store.files import atomic_write
 
-State = Literal["created", "running", "restarting", "exited", "dead"]
+State = Literal["created", "running", "restarting", "paused", "exited", "dead"]
 Health = Literal["", "starting", "healthy", "unhealthy"]
 SUPERVISED_VERSION = 2
 LOG_MAX_SIZE = 10 * 1024 * 1024
@@ -111,11 +111,14 @@ class ContainerFolder:
 def live_status(folder: ContainerFolder) -> ContainerStatus:
     """The recorded status, corrected when it says running but the process is gone.
 
-    That happens when the process ended and no supervisor was there to record it.
+    That happens when the process ended and no supervisor was there to record it.  A running
+    container that ``pause`` froze shows as paused (the supervisor does not know of pauses).
     """
     status = folder.read_status()
     if status.state == "running" and not is_alive(status):
         status.state = "exited"
+    elif status.state == "running" and folder.files.paused.exists():
+        status.state = "paused"
     return status
 
 

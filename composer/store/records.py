@@ -73,6 +73,7 @@ class ContainerRecord:
     networks: tuple[str, ...] = ()
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # network -> CIDRs
     ports: tuple[PortRecord, ...] = ()
+    oneoff: bool = False  # made by `composer run`: up leaves it alone, down removes it
 
     def with_cgroups(self, paths: Mapping[str, str]) -> ContainerRecord:
         return replace(self, sandbox=replace(self.sandbox, cgroup_paths=dict(paths)))
@@ -200,6 +201,7 @@ def _encode_container(record: ContainerRecord) -> dict[str, Any]:
             {"host_ip": p.host_ip, "host_port": p.host_port, "target": p.target, "protocol": p.protocol}
             for p in record.ports
         ],
+        **({"oneoff": True} if record.oneoff else {}),  # absent for service containers: older readers
     }
 
 
@@ -275,6 +277,7 @@ def _decode_container(raw: Mapping[str, Any]) -> ContainerRecord:
         networks=tuple(raw["networks"]),
         addresses={str(net): tuple(cidrs) for net, cidrs in raw["addresses"].items()},
         ports=tuple(_decode_port(p) for p in raw["ports"]),
+        oneoff=bool(raw.get("oneoff", False)),
     )
 
 

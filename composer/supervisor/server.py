@@ -516,6 +516,9 @@ class Supervisor:
             exit_code = 137
         with contextlib.suppress(Exception):
             self._cgroup_of(watched).kill_all(signal.SIGKILL)  # no orphan outlives its PID 1
+        if watched.cdir.name in self._logged:  # its last lines are in the log before it shows as exited
+            with contextlib.suppress(OSError):
+                self._logs.drain(watched.cdir.name)
         status.state = "exited"
         status.exit_code = exit_code
         status.oom_killed = oom

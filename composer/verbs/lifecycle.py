@@ -26,8 +26,8 @@ def start(
 ) -> None:
     with project_lock(layout) as store:
         require_containers(store)
-        for target in targets(store, services):
-            if host.container_status(layout, target.name).state == "running":
+        for target in targets(store, services, oneoffs=False):
+            if host.container_status(layout, target.name).state in ("running", "paused"):
                 continue
             events(Event(container_id(target.name), "Starting"))
             host.start_existing(layout, target.name)
@@ -44,7 +44,7 @@ def stop(
 ) -> None:
     with project_lock(layout) as store:
         require_containers(store)
-        _stop_all(store, host, list(reversed(targets(store, services))), timeout, events)
+        _stop_all(store, host, list(reversed(targets(store, services, oneoffs=False))), timeout, events)
 
 
 def _stop_all(
@@ -89,9 +89,42 @@ def kill(
 ) -> None:
     store = read_store(layout)
     require_containers(store)
-    for target in targets(store, services):
+    for target in targets(store, services, oneoffs=False):
         if host.container_status(layout, target.name).state != "running":
             continue
         host.kill_container(layout, target.name, sig)
         what: Status = "Stopped" if sig == signal.SIGKILL else "Info"
         events(Event(container_id(target.name), what, f"sent {signal.Signals(sig).name}"))
+
+
+def pause(
+    layout: ProjectLayout, host: Host, services: Sequence[str] = (), *, events: EventSink = discard
+) -> list[str]:
+    """Freeze the running containers of ``services`` (all when empty); the names paused."""
+    return _freeze(layout, host, services, events, pausing=True)
+
+
+def unpause(
+    layout: ProjectLayout, host: Host, services: Sequence[str] = (), *, events: EventSink = discard
+) -> list[str]:
+    """Thaw the paused containers of ``services`` (all when empty); the names unpaused."""
+    return _freeze(layout, host, services, events, pausing=False)
+
+
+def _freeze(
+    layout: ProjectLayout, host: Host, services: Sequence[str], events: EventSink, *, pausing: bool
+) -> list[str]:
+    store = read_store(layout)
+    require_containers(store)
+    done: list[str] = []
+    for target in targets(store, services, oneoffs=False):
+        state = host.container_status(layout, target.name).state
+        if state != ("running" if pausing else "paused"):
+            continue
+        if pausing:
+            host.pause_container(layout, target.name)
+        else:
+            host.unpause_container(layout, target.name)
+        events(Event(container_id(target.name), "Paused" if pausing else "Unpaused"))
+        done.append(target.name)
+    return done

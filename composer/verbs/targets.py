@@ -15,14 +15,16 @@ class Target:
     service: str
     number: int
     depends_on: tuple[str, ...]
+    oneoff: bool = False  # a `run` container
 
 
-def targets(store: ProjectStore, services: Sequence[str] = ()) -> list[Target]:
-    """The project's complete containers, of ``services`` (all when empty), in start order."""
+def targets(store: ProjectStore, services: Sequence[str] = (), *, oneoffs: bool = True) -> list[Target]:
+    """The project's complete containers, of ``services`` (all when empty), in start order;
+    ``run``'s containers only with ``oneoffs`` (start, stop, restart, kill and pause leave them)."""
     found = [
-        Target(rid.name, s.record.service, s.record.number, s.record.depends_on)
+        Target(rid.name, s.record.service, s.record.number, s.record.depends_on, s.record.oneoff)
         for rid, s in sorted(store.containers().items())
-        if s.complete
+        if s.complete and (oneoffs or not s.record.oneoff)
     ]
     known = {t.service for t in found}
     unknown = [s for s in services if s not in known]
@@ -61,7 +63,7 @@ def start_order(items: list[Target]) -> list[Target]:
 
 def find_container(store: ProjectStore, service: str, index: int = 1) -> Target:
     for target in targets(store, [service]):
-        if target.number == index:
+        if target.number == index and not target.oneoff:
             return target
     raise ComposerError(f"service {service} has no container number {index}")
 

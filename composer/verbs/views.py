@@ -47,7 +47,7 @@ def ps(
             continue
         status = host.container_status(layout, rid.name)
         state_name = status.state if stored.complete else "dead"
-        if not all_states and state_name not in ("running", "restarting"):
+        if not all_states and state_name not in ("running", "restarting", "paused"):
             continue
         rows.append(_row(layout, rid.name, stored, status, state_name))
     return rows
@@ -74,7 +74,7 @@ def _row(
         Health=status.health,
         ExitCode=status.exit_code or 0,
         Status=_status_text(status, state_name),
-        Pid=status.pid if state_name in ("running", "restarting") else 0,
+        Pid=status.pid if state_name in ("running", "restarting", "paused") else 0,
         OOMKilled=status.oom_killed,
         Command=_command(layout, name),
         Networks=networks,
@@ -96,6 +96,8 @@ def _status_text(status: ContainerStatus, state_name: str) -> str:
     if state_name == "running":
         health = f" ({status.health})" if status.health else ""
         return f"Up {_ago(now - status.started_at)}{health}"
+    if state_name == "paused":
+        return f"Up {_ago(now - status.started_at)} (Paused)"
     if state_name == "exited":
         oom = ", OOMKilled" if status.oom_killed else ""
         return f"Exited ({status.exit_code}{oom}) {_ago(now - status.finished_at)} ago"
@@ -192,3 +194,32 @@ def top(layout: ProjectLayout, host: HostFacts, container: str) -> list[TopRow]:
         TopRow(p.user, p.pid, p.ppid, p.cpu_time, p.command)
         for p in host.container_processes(stored.record.sandbox.cgroup_paths)
     ]
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    Driver: str
+    Name: str
+    Mountpoint: str
+    Services: list[str]
+
+
+def volumes(layout: ProjectLayout, services: Sequence[str] = ()) -> list[VolumeRow]:
+    """The project's named volumes, with the services whose containers mount them."""
+    store = read_store(layout)
+    users: dict[str, set[str]] = {}
+    for rid, stored in store.containers().items():
+        try:
+            mounts = ContainerFolder(layout.container(rid.name)).read_supervised().config.mounts
+        except (FileNotFoundError, ValueError, KeyError):
+            continue
+        for mount in mounts:
+            if mount.kind == "volume":
+                users.setdefault(mount.source, set()).add(stored.record.service)
+    rows = []
+    for rid, volume in sorted(store.volumes().items()):
+        used_by = sorted(users.get(volume.record.path, set()))
+        if services and not set(services) & set(used_by):
+            continue
+        rows.append(VolumeRow("local", f"{layout.name}_{rid.name}", volume.record.path, used_by))
+    return rows

@@ -21,7 +21,11 @@ from tests.support.projects import write_project
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("verb", [["up", "-d"], ["down"], ["exec", "-T", "app", "true"], ["stop"]])
+@pytest.mark.parametrize(
+    "verb",
+    [["up", "-d"], ["down"], ["exec", "-T", "app", "true"], ["stop"], ["run", "--rm", "app"], ["create"],
+     ["rm", "-f"], ["pause"], ["unpause"], ["cp", "app:/x", "/tmp"], ["scale", "app=2"]],
+)  # fmt: skip
 def test_non_root_without_a_usable_state_root_gets_a_clear_message(tmp_path: Path, verb: list[str]) -> None:
     if os.geteuid() != 0:
         runner: list[str] = []

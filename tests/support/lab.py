@@ -96,16 +96,13 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
-    """``composer/<project>`` folders in every hierarchy; os.walk skips folders that vanish meanwhile
-    (other tests on this machine remove their cgroups while we look: glob raised FileNotFoundError)."""
+    """``composer/<project>`` anywhere in every hierarchy; folders that other tests remove while
+    this walks are skipped (os.walk ignores them, where Path.glob raises)."""
     found = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        for folder, _subfolders, _files in os.walk(base):
-            if (
-                os.path.basename(folder) == project
-                and os.path.basename(os.path.dirname(folder)) == "composer"
-            ):
-                found.append(folder)
+        for folder, subfolders, _ in os.walk(base):
+            if os.path.basename(folder) == "composer" and project in subfolders:
+                found.append(os.path.join(folder, project))
     return found
 
 

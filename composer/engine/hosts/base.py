@@ -19,12 +19,13 @@ it cannot know finished.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from composer.kernel.procfs import ProcessInfo
+from composer.kernel.stats import Sample
 from composer.model.desired import (
     DesiredContainer,
     DesiredInterface,
@@ -60,6 +61,11 @@ class HostFacts(Protocol):
 
     def netns_state(self, netns: str, sysctl_keys: Sequence[str]) -> NetnsState:
         """Links, addresses, routes and root qdiscs of a container's netns, and the sysctls asked for."""
+        ...
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        """``composer stats``: the container's counters now; the memory limit is the host's memory when
+        the container has none."""
         ...
 
 
@@ -120,6 +126,17 @@ class ExecRequest:
     tty: bool = False
 
 
+@dataclass(frozen=True)
+class CopyRequest:
+    """``composer cp``: a path in the container, one on the host, and how to copy."""
+
+    container_path: str
+    host_path: str  # "-": a tar stream on ``stream``
+    archive: bool = False  # -a: keep owners
+    follow_link: bool = False  # -L
+    stream: IO[bytes] | None = None
+
+
 class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
     """Everything the engine and the verbs ask of the machine."""
 
@@ -162,6 +179,26 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         ...
 
     def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None: ...
+
+    def pause_container(self, layout: ProjectLayout, name: str) -> None:
+        """Freeze every process of the container (cgroup freezer); it then shows as paused."""
+        ...
+
+    def unpause_container(self, layout: ProjectLayout, name: str) -> None: ...
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        """``cp SERVICE:SRC DEST``: DEST ``-`` writes a tar stream to ``request.stream``."""
+        ...
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        """``cp SRC SERVICE:DEST``: SRC ``-`` reads a tar stream from ``request.stream``."""
+        ...
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        """Batches of changed paths beneath ``paths`` (``watch``), each after ``debounce`` quiet seconds."""
+        ...
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...
 

@@ -13,14 +13,15 @@ converges and that ``down`` leaves nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.engine.hosts.base import ExecRequest, Host
+from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import HostError, ImageError
 from composer.kernel.procfs import ProcessInfo
+from composer.kernel.stats import Sample
 from composer.model.build import ImageLike
 from composer.model.desired import (
     DesiredContainer,
@@ -108,6 +109,9 @@ class FakeHost:
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
+    paused: set[str] = field(default_factory=set)  # container names frozen by pause
+    samples: dict[str, list[Sample]] = field(default_factory=dict)  # name -> what stats reads, in turn
+    file_batches: list[list[str]] = field(default_factory=list)  # what watch_files reports, in turn
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -143,6 +147,8 @@ class FakeHost:
             return ContainerStatus(name=name, state="exited", exit_code=self.exited[name])
         if pid is None:
             return ContainerStatus(name=name, state="exited" if name in self.sandboxes else "created")
+        if name in self.paused:
+            return ContainerStatus(name=name, state="paused", pid=pid)
         return ContainerStatus(
             name=name, state="running", pid=pid, health="healthy" if self.healthy else "starting"
         )
@@ -153,6 +159,12 @@ class FakeHost:
     def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
         names = [name for name, pid in self.processes.items() if f"/fake/{name}" in cgroup_paths.values()]
         return [ProcessInfo("root", self.processes[n], 0, "00:00:00", n) for n in names]
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        queue = self.samples.get(name)
+        if not queue:
+            return Sample(memory_limit=8 << 30)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def routed_subnets(self) -> Sequence[tuple[str, str]]:
         return list(self.routes)
@@ -249,6 +261,7 @@ class FakeHost:
 
     def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
         self._step(f"remove_sandbox {name}")
+        self.paused.discard(name)
         self.processes.pop(name, None)
         self.exited.pop(name, None)
         self.sandboxes.pop(name, None)
@@ -286,7 +299,34 @@ class FakeHost:
         if name not in self.processes:
             return
         self._step(f"stop_container {name}")
+        self.paused.discard(name)  # thawed first, as the real host does
         self.processes.pop(name, None)
+
+    def pause_container(self, layout: ProjectLayout, name: str) -> None:
+        self._step(f"pause_container {name}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+        self.paused.add(name)
+
+    def unpause_container(self, layout: ProjectLayout, name: str) -> None:
+        self._step(f"unpause_container {name}")
+        self.paused.discard(name)
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        self._step(f"copy_from_container {name}:{request.container_path} {request.host_path}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        self._step(f"copy_to_container {request.host_path} {name}:{request.container_path}")
+        if name not in self.processes:
+            raise HostError(f"fake: container {name} is not running")
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        while self.file_batches and not stop():
+            yield self.file_batches.pop(0)
 
     def kill_container(self, layout: ProjectLayout, name: str, signal: int) -> None:
         self._step(f"kill_container {name} {signal}")

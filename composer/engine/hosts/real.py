@@ -9,19 +9,21 @@ no-op ``up`` never loads them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import ipaddress
 import os
 import shutil
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from composer.engine.hosts.base import ExecRequest, Host
+from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import ProcessInfo, cgroup_processes
+from composer.kernel.stats import Sample
 from composer.model.container import ContainerConfig, HookConfig
 from composer.model.desired import (
     Attachment,
@@ -107,6 +109,18 @@ class RealHost:
 
     def container_processes(self, cgroup_paths: Mapping[str, str]) -> list[ProcessInfo]:
         return cgroup_processes(cgroup_paths)
+
+    def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
+        from composer.kernel.stats import host_memory, read_sample
+
+        folder = ContainerFolder(layout.container(name))
+        status = live_status(folder)
+        try:
+            paths = folder.read_supervised().cgroup_paths
+        except (FileNotFoundError, ValueError, KeyError):
+            return Sample(memory_limit=host_memory())
+        sample = read_sample(paths, status.pid if status.state in ("running", "paused") else 0)
+        return sample if sample.memory_limit else dataclasses.replace(sample, memory_limit=host_memory())
 
     def routed_subnets(self) -> Sequence[tuple[str, str]]:
         from composer.kernel.net.routes import host_routed_networks
@@ -392,6 +406,8 @@ class RealHost:
         status = folder.read_status()
         if not is_alive(status):
             return
+        if folder.files.paused.exists():  # a frozen process cannot act on its stop signal
+            self.unpause_container(layout, name)
         if hooks:
             self._pre_stop(layout, folder, status.pid)
         grace = timeout if timeout is not None else _grace(folder)
@@ -433,6 +449,67 @@ class RealHost:
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(status.pid, signal_number)
+
+    def pause_container(self, layout: ProjectLayout, name: str) -> None:
+        from composer.kernel.freezer import Freezer
+
+        folder = ContainerFolder(layout.container(name))
+        if not is_alive(folder.read_status()):
+            raise ContainerError(f"container {name} is not running", hint="start it with composer start")
+        folder.files.paused.touch()  # first: a pause cut short is undone by unpause or down
+        Freezer().freeze(folder.read_supervised().cgroup_paths, layout.name, name)
+
+    def unpause_container(self, layout: ProjectLayout, name: str) -> None:
+        from composer.kernel.freezer import Freezer
+
+        folder = ContainerFolder(layout.container(name))
+        with contextlib.suppress(FileNotFoundError):
+            Freezer().thaw(folder.read_supervised().cgroup_paths, layout.name, name)
+        folder.files.paused.unlink(missing_ok=True)
+
+    def copy_from_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        from composer.kernel.tarcopy import CopyOptions, copy_out
+
+        options = CopyOptions(archive=request.archive, follow_link=request.follow_link)
+        copy_out(
+            self._running_pid(layout, name),
+            request.container_path,
+            request.host_path,
+            options,
+            request.stream,
+        )
+
+    def copy_to_container(self, layout: ProjectLayout, name: str, request: CopyRequest) -> None:
+        from composer.kernel.tarcopy import CopyOptions, copy_in
+
+        options = CopyOptions(archive=request.archive, follow_link=request.follow_link)
+        copy_in(
+            self._running_pid(layout, name),
+            request.host_path,
+            request.container_path,
+            options,
+            request.stream,
+        )
+
+    def watch_files(
+        self, paths: Sequence[str], *, debounce: float, stop: Callable[[], bool]
+    ) -> Iterator[list[str]]:
+        from composer.kernel.inotify import TreeWatcher
+
+        watcher = TreeWatcher(paths)
+        try:
+            yield from watcher.batches(debounce=debounce, stop=stop)
+        finally:
+            watcher.close()
+
+    @staticmethod
+    def _running_pid(layout: ProjectLayout, name: str) -> int:
+        status = ContainerFolder(layout.container(name)).read_status()
+        if not is_alive(status):
+            raise ContainerError(
+                f"container {name} is not running: cp needs it running", hint="composer start"
+            )
+        return status.pid
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int:
         from composer.kernel.cgroups import open_handle
@@ -478,7 +555,11 @@ class RealHost:
             _remove_tree(folder)
 
     def _remove_cgroup(self, project: str, name: str, record: ContainerRecord) -> None:
+        from composer.kernel.freezer import Freezer
+
         paths: Mapping[str, str] = record.sandbox.cgroup_paths
+        with contextlib.suppress(HostError):  # frozen tasks would not die (v1); nor may the cgroup stay
+            Freezer().thaw(paths, project, name)
         driver = self._cgroup_driver()
         if not paths:
             # Killed between making the cgroup and recording it: it sits beneath our own cgroup.

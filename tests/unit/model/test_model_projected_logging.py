@@ -58,7 +58,8 @@ def test_secrets_and_configs_become_files_and_read_only_binds(tmp_path: Path) ->
     )
     binds = [m for m in config.mounts if m.target in {f.target for f in config.projected_files}]
     assert binds == [
-        MountConfig("bind", f.target, f.path, read_only=True, create_host_path=False) for f in config.projected_files
+        MountConfig("bind", f.target, f.path, read_only=True, create_host_path=False)
+        for f in config.projected_files
     ]
     assert ContainerConfig.from_json(config.to_json()) == config
 
