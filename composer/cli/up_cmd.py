@@ -49,6 +49,10 @@ def register(app: typer.Typer) -> None:
         pull: Annotated[
             str | None, typer.Option("--pull", help="Pull policy for every image: always, missing, never.")
         ] = None,
+        build: Annotated[bool, typer.Option("--build", help="Build images before starting.")] = False,
+        no_build: Annotated[
+            bool, typer.Option("--no-build", help="Do not build images, even missing ones.")
+        ] = False,
         progress: Annotated[
             str, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = "auto",
@@ -75,6 +79,7 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
             wait_timeout=wait_timeout,
             pull=pull,
+            build=_build_mode(build, no_build),
         )
         inputs = _inputs(opts)
         sink, close = make_sink("quiet" if quiet else progress)
@@ -122,6 +127,14 @@ def _inputs(opts: GlobalOptions) -> UpInputs | None:
         env_files=tuple(opts.env_files),
         profiles=tuple(opts.profiles),
     )
+
+
+def _build_mode(build: bool, no_build: bool) -> str:
+    from composer.errors import ComposerError
+
+    if build and no_build:
+        raise ComposerError("--build and --no-build cannot be given together")
+    return "always" if build else "never" if no_build else "missing"
 
 
 def _require_root() -> None:

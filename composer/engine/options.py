@@ -35,11 +35,19 @@ class UpOptions:
     timeout: float | None = None  # stop timeout when recreating
     wait_timeout: float = 300.0
     pull: str | None = None  # overrides every service's pull_policy
+    build: str = "missing"  # images of buildable services: missing (build what is not there), always, never
 
     @property
     def plain(self) -> bool:
         """An ``up`` whose desired state depends on the project alone (so the fast path may store it)."""
-        return not (self.services or self.scale or self.dry_run or self.no_start or self.pull)
+        return not (
+            self.services
+            or self.scale
+            or self.dry_run
+            or self.no_start
+            or self.pull
+            or self.build == "always"
+        )
 
 
 @dataclass(frozen=True)

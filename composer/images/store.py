@@ -355,6 +355,73 @@ class ImageStore:
             _write_json(self.root / "refs.json", refs)
         return record
 
+    # -- built images (composer build) ----------------------------------------------------
+
+    def adopt_layer(self, folder: Path, diff_id: str) -> Path:
+        """Move a layer folder a build made (overlay format) into the store under its diff_id."""
+        final = self.layer_path(diff_id)
+        with self._lock(f"layer-{_hex(diff_id)}"):
+            if final.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)  # the same content is there already
+            else:
+                os.rename(folder, final)
+        return final
+
+    def adopt_blob(self, path: Path, digest: str) -> None:
+        """Move a layer blob a build packed into ``blobs/`` (kept: push sends it)."""
+        final = self.blob_path(digest)
+        if final.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(path, final)
+
+    def image_files(self, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The config blob (parsed) and the layer descriptors of an image in the store."""
+        record = self._record(image_id)
+        if record is None:
+            raise ImageError(f"no image {image_id} in the store")
+        return json.loads(self.blob_path(image_id).read_bytes()), list(record["layers"])
+
+    def save_built(
+        self, names: Iterable[str], manifest_raw: bytes, config_raw: bytes, layers: list[dict[str, Any]]
+    ) -> ResolvedImage:
+        """Record an image a build made; every layer folder and blob must be in the store already."""
+        manifest_digest = sha256_digest(manifest_raw)
+        image_id = sha256_digest(config_raw)
+        self._write_blob(image_id, config_raw)
+        self._write_blob(manifest_digest, manifest_raw)
+        refs_wanted = [parse_reference(name) for name in names]
+        config = json.loads(config_raw)
+        with self._lock("meta"):
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "id": image_id,
+                "created": str(config.get("created", "")),
+                "repository": refs_wanted[0].name if refs_wanted else "",
+                "manifest_digest": manifest_digest,
+                "media_type": "application/vnd.oci.image.manifest.v1+json",
+                "layers": layers,
+                "size": sum(int(layer["size"]) for layer in layers),
+                "pulled_at": time.time(),
+                "built": True,
+            }
+            _write_json(self._record_path(image_id), record)
+            refs = self._refs()
+            for ref in refs_wanted:
+                refs[ref.canonical] = {"id": image_id, "checked_at": time.time()}
+            _write_json(self.root / "refs.json", refs)
+        return self._resolved(record, refs_wanted[0].canonical if refs_wanted else image_id)
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """Held by a build: garbage collection waits, so no layer it made vanishes before its record."""
+        with self._lock("gc", shared=True):
+            self._clean_tmp()
+            yield
+
+    def _has_blobs(self, layer: dict[str, Any]) -> bool:
+        return self.blob_path(layer["digest"]).is_file()
+
     # -- pins ------------------------------------------------------------------------------
 
     def pin(self, project: str, image_id: str) -> None:
