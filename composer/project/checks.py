@@ -110,8 +110,8 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_devices(c, base, service)
     if not _SERVICE_NAME.match(name):
         c.add(base, f"invalid service name `{name}`", "use letters, digits, '.', '_' and '-'")
-    if service.image is None and service.rootfs is None:
-        c.add(base, f"service `{name}` has neither `image` nor `rootfs`", "set one of them")
+    if service.image is None and service.rootfs is None and service.build is None:
+        c.add(base, f"service `{name}` has neither `image`, `build` nor `rootfs`", "set one of them")
     if service.image is not None and service.rootfs is not None:
         c.add(f"{base}.rootfs", "`image` and `rootfs` exclude each other", "keep only one")
     _check_depends_on(c, name, service)
