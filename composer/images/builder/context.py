@@ -195,7 +195,7 @@ class BuildContext:
         for name in sorted(os.listdir(folder)):
             sub = f"{below}/{name}" if below else name
             rel = f"{base}/{sub}" if base else sub
-            if _excluded_by(sub, excludes):
+            if _excluded_by(rel, excludes):  # --exclude patterns are context-relative, like the sources
                 continue
             host = str(self.root / rel)
             is_dir = os.path.isdir(host) and not os.path.islink(host)
