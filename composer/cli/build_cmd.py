@@ -37,14 +37,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the images of the project's services that have a `build:` section."""
         from composer.cli.context import options
-        from composer.engine.prepare import selected_services
-        from composer.images.builder.compose import run_builds, service_builds
+        from composer.images.builder.compose import known_services, run_builds, service_builds
         from composer.images.store import ImageStore
 
         _require_root()
         opts = options(ctx)
         loaded = opts.load()
-        names = selected_services(loaded, list(services or ())) if services else sorted(loaded.spec.services)
+        names = known_services(loaded, list(services or ()))
         builds = service_builds(
             loaded, names, no_cache=no_cache, pull=pull, build_args=parse_build_args(build_arg or [])
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -34,14 +35,16 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ImageError
 from composer.images.config import ImageConfig, ResolvedImage
 from composer.images.progress import LayerEvent, PullDone, PullProgress, PullStarted
 from composer.images.reference import Reference, parse_reference
-from composer.images.registry import Descriptor, ImageManifest, Platform, RegistryClient, sha256_digest
 from composer.kernel.unpack import apply_layer
+
+if TYPE_CHECKING:  # the registry client (and httpx) load only when a pull runs
+    from composer.images.registry import Descriptor, ImageManifest, RegistryClient
 
 SCHEMA_VERSION = 1
 _INTERVALS = {"daily": 86400.0, "weekly": 7 * 86400.0}
@@ -213,6 +216,8 @@ class ImageStore:
         insecure: bool = False,
     ) -> ResolvedImage:
         """Fetch ``ref`` from its registry; layers already in the store are neither fetched nor unpacked."""
+        from composer.images.registry import Platform, RegistryClient
+
         wanted = Platform.parse(platform) if platform else None
         extra = {ref.registry, ref.api_host} if insecure else set()
         with self._lock("gc", shared=True), RegistryClient(insecure=self.insecure | extra) as client:
@@ -579,6 +584,10 @@ class ImageStore:
             yield
         finally:
             os.close(fd)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _emitter(progress: PullProgress | None, reference: str, desc: Descriptor) -> Any:

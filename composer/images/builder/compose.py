@@ -68,6 +68,21 @@ def is_buildable(spec: Any) -> bool:
     return getattr(spec, "build", None) is not None and getattr(spec, "rootfs", None) is None
 
 
+def known_services(loaded: LoadedProject, wanted: Sequence[str]) -> list[str]:
+    """The services named (all when none is), each checked to exist; ``build`` builds no dependency."""
+    names = sorted(loaded.spec.services)
+    unknown = [name for name in wanted if name not in loaded.spec.services]
+    if unknown:
+        where = loaded.locate("services")
+        raise SpecError(
+            [
+                SpecIssue.at(where, "services", f"no service named {n!r}", f"known: {', '.join(names)}")
+                for n in unknown
+            ]
+        )
+    return list(wanted) or names
+
+
 def service_builds(
     loaded: LoadedProject,
     services: Sequence[str],
