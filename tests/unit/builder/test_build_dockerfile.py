@@ -25,7 +25,8 @@ def test_stages_names_global_args_and_flags() -> None:
 
 def test_escape_directive_json_forms_and_heredocs() -> None:
     parsed = parse_dockerfile(
-        '# escape=`\nFROM scratch\nRUN echo a `\n  b\nCMD ["a", "b c"]\nRUN <<EOT\necho hi\nEOT\n', "Dockerfile"
+        '# escape=`\nFROM scratch\nRUN echo a `\n  b\nCMD ["a", "b c"]\nRUN <<EOT\necho hi\nEOT\n',
+        "Dockerfile",
     )
     assert parsed.escape == "`"
     run, cmd, heredoc = parsed.stages[0].instructions

@@ -232,7 +232,13 @@ def test_every_problem_at_once_across_files(write_project: WriteProject) -> None
 def test_examples_validate() -> None:
     examples = Path(__file__).resolve().parents[3] / "examples"
     found = sorted(examples.glob("*/compose.yaml"))
-    assert [p.parent.name for p in found] == ["ci-stack", "postgres-redis", "ring20", "three-routers"]
+    assert [p.parent.name for p in found] == [
+        "build-app",
+        "ci-stack",
+        "postgres-redis",
+        "ring20",
+        "three-routers",
+    ]
     for path in found:
         project = load(path)
         assert project.spec.services, path
