@@ -61,8 +61,8 @@ def run_step(spec: RunSpec, layers: Sequence[Path], work: Path, on_line: Callabl
     lowers = tuple(str(p) for p in reversed(layers)) or (str(_empty_dir(work)),)
     netns = work / "netns" if spec.network == "none" else None
     cfg = ContainerConfig(
-        project="composer-build",
-        service=name,
+        project=name,  # a cgroup folder of its own: removing it can touch no other build
+        service="run",
         name=name,
         number=1,
         argv=spec.argv,
@@ -78,9 +78,10 @@ def run_step(spec: RunSpec, layers: Sequence[Path], work: Path, on_line: Callabl
         mounts=spec.mounts,
     )
     driver = detect_cgroup_driver()
-    handle = driver.create(cfg.project, name, CgroupLimits())
+    handle = driver.create(cfg.project, cfg.service, CgroupLimits())
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
     tail: list[str] = []
+    pid = 0
     try:
         if netns is not None:
             create_netns(netns)
@@ -90,9 +91,13 @@ def run_step(spec: RunSpec, layers: Sequence[Path], work: Path, on_line: Callabl
             os.close(write_fd)
         _pump(read_fd, on_line, tail)
         _, status = os.waitpid(pid, 0)
-        handle.kill_all()  # a daemon the command left behind does not outlive its step
+        pid = 0
         return RunResult(decode_wait_status(status), tuple(tail))
     finally:
+        # Also on an interrupt: nothing the step started outlives it (a daemon it forked included).
+        handle.kill_all()
+        if pid:
+            os.waitpid(pid, 0)
         os.close(read_fd)
         handle.remove()
         with contextlib.suppress(OSError):

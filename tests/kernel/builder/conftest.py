@@ -66,10 +66,13 @@ def _mounts_under(prefix: str) -> list[str]:
 
 def _builder_cgroups() -> list[str]:
     found: list[str] = []
+    prefix = f"build-{os.getpid()}-"
     for base in Path("/sys/fs/cgroup").iterdir():
-        folder = base / "composer" / "composer-build"
-        if folder.is_dir():
-            found += [str(p) for p in folder.iterdir() if p.is_dir() and f"build-{os.getpid()}-" in p.name]
+        for parent in (base / "composer", *base.glob("*/composer")):
+            try:  # other projects' cgroups come and go meanwhile
+                found += [str(p) for p in parent.iterdir() if p.name.startswith(prefix)]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
     return found
 
 

@@ -258,7 +258,16 @@ services:
     assert "CACHED" in built
     lab.composer("up", "-d", "--wait")  # a new image under the same name: the container is recreated
     assert _pid_of(lab, project, "web") != first_pid
-    assert _get("http://127.0.0.1:18391/") == "rebuilt\n"
+    try:
+        assert _get("http://127.0.0.1:18391/") == "rebuilt\n"
+    except httpx.TransportError:
+        import subprocess
+
+        print(subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout[-3000:])
+        print(lab.composer("-p", project, "ps").stdout)
+        print(subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout)
+        print(lab.exec(project, "db", "wget", "-q", "-O-", "http://web:8080/"))
+        raise
     lab.composer("down", "-t", "1")
 
 
@@ -277,3 +286,35 @@ def _get(url: str) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_onbuild_heredoc_shell_and_copy_from_an_image(
+    store: ImageStore, context: Path, busybox_ref: str
+) -> None:
+    parent = f"""\
+FROM {busybox_ref}
+ONBUILD RUN echo triggered > /onbuild
+"""
+    build(store, context, parent, tag="bd-parent:1")
+    assert view_of(store, "bd-parent:1").lookup("/onbuild") is None  # recorded, not run, in the parent
+    child = f"""\
+FROM bd-parent:1
+SHELL ["/bin/sh", "-ec"]
+RUN <<EOT
+echo one > /heredoc
+echo two >> /heredoc
+EOT
+RUN cat <<EOF > /fed
+fed by a heredoc
+EOF
+COPY --from={busybox_ref} /bin/busybox /copied/busybox
+"""
+    result, _ = build(store, context, child, tag="bd-child:1")
+    view = view_of(store, "bd-child:1")
+    assert view.read_file("/onbuild") == b"triggered\n"
+    assert view.read_file("/heredoc") == b"one\ntwo\n"
+    assert view.read_file("/fed") == b"fed by a heredoc\n"
+    copied = view.lookup("/copied/busybox")
+    assert copied is not None and os.path.getsize(copied) == os.path.getsize("/bin/busybox")
+    config = config_of(store, result.image.image_id)["config"]
+    assert config["Shell"] == ["/bin/sh", "-ec"] and "OnBuild" not in config
