@@ -417,6 +417,40 @@ class ImageStore:
             _write_json(self.root / "refs.json", refs)
         return self._resolved(record, refs_wanted[0].canonical if refs_wanted else image_id)
 
+    def push(self, reference: str, insecure: bool = False) -> tuple[str, int]:
+        """Send an image of the store to the registry its reference names: (manifest digest, blobs sent).
+
+        Every blob must be in the store: a built image keeps its layers' blobs; a pulled
+        one keeps only its unpacked layers (unless the store keeps blobs), so it cannot
+        be pushed as it came (its digests would not be the registry's).
+        """
+        from composer.images.registry import RegistryClient
+
+        ref = parse_reference(reference)
+        record = self._record_for(ref)
+        if record is None:
+            raise ImageError(f"no image {reference} in the store", hint="build or pull it first")
+        missing = [layer["digest"] for layer in record["layers"] if not self._has_blobs(layer)]
+        if missing:
+            raise ImageError(
+                f"{reference}: {len(missing)} layer blob(s) are not kept in the store (layers of a pulled "
+                "base image are kept unpacked only)",
+                hint="push images built FROM scratch or FROM images pulled with blobs kept",
+            )
+        extra = {ref.registry, ref.api_host} if insecure else set()
+        manifest_raw = self.blob_path(record["manifest_digest"]).read_bytes()
+        sent = 0
+        with RegistryClient(insecure=self.insecure | extra) as client:
+            for layer in record["layers"]:
+                sent += client.push_blob(ref, layer["digest"], self.blob_path(layer["digest"]).read_bytes())
+            sent += client.push_blob(ref, record["id"], self.blob_path(record["id"]).read_bytes())
+            digest = client.push_manifest(ref, manifest_raw, record["media_type"])
+        with self._lock("meta"):
+            refs = self._refs()
+            refs[ref.canonical] = {"id": record["id"], "checked_at": time.time()}
+            _write_json(self.root / "refs.json", refs)
+        return digest, sent
+
     @contextlib.contextmanager
     def building(self) -> Iterator[None]:
         """Held by a build: garbage collection waits, so no layer it made vanishes before its record."""

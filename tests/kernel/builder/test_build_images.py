@@ -318,3 +318,24 @@ COPY --from={busybox_ref} /bin/busybox /copied/busybox
     assert copied is not None and os.path.getsize(copied) == os.path.getsize("/bin/busybox")
     config = config_of(store, result.image.image_id)["config"]
     assert config["Shell"] == ["/bin/sh", "-ec"] and "OnBuild" not in config
+
+
+def test_pushed_image_pulls_back_identical(
+    store: ImageStore, context: Path, registry: Any, tmp_path: Path
+) -> None:
+    from composer.images.reference import parse_reference
+
+    (context / "data.txt").write_text("pushed\n")
+    reference = f"{registry.host}/bd/pushed:1"
+    result, _ = build(store, context, BASE + "COPY data.txt /srv/data.txt\nRUN rm /bin/ls\n", tag=reference)
+    layers = len(config_of(store, result.image.image_id)["rootfs"]["diff_ids"])
+    digest, sent = store.push(reference)
+    assert sent == layers + 1  # the layers and the config
+    assert store.push(reference)[1] == 0  # the registry has them all now
+    fresh = ImageStore(tmp_path / "fresh")
+    pulled = fresh.pull(parse_reference(reference))
+    assert (pulled.image_id, pulled.manifest_digest) == (result.image.image_id, digest)
+    assert digest == result.image.manifest_digest
+    view = StackView(list(reversed(pulled.layer_dirs)))
+    assert view.read_file("/srv/data.txt") == b"pushed\n"
+    assert view.lookup("/bin/ls") is None  # the whiteout made the round trip
