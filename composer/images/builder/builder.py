@@ -531,7 +531,7 @@ class Builder:
             if src_view is not None:
                 pairs.extend(self._stage_items(src_view, source, dest, to_dir, parsed, ins))
                 continue
-            for rel in self.context.select(source, excludes, ins.line):
+            for rel in self.context.select(source, excludes, f"{parsed.source}:{ins.line}"):
                 host = str(self.context.root / rel) if rel else str(self.context.root)
                 if add and _is_tarball(host):
                     tarballs.append(host)
@@ -667,7 +667,9 @@ class Builder:
                 folder.mkdir(parents=True, exist_ok=True)
                 mounts.append(MountConfig("bind", target, str(folder)))
             elif kind == "bind" and target and not spec.get("from"):
-                source = self.context.select(spec.get("source") or spec.get("src") or ".", [], ins.line)[0]
+                source = self.context.select(
+                    spec.get("source") or spec.get("src") or ".", [], f"{parsed.source}:{ins.line}"
+                )[0]
                 mounts.append(
                     MountConfig("bind", target, str(self.context.root / source), read_only="rw" not in spec)
                 )

@@ -147,23 +147,23 @@ class BuildContext:
         self.root = root.resolve()
         self.ignore = load_ignore(self.root, dockerfile)
 
-    def select(self, source: str, excludes: list[str], line: int) -> list[str]:
+    def select(self, source: str, excludes: list[str], where: str) -> list[str]:
         """Context-relative paths a COPY source names (globs expanded), after .dockerignore."""
         cleaned = _clean(source)
         if cleaned.startswith("..") or cleaned == "..":
-            raise BuildError(f"line {line}: COPY source {source!r} is outside the build context")
+            raise BuildError(f"{where}: COPY source {source!r} is outside the build context")
         if not GLOB_CHARS & set(cleaned):
             path = self.root / cleaned if cleaned else self.root
             if (cleaned and self.ignore.excluded(cleaned)) or not os.path.lexists(path):
                 raise BuildError(
-                    f"line {line}: {source!r} is not in the build context {self.root}"
+                    f"{where}: {source!r} is not in the build context {self.root}"
                     + (" (excluded by .dockerignore)" if os.path.lexists(path) else ""),
                     hint="check the path and .dockerignore",
                 )
             return [cleaned]
         matches = [rel for rel in self._glob(cleaned) if not _excluded_by(rel, excludes)]
         if not matches:
-            raise BuildError(f"line {line}: no file in the build context matches {source!r}")
+            raise BuildError(f"{where}: no file in the build context matches {source!r}")
         return matches
 
     def _glob(self, pattern: str) -> list[str]:

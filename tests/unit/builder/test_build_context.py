@@ -49,17 +49,17 @@ def make_context(tmp_path: Path) -> BuildContext:
 
 def test_sources_globs_and_ignored_files(tmp_path: Path) -> None:
     context = make_context(tmp_path)
-    assert context.select("*.py", [], 3) == ["app.py"]
-    assert context.select("src/*.py", [], 3) == ["src/a.py", "src/b.py"]
-    assert context.select("src/*.py", ["**/b.py"], 3) == ["src/a.py"]  # --exclude
+    assert context.select("*.py", [], "Dockerfile:3") == ["app.py"]
+    assert context.select("src/*.py", [], "Dockerfile:3") == ["src/a.py", "src/b.py"]
+    assert context.select("src/*.py", ["**/b.py"], "Dockerfile:3") == ["src/a.py"]  # --exclude
     assert [i.rel for i in context.items("src", ["src/a.py"])] == ["", "b.py"]
     assert [i.rel for i in context.items("src", [])] == ["", "a.py", "b.py"]
     with pytest.raises(BuildError, match=r"excluded by \.dockerignore"):
-        context.select("src/notes.md", [], 4)
+        context.select("src/notes.md", [], "Dockerfile:4")
     with pytest.raises(BuildError, match="outside the build context"):
-        context.select("../etc/passwd", [], 5)
+        context.select("../etc/passwd", [], "Dockerfile:5")
     with pytest.raises(BuildError, match="no file in the build context matches"):
-        context.select("*.rs", [], 6)
+        context.select("*.rs", [], "Dockerfile:6")
 
 
 def test_the_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
