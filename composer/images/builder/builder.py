@@ -83,6 +83,9 @@ class BuildRequest:
     no_cache: bool = False
     pull: bool = False
     source_date_epoch: int | None = None
+    # RUN --mount=type=secret,id=ID: the file holding each secret, or its value (kept out of repr and keys)
+    secret_files: Mapping[str, Path] = field(default_factory=dict)
+    secret_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class Builder:
         self.step_number = 0
         self.total = 0
         self.cached = 0
+        self._secret_dirs: list[Path] = []
 
     # -- entry --------------------------------------------------------------------------------------
 
@@ -645,7 +649,38 @@ class Builder:
         def fill(layer: Path) -> None:
             self._run_container(state, spec, targets, layer, text)
 
-        self._fs_step(state, ins, text, key_parts, fill, container=True)
+        try:
+            self._fs_step(state, ins, text, key_parts, fill, container=True)
+        finally:
+            for folder in self._secret_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+            self._secret_dirs.clear()
+
+    def _secret_mount(self, parsed: Dockerfile, ins: Instruction, spec: dict[str, str]) -> MountConfig | None:
+        """A secret bound read-only at its target (default /run/secrets/ID); None when optional and absent."""
+        ident = spec.get("id") or os.path.basename(spec.get("target") or spec.get("dst") or "")
+        target = spec.get("target") or spec.get("dst") or f"/run/secrets/{ident}"
+        if ident in self.request.secret_files:
+            source = self.request.secret_files[ident]
+            if not source.is_file():
+                raise BuildError(
+                    f"{parsed.source}:{ins.line}: the secret {ident!r} file {source} does not exist"
+                )
+            return MountConfig("bind", target, str(source), read_only=True, create_host_path=False)
+        if ident in self.request.secret_values:
+            folder = self.store.root / "tmp" / f"layer-b1-{os.getpid()}-{secrets.token_hex(6)}"
+            folder.mkdir(mode=0o700)
+            self._secret_dirs.append(folder)
+            path = folder / "secret"
+            path.write_text(self.request.secret_values[ident])
+            path.chmod(0o400)
+            return MountConfig("bind", target, str(path), read_only=True, create_host_path=False)
+        if spec.get("required") in ("true", "True", "1"):
+            raise BuildError(
+                f"{parsed.source}:{ins.line}: RUN needs the secret {ident!r}, which the build was not given",
+                hint="list it under build.secrets in the compose file",
+            )
+        return None
 
     def _run_mounts(
         self, parsed: Dockerfile, state: StageState, ins: Instruction
@@ -654,7 +689,11 @@ class Builder:
         for spec in _mounts(ins):
             kind = spec.get("type", "bind")
             target = spec.get("target") or spec.get("dst") or spec.get("destination") or ""
-            if kind == "tmpfs" and target:
+            if kind == "secret":
+                secret = self._secret_mount(parsed, ins, spec)
+                if secret is not None:
+                    mounts.append(secret)
+            elif kind == "tmpfs" and target:
                 mounts.append(MountConfig("tmpfs", target))
             elif kind == "cache" and target:
                 ident = spec.get("id") or target
@@ -676,7 +715,7 @@ class Builder:
             else:
                 raise BuildError(
                     f"{parsed.source}:{ins.line}: RUN --mount={_mount_text(spec)} is not supported",
-                    hint="composer supports --mount=type=cache, type=tmpfs and type=bind from the context",
+                    hint="composer supports --mount=type=cache, tmpfs, secret, and bind from the context",
                 )
         return mounts, [m.target for m in mounts]
 

@@ -35,12 +35,11 @@ if TYPE_CHECKING:
 SUPPORTED = frozenset(
     {
         "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "tags", "network",
-        "extra_hosts", "shm_size", "pull", "no_cache", "platforms",
+        "extra_hosts", "shm_size", "pull", "no_cache", "platforms", "secrets",
     }
 )  # fmt: skip
 REFUSED = {
     "ssh": "SSH agent forwarding into builds is not supported",
-    "secrets": "build secrets are not mounted yet",
     "cache_from": "external build caches are not read: composer's own cache is used",
     "cache_to": "external build caches are not written: composer's own cache is used",
     "additional_contexts": "additional build contexts are not supported yet",
@@ -166,6 +165,9 @@ def _request(loaded: LoadedProject, name: str, spec: Any, issues: list[SpecIssue
         shm_size = None
     if len(issues) > before:
         return None
+    files, values = _secrets(loaded, section.get("secrets") or [], bad)
+    if len(issues) > before:
+        return None
     dockerfile = section.get("dockerfile")
     return BuildRequest(
         context=context,
@@ -181,7 +183,37 @@ def _request(loaded: LoadedProject, name: str, spec: Any, issues: list[SpecIssue
         no_cache=bool(section.get("no_cache", False)),
         pull=bool(section.get("pull", False)),
         source_date_epoch=_epoch(loaded.environment),
+        secret_files=files,
+        secret_values=values,
     )
+
+
+def _secrets(
+    loaded: LoadedProject, entries: list[Any], bad: Callable[[str, str, str], None]
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """build.secrets -> the id each has in the Dockerfile and its file (or value from the environment)."""
+    files: dict[str, Path] = {}
+    values: dict[str, str] = {}
+    for entry in entries:
+        source = str(entry if isinstance(entry, str) else entry.get("source", ""))
+        ident = source if isinstance(entry, str) else str(entry.get("target") or source)
+        secret = loaded.spec.secrets.get(source)
+        if secret is None:
+            bad(
+                "secrets",
+                f"build secret {source!r} is not declared under the top-level `secrets:`",
+                "declare it",
+            )
+            continue
+        if secret.file is not None:
+            files[ident] = Path(secret.file)
+        elif secret.environment is not None:
+            value = loaded.environment.get(secret.environment, os.environ.get(secret.environment))
+            if value is None:
+                bad("secrets", f"build secret {source!r}: ${secret.environment} is not set", "set it")
+                continue
+            values[ident] = value
+    return files, values
 
 
 def _args(raw: Any, environment: Mapping[str, str]) -> dict[str, str | None]:

@@ -150,6 +150,10 @@ def _drop_if_untouched(upper: Path, rel: str, view: StackView) -> None:
             st = os.lstat(path)
         except FileNotFoundError:
             return
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0 and view.lookup("/" + rel) is None:
+            path.unlink()  # the empty file a file bind (a secret) was mounted on
+            rel = rel.rpartition("/")[0]
+            continue
         if is_whiteout(st) or not stat.S_ISDIR(st.st_mode) or os.listdir(path) or is_opaque(str(path)):
             return
         below = view.lookup("/" + rel)

@@ -339,3 +339,23 @@ def test_pushed_image_pulls_back_identical(
     view = StackView(list(reversed(pulled.layer_dirs)))
     assert view.read_file("/srv/data.txt") == b"pushed\n"
     assert view.lookup("/bin/ls") is None  # the whiteout made the round trip
+
+
+def test_secret_mounts_are_readable_in_run_and_absent_from_the_layer(
+    store: ImageStore, context: Path, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.txt"
+    token.write_text("s3cret-file")
+    text = BASE + (
+        "RUN --mount=type=secret,id=token cat /run/secrets/token > /seen-file\n"
+        "RUN --mount=type=secret,id=api,target=/etc/api.key cat /etc/api.key > /seen-env\n"
+        "RUN --mount=type=secret,id=absent ls /run/secrets > /listing || echo none > /listing\n"
+    )
+    build(store, context, text, secret_files={"token": token}, secret_values={"api": "from-env"})
+    view = view_of(store, "bd-test:1")
+    assert view.read_file("/seen-file") == b"s3cret-file"
+    assert view.read_file("/seen-env") == b"from-env"
+    assert view.read_file("/listing") == b"none\n"  # an optional secret not given is not mounted
+    assert view.lookup("/run/secrets/token") is None and view.lookup("/etc/api.key") is None
+    with pytest.raises(BuildError, match="needs the secret 'absent'"):
+        build(store, context, BASE + "RUN --mount=type=secret,id=absent,required=true true\n")

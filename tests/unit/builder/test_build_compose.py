@@ -83,3 +83,28 @@ def test_image_name_defaults_to_project_and_service() -> None:
         image = None
 
     assert image_name("Shop", "web", Spec()) == "shop-web"
+
+
+def test_build_secrets_from_files_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "t0k")
+    (tmp_path / "npmrc").write_text("x")
+    (build,) = builds_of(
+        tmp_path,
+        """
+        services:
+          web:
+            build:
+              context: app
+              secrets: [npm, {source: api, target: token}]
+        secrets:
+          npm: {file: ./npmrc}
+          api: {environment: API_TOKEN}
+        """,
+    )
+    assert dict(build.request.secret_files) == {"npm": tmp_path / "npmrc"}
+    assert dict(build.request.secret_values) == {"token": "t0k"}
+    assert "t0k" not in repr(build.request)  # secret values stay out of logs and cache keys
+    with pytest.raises(SpecError, match="not declared under the top-level"):
+        builds_of(tmp_path, "services:\n  web:\n    build: {context: app, secrets: [nope]}\n")
