@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +62,11 @@ class BuildCache:
         os.replace(tmp, self._path(key))
 
     def prune(self) -> int:
-        """Drop every entry; returns how many."""
+        """Drop every entry and the RUN --mount=type=cache folders; returns how many entries."""
         count = 0
         if self.root.is_dir():
             for path in self.root.glob("*.json"):
                 path.unlink(missing_ok=True)
                 count += 1
+            shutil.rmtree(self.root / "mounts", ignore_errors=True)
         return count

@@ -91,3 +91,15 @@ def test_cache_keys_chain_on_the_parent() -> None:
     assert one != chain_key("sha256:other", "RUN", ["echo"])
     assert one != chain_key("sha256:base", "RUN", ["echo", "x"])
     assert chain_key(one, "COPY", "d1") != chain_key(chain_key("sha256:base", "RUN", ["echo2"]), "COPY", "d1")
+
+
+def test_prune_drops_entries_and_cache_mounts(tmp_path: Path) -> None:
+    from composer.images.builder.cache import BuildCache, CachedLayer
+
+    cache = BuildCache(tmp_path / "build-cache")
+    key = chain_key("scratch", "RUN", ["true"])
+    cache.put(key, CachedLayer(None, None, 0, "1970-01-01T00:00:00Z"))
+    (tmp_path / "build-cache" / "mounts" / "abc").mkdir(parents=True)
+    assert cache.get(key) is not None
+    assert cache.prune() == 1
+    assert cache.get(key) is None and not (tmp_path / "build-cache" / "mounts").exists()
