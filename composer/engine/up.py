@@ -132,12 +132,15 @@ def build_images(loaded: LoadedProject, options: UpOptions, roots: Roots, events
 
 
 def _build_progress(image: str, events: EventSink) -> Callable[[object], None]:
-    from composer.images.builder.builder import StepEvent
+    """Steps (with their cache hits) and the RUN output, as events of the image."""
+    from composer.images.builder.builder import OutputLine, StepEvent
 
     def forward(event: object) -> None:
         if isinstance(event, StepEvent) and event.status in ("cached", "running"):
             state = "CACHED " if event.status == "cached" else ""
             events(Event(f"image:{image}", "Building", f"{event.number}/{event.total} {state}{event.text}"))
+        elif isinstance(event, OutputLine):
+            events(Event(f"image:{image}", "Building", f"#{event.step} {event.line}"))
 
     return forward
 
