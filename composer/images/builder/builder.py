@@ -89,6 +89,20 @@ class BuildRequest:
 
 
 @dataclass(frozen=True)
+class RunSpec:
+    """One RUN as the runner executes it (:mod:`composer.images.builder.runner`, loaded only to run)."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    user: str
+    working_dir: str
+    network: str  # default | host | none
+    hosts: str = ""
+    shm_size: int | None = None
+    mounts: tuple[MountConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class StepEvent:
     """Progress: a step started (``status`` running), was a cache hit, finished, or failed."""
 
@@ -611,8 +625,6 @@ class Builder:
     def _do_run(
         self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], text: str
     ) -> None:
-        from composer.images.builder.runner import RunSpec
-
         env_map = {**state.args, **state.env()}
         if ins.json:
             argv = tuple(ins.args)
@@ -720,7 +732,7 @@ class Builder:
         return mounts, [m.target for m in mounts]
 
     def _run_container(
-        self, state: StageState, spec: Any, targets: list[str], layer: Path, text: str
+        self, state: StageState, spec: RunSpec, targets: list[str], layer: Path, text: str
     ) -> None:
         from composer.images.builder.runner import run_step, strip_runtime_artifacts
 

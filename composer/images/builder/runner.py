@@ -26,27 +26,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.images.builder.builder import RunSpec
 from composer.images.builder.layers import StackView, is_opaque, is_whiteout
 from composer.kernel.cgroups import detect_cgroup_driver
 from composer.kernel.net.netns import create_netns, delete_netns
 from composer.kernel.process import decode_wait_status, spawn_container
-from composer.model.container import CgroupLimits, ContainerConfig, MountConfig
+from composer.model.container import CgroupLimits, ContainerConfig
 
 RUNTIME_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 RUNTIME_DIRS = ("proc", "sys", "dev", "etc", "dev/init")
 TAIL_LINES = 20
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...]
-    user: str
-    working_dir: str
-    network: str  # default | host | none
-    hosts: str = ""
-    shm_size: int | None = None
-    mounts: tuple[MountConfig, ...] = ()
 
 
 @dataclass(frozen=True)
