@@ -359,3 +359,71 @@ def test_secret_mounts_are_readable_in_run_and_absent_from_the_layer(
     assert view.lookup("/run/secrets/token") is None and view.lookup("/etc/api.key") is None
     with pytest.raises(BuildError, match="needs the secret 'absent'"):
         build(store, context, BASE + "RUN --mount=type=secret,id=absent,required=true true\n")
+
+
+CORPUS = [
+    # (Dockerfile body after FROM scratch, build args, check on the image config's `config`)
+    ('ENV A=1\nENV B=${A}2 C="$A $A"\n', {}, lambda c: {"B=12", "C=1 1"} <= set(c["Env"])),
+    ("ENV LEGACY one two\n", {}, lambda c: "LEGACY=one two" in c["Env"]),
+    ("ARG WHO=nobody\nUSER $WHO:42\n", {"WHO": "1234"}, lambda c: c["User"] == "1234:42"),
+    ("ARG P=80\nEXPOSE $P 53/udp\n", {}, lambda c: c["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}),
+    ('LABEL a=1 "b c"=2\nLABEL a=3\n', {}, lambda c: c["Labels"] == {"a": "3", "b c": "2"}),
+    ("MAINTAINER someone\n", {}, lambda c: c["Labels"] == {"maintainer": "someone"}),
+    ("WORKDIR /a\nWORKDIR b\nWORKDIR ../c\n", {}, lambda c: c["WorkingDir"] == "/a/c"),
+    ('CMD ["x"]\nENTRYPOINT ["e"]\n', {}, lambda c: c["Cmd"] == ["x"] and c["Entrypoint"] == ["e"]),
+    ("CMD echo $HOME\n", {}, lambda c: c["Cmd"] == ["/bin/sh", "-c", "echo $HOME"]),
+    (
+        'SHELL ["/bin/ash", "-eo", "pipefail", "-c"]\nCMD run\n',
+        {},
+        lambda c: c["Cmd"][:3] == ["/bin/ash", "-eo", "pipefail"],
+    ),
+    ('VOLUME ["/a", "/b"]\nVOLUME /c\n', {}, lambda c: set(c["Volumes"]) == {"/a", "/b", "/c"}),
+    ("STOPSIGNAL SIGQUIT\n", {}, lambda c: c["StopSignal"] == "SIGQUIT"),
+    ("HEALTHCHECK NONE\n", {}, lambda c: c["Healthcheck"] == {"Test": ["NONE"]}),
+    (
+        'HEALTHCHECK --timeout=3s --start-period=1m30s CMD ["probe", "-q"]\n',
+        {},
+        lambda c: (
+            c["Healthcheck"]
+            == {"Test": ["CMD", "probe", "-q"], "Timeout": 3_000_000_000, "StartPeriod": 90_000_000_000}
+        ),
+    ),
+    ("ONBUILD COPY . /app\n", {}, lambda c: c["OnBuild"] == ["COPY . /app"]),
+]
+
+
+@pytest.mark.parametrize(("body", "args", "check"), CORPUS, ids=[c[0].split("\n")[0][:30] for c in CORPUS])
+def test_config_corpus(store: ImageStore, context: Path, body: str, args: dict[str, str], check: Any) -> None:
+    result, _ = build(store, context, "FROM scratch\n" + body, args=args)
+    assert check(config_of(store, result.image.image_id)["config"])
+
+
+def test_copy_forms_owners_and_modes(store: ImageStore, context: Path) -> None:
+    (context / "a.sh").write_text("#!/bin/sh\n")
+    (context / "a.sh").chmod(0o755)
+    (context / "dir" / "deep").mkdir(parents=True)
+    (context / "dir" / "deep" / "f").write_text("f")
+    os.symlink("deep/f", context / "dir" / "link")
+    text = BASE + (
+        "COPY --link a.sh /usr/local/bin/\n"
+        "ADD --chown=1000:50 dir /opt/dir\n"
+        "COPY --chmod=0700 dir/deep/ /private/\n"
+        "COPY a.sh dir/deep/f /many/\n"
+        "COPY a.sh /renamed.sh\n"
+    )
+    build(store, context, text)
+    view = view_of(store, "bd-test:1")
+
+    def meta(path: str) -> tuple[int, int, int]:
+        host = view.lookup(path)
+        assert host is not None, path
+        st = os.lstat(host)
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+    assert meta("/usr/local/bin/a.sh") == (0, 0, 0o755)  # context files become root's, modes kept
+    assert meta("/opt/dir/deep/f")[:2] == (1000, 50)
+    link = view.lookup("/opt/dir/link")
+    assert link is not None and os.readlink(link) == "deep/f"  # symlinks copied as symlinks
+    assert meta("/private/f")[2] == 0o700
+    assert view.lookup("/many/a.sh") is not None and view.lookup("/many/f") is not None
+    assert view.read_file("/renamed.sh") == b"#!/bin/sh\n"
