@@ -2,7 +2,8 @@
 
 One :class:`Builder` runs one build.  It resolves the stages the target needs
 (following ``FROM stage`` and ``COPY --from``; the others are skipped), then runs
-each stage's instructions in order on a :class:`StageState`: instructions that
+each stage's instructions in order on a :class:`StageState` (stages that do not
+depend on each other run at the same time, in threads): instructions that
 only change the config (ENV, LABEL, USER, CMD, ...) are applied at once, and
 filesystem steps (RUN, COPY, ADD, a WORKDIR that must be created) each make at
 most one layer, looked up in the build cache first.  The target's state becomes
@@ -24,8 +25,10 @@ import os
 import platform as host_platform
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -186,7 +189,7 @@ class Builder:
         self.step_number = 0
         self.total = 0
         self.cached = 0
-        self._secret_dirs: list[Path] = []
+        self._lock = threading.Lock()  # stages run in threads: counters and progress numbers
 
     # -- entry --------------------------------------------------------------------------------------
 
@@ -198,10 +201,45 @@ class Builder:
         self.total = sum(len(parsed.stages[i].instructions) + 1 for i in needed)
         global_args = self._global_args(parsed)
         with self.store.building():
-            for index in needed:
-                self.states[index] = self._run_stage(parsed, parsed.stages[index], global_args)
+            self._run_stages(parsed, needed, global_args)
             image = self._save(self.states[target.index])
         return BuildResult(image, self.step_number, self.cached, time.monotonic() - started)
+
+    def _run_stages(self, parsed: Dockerfile, needed: list[int], global_args: dict[str, str]) -> None:
+        """Each stage in a thread of its own once the stages it uses are built: independent ones overlap.
+
+        Stages are submitted in file order and only ever wait for earlier ones, which a
+        worker took before, so a bounded pool cannot deadlock.  The first failure in file
+        order is raised once every started stage has ended.
+        """
+        futures: dict[int, Future[None]] = {}
+
+        def run(index: int) -> None:
+            for dep in self._stage_deps(parsed, parsed.stages[index]):
+                if dep in futures:
+                    futures[dep].result()
+            self.states[index] = self._run_stage(parsed, parsed.stages[index], global_args)
+
+        if len(needed) == 1:
+            run(needed[0])
+            return
+        with ThreadPoolExecutor(max_workers=min(4, len(needed)), thread_name_prefix="composer-stage") as pool:
+            for index in needed:
+                futures[index] = pool.submit(run, index)
+        for index in needed:
+            futures[index].result()
+
+    def _stage_deps(self, parsed: Dockerfile, stage: Stage) -> set[int]:
+        """The earlier stages ``stage`` builds on or copies from."""
+        refs = [stage.base]
+        refs += [ins.flag("from") or "" for ins in stage.instructions if ins.cmd in ("COPY", "ADD")]
+        refs += [m.get("from", "") for ins in stage.instructions if ins.cmd == "RUN" for m in _mounts(ins)]
+        found = set()
+        for ref in refs:
+            used = parsed.stage_named(ref) if ref else None
+            if used is not None and used.index < stage.index:
+                found.add(used.index)
+        return found
 
     def _dockerfile_path(self) -> Path | None:
         if self.request.dockerfile_inline is not None:
@@ -237,18 +275,9 @@ class Builder:
         todo = [target]
         while todo:
             stage = todo.pop()
-            if stage.index in needed:
-                continue
-            needed.add(stage.index)
-            refs = (
-                [stage.base]
-                + [ins.flag("from") or "" for ins in stage.instructions if ins.cmd in ("COPY", "ADD")]
-                + [m.get("from", "") for ins in stage.instructions if ins.cmd == "RUN" for m in _mounts(ins)]
-            )
-            for ref in refs:
-                used = parsed.stage_named(ref) if ref else None
-                if used is not None and used.index < stage.index:
-                    todo.append(used)
+            if stage.index not in needed:
+                needed.add(stage.index)
+                todo.extend(parsed.stages[i] for i in self._stage_deps(parsed, stage))
         return sorted(needed)
 
     # -- args ---------------------------------------------------------------------------------------
@@ -295,7 +324,8 @@ class Builder:
         if triggers:
             onbuild = parse_dockerfile("FROM scratch\n" + "\n".join(triggers), f"{base} ONBUILD")
             instructions = list(onbuild.stages[0].instructions) + instructions
-            self.total += len(onbuild.stages[0].instructions)
+            with self._lock:
+                self.total += len(onbuild.stages[0].instructions)
         for ins in instructions:
             self._instruction(parsed, state, ins, global_args)
         return state
@@ -347,10 +377,11 @@ class Builder:
         self._step(state.name, text, "done", time.monotonic() - started)
 
     def _step(self, stage: str, text: str, status: str, seconds: float = 0.0) -> None:
-        if status in ("cached", "done"):
-            self.step_number += 1
-        number = self.step_number + (1 if status in ("running", "failed") else 0)
-        self.progress(StepEvent(stage, number, self.total, text, status, seconds))
+        with self._lock:
+            if status in ("cached", "done"):
+                self.step_number += 1
+            number = self.step_number + (1 if status in ("running", "failed") else 0)
+            self.progress(StepEvent(stage, number, self.total, text, status, seconds))
 
     # config-only instructions
 
@@ -644,7 +675,8 @@ class Builder:
             raise BuildError(
                 f"{parsed.source}:{ins.line}: RUN --network={network}: use default, host or none"
             )
-        mounts, targets = self._run_mounts(parsed, state, ins)
+        scratch: list[Path] = []  # folders of environment secrets, removed after the step
+        mounts, targets = self._run_mounts(parsed, state, ins, scratch)
         spec = RunSpec(
             argv=argv,
             env=tuple(env_map.items()),
@@ -664,11 +696,12 @@ class Builder:
         try:
             self._fs_step(state, ins, text, key_parts, fill, container=True)
         finally:
-            for folder in self._secret_dirs:
+            for folder in scratch:
                 shutil.rmtree(folder, ignore_errors=True)
-            self._secret_dirs.clear()
 
-    def _secret_mount(self, parsed: Dockerfile, ins: Instruction, spec: dict[str, str]) -> MountConfig | None:
+    def _secret_mount(
+        self, parsed: Dockerfile, ins: Instruction, spec: dict[str, str], scratch: list[Path]
+    ) -> MountConfig | None:
         """A secret bound read-only at its target (default /run/secrets/ID); None when optional and absent."""
         ident = spec.get("id") or os.path.basename(spec.get("target") or spec.get("dst") or "")
         target = spec.get("target") or spec.get("dst") or f"/run/secrets/{ident}"
@@ -682,7 +715,7 @@ class Builder:
         if ident in self.request.secret_values:
             folder = self.store.root / "tmp" / f"layer-b1-{os.getpid()}-{secrets.token_hex(6)}"
             folder.mkdir(mode=0o700)
-            self._secret_dirs.append(folder)
+            scratch.append(folder)
             path = folder / "secret"
             path.write_text(self.request.secret_values[ident])
             path.chmod(0o400)
@@ -695,14 +728,14 @@ class Builder:
         return None
 
     def _run_mounts(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction
+        self, parsed: Dockerfile, state: StageState, ins: Instruction, scratch: list[Path]
     ) -> tuple[list[MountConfig], list[str]]:
         mounts: list[MountConfig] = []
         for spec in _mounts(ins):
             kind = spec.get("type", "bind")
             target = spec.get("target") or spec.get("dst") or spec.get("destination") or ""
             if kind == "secret":
-                secret = self._secret_mount(parsed, ins, spec)
+                secret = self._secret_mount(parsed, ins, spec, scratch)
                 if secret is not None:
                     mounts.append(secret)
             elif kind == "tmpfs" and target:
@@ -764,7 +797,8 @@ class Builder:
         key = chain_key(state.key, key_parts)
         hit = None if self.request.no_cache else self._cache_hit(key)
         if hit is not None:
-            self.cached += 1
+            with self._lock:
+                self.cached += 1
             self._apply_layer(state, hit, text, key)
             self._step(state.name, text, "cached", time.monotonic() - started)
             return

@@ -427,3 +427,20 @@ def test_copy_forms_owners_and_modes(store: ImageStore, context: Path) -> None:
     assert meta("/private/f")[2] == 0o700
     assert view.lookup("/many/a.sh") is not None and view.lookup("/many/f") is not None
     assert view.read_file("/renamed.sh") == b"#!/bin/sh\n"
+
+
+def test_independent_stages_run_at_the_same_time(store: ImageStore, context: Path) -> None:
+    """Each stage waits for the other's mark in a shared cache mount: built one after the other, both would fail."""
+    wait_for = "for i in $(seq 100); do [ -e /sync/{0} ] && exit 0; sleep 0.1; done; exit 9"
+    text = BASE.replace("FROM scratch AS base", "FROM scratch AS tools") + (
+        "FROM tools AS left\n"
+        f"RUN --mount=type=cache,id=sync,target=/sync touch /sync/left && {wait_for.format('right')}\n"
+        "RUN echo left > /out\n"
+        "FROM tools AS right\n"
+        f"RUN --mount=type=cache,id=sync,target=/sync touch /sync/right && {wait_for.format('left')}\n"
+        "RUN echo right > /out\n"
+        "FROM scratch\nCOPY --from=left /out /left\nCOPY --from=right /out /right\n"
+    )
+    build(store, context, text)
+    view = view_of(store, "bd-test:1")
+    assert (view.read_file("/left"), view.read_file("/right")) == (b"left\n", b"right\n")
