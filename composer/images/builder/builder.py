@@ -166,7 +166,7 @@ class StageState:
     def copy(self, name: str) -> StageState:
         return StageState(
             name, list(self.layers), json.loads(json.dumps(self.config)), list(self.history),
-            self.key, self.created, {}, self.cmd_set,
+            self.key, self.created, {}, False,  # a new stage: its ENTRYPOINT drops the CMD it inherits
         )  # fmt: skip
 
 

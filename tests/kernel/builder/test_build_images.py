@@ -371,6 +371,7 @@ CORPUS = [
     ("MAINTAINER someone\n", {}, lambda c: c["Labels"] == {"maintainer": "someone"}),
     ("WORKDIR /a\nWORKDIR b\nWORKDIR ../c\n", {}, lambda c: c["WorkingDir"] == "/a/c"),
     ('CMD ["x"]\nENTRYPOINT ["e"]\n', {}, lambda c: c["Cmd"] == ["x"] and c["Entrypoint"] == ["e"]),
+    ('CMD ["x"]\nFROM 0\nENTRYPOINT ["e"]\n', {}, lambda c: "Cmd" not in c and c["Entrypoint"] == ["e"]),
     ("CMD echo $HOME\n", {}, lambda c: c["Cmd"] == ["/bin/sh", "-c", "echo $HOME"]),
     (
         'SHELL ["/bin/ash", "-eo", "pipefail", "-c"]\nCMD run\n',
