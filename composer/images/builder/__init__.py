@@ -8,6 +8,7 @@
     files.py       COPY/ADD/WORKDIR results written into a new layer folder
     runner.py      RUN in a composer container; its overlay upper dir becomes the layer
     cache.py       the build cache (chained step keys -> layers)
+    stage.py       a stage's state and the instructions that only change its config (pure)
     builder.py     one build: stages, steps, cache, the OCI image recorded in the store
     compose.py     the compose ``build:`` section -> build requests; which services to build
 """

@@ -43,12 +43,11 @@ from composer.images.builder.dockerfile import (
     Stage,
     arg_definitions,
     expand,
-    expand_words,
-    key_values,
     parse_dockerfile,
 )
 from composer.images.builder.files import LayerWriter, Ownership
 from composer.images.builder.layers import StackView, pack_layer
+from composer.images.builder.stage import CONFIG_INSTRUCTIONS, ConfigContext, Layer, StageState, apply_config
 from composer.images.config import ResolvedImage
 from composer.images.store import ImageStore
 from composer.model.container import MountConfig
@@ -56,10 +55,8 @@ from composer.model.container import MountConfig
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-DEFAULT_SHELL = ("/bin/sh", "-c")
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
          "s390x": "s390x", "riscv64": "riscv64"}  # fmt: skip
-_FS_STEPS = ("RUN", "COPY", "ADD")
 
 
 def host_arch() -> str:
@@ -128,46 +125,6 @@ Progress = Callable[[StepEvent | OutputLine], None]
 
 def _no_progress(_: StepEvent | OutputLine) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class Layer:
-    diff_id: str
-    digest: str
-    size: int
-
-
-@dataclass
-class StageState:
-    name: str
-    layers: list[Layer]
-    config: dict[str, Any]
-    history: list[dict[str, Any]]
-    key: str
-    created: str
-    args: dict[str, str] = field(default_factory=dict)  # ARGs in scope (not in the image)
-    cmd_set: bool = False
-
-    def env(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for item in self.config.get("Env") or []:
-            key, _, value = str(item).partition("=")
-            out[key] = value
-        return out
-
-    def set_env(self, key: str, value: str) -> None:
-        env = self.env()
-        env[key] = value
-        self.config["Env"] = [f"{k}={v}" for k, v in env.items()]
-
-    def expansion_env(self) -> dict[str, str]:
-        return {**self.args, **self.env()}  # ENV wins over ARG, as in BuildKit
-
-    def copy(self, name: str) -> StageState:
-        return StageState(
-            name, list(self.layers), json.loads(json.dumps(self.config)), list(self.history),
-            self.key, self.created, {}, False,  # a new stage: its ENTRYPOINT drops the CMD it inherits
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -365,13 +322,12 @@ class Builder:
     def _instruction(
         self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str]
     ) -> None:
-        handler = getattr(self, f"_do_{ins.cmd.lower()}")
         text = _display(ins)
-        if ins.cmd in _FS_STEPS or ins.cmd == "WORKDIR":
-            handler(parsed, state, ins, scope, text)
+        if ins.cmd not in CONFIG_INSTRUCTIONS:
+            getattr(self, f"_do_{ins.cmd.lower()}")(parsed, state, ins, scope, text)
             return
         started = time.monotonic()
-        handler(parsed, state, ins, scope, text)
+        apply_config(state, ins, ConfigContext(parsed.source, parsed.escape, scope, self._arg_value))
         state.key = chain_key(state.key, ins.cmd, ins.original, _args_digest(state))
         state.history.append({"created": state.created, "created_by": text, "empty_layer": True})
         self._step(state.name, text, "done", time.monotonic() - started)
@@ -382,126 +338,6 @@ class Builder:
                 self.step_number += 1
             number = self.step_number + (1 if status in ("running", "failed") else 0)
             self.progress(StepEvent(stage, number, self.total, text, status, seconds))
-
-    # config-only instructions
-
-    def _do_arg(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        for name, default in arg_definitions(ins, state.expansion_env(), parsed.escape):
-            value = self._arg_value(name, default)
-            if value is None and name in scope:
-                value = scope[name]  # a global ARG redeclared without a default
-            state.args[name] = value if value is not None else ""
-
-    def _do_env(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        for key, value in key_values(ins.args, ins, state.expansion_env(), parsed.escape):
-            state.set_env(key, value)
-
-    def _do_label(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        labels = dict(state.config.get("Labels") or {})
-        labels.update(key_values(ins.args, ins, state.expansion_env(), parsed.escape))
-        state.config["Labels"] = labels
-
-    def _do_maintainer(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        labels = dict(state.config.get("Labels") or {})
-        labels["maintainer"] = " ".join(ins.args)
-        state.config["Labels"] = labels
-
-    def _do_user(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        state.config["User"] = expand(ins.args[0], state.expansion_env(), parsed.escape)
-
-    def _do_expose(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        ports = dict(state.config.get("ExposedPorts") or {})
-        for word in ins.args:
-            for port in expand_words(word, state.expansion_env(), parsed.escape):
-                ports[port if "/" in port else f"{port}/tcp"] = {}
-        state.config["ExposedPorts"] = ports
-
-    def _do_volume(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        volumes = dict(state.config.get("Volumes") or {})
-        words = (
-            ins.args
-            if ins.json
-            else [w for a in ins.args for w in expand_words(a, state.expansion_env(), parsed.escape)]
-        )
-        for path in words:
-            volumes[path] = {}
-        state.config["Volumes"] = volumes
-
-    def _do_stopsignal(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        state.config["StopSignal"] = expand(ins.args[0], state.expansion_env(), parsed.escape)
-
-    def _do_cmd(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        state.config["Cmd"] = self._command(state, ins)
-        state.cmd_set = True
-
-    def _do_entrypoint(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        state.config["Entrypoint"] = self._command(state, ins)
-        if not state.cmd_set:
-            state.config["Cmd"] = None  # Docker: a new ENTRYPOINT drops the CMD inherited from the base
-
-    def _do_shell(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        if not ins.json:
-            raise BuildError(
-                f'{parsed.source}:{ins.line}: SHELL needs the JSON form, e.g. SHELL ["/bin/sh", "-c"]'
-            )
-        state.config["Shell"] = list(ins.args)
-
-    def _do_onbuild(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        trigger = ins.original.split(None, 1)[1] if " " in ins.original else ""
-        state.config["OnBuild"] = [*(state.config.get("OnBuild") or []), trigger]
-
-    def _do_healthcheck(
-        self, parsed: Dockerfile, state: StageState, ins: Instruction, scope: dict[str, str], _: str
-    ) -> None:
-        kind = ins.args[0].upper() if ins.args else ""
-        if kind == "NONE":
-            state.config["Healthcheck"] = {"Test": ["NONE"]}
-            return
-        if kind != "CMD" or len(ins.args) < 2:
-            raise BuildError(f"{parsed.source}:{ins.line}: HEALTHCHECK takes NONE or CMD COMMAND")
-        test = ["CMD", *ins.args[1:]] if ins.json else ["CMD-SHELL", ins.args[1]]
-        check: dict[str, Any] = {"Test": test}
-        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
-                          ("start-interval", "StartInterval")):  # fmt: skip
-            value = ins.flag(flag)
-            if value:
-                check[key] = _duration_ns(value, parsed, ins)
-        retries = ins.flag("retries")
-        if retries:
-            check["Retries"] = int(retries)
-        state.config["Healthcheck"] = check
-
-    def _command(self, state: StageState, ins: Instruction) -> list[str]:
-        if ins.json:
-            return list(ins.args)
-        return [*self._shell(state), ins.args[0]]
-
-    def _shell(self, state: StageState) -> list[str]:
-        return list(state.config.get("Shell") or DEFAULT_SHELL)
 
     # filesystem steps
 
@@ -664,12 +500,12 @@ class Builder:
             and ins.args[0].strip().lstrip("<").lstrip("-").strip("\"'") == ins.heredocs[0].name
             and len(ins.heredocs) == 1
         ):
-            argv = (*self._shell(state), ins.heredocs[0].content)
+            argv = (*state.shell(), ins.heredocs[0].content)
         elif ins.heredocs:
             script = ins.args[0] + "\n" + "".join(f"{h.content}{h.name}\n" for h in ins.heredocs)
-            argv = (*self._shell(state), script)
+            argv = (*state.shell(), script)
         else:
-            argv = (*self._shell(state), ins.args[0])
+            argv = (*state.shell(), ins.args[0])
         network = ins.flag("network") or self.request.network
         if network not in ("default", "host", "none"):
             raise BuildError(
@@ -989,20 +825,3 @@ def _hosts_file(extra: tuple[tuple[str, str], ...]) -> str:
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     lines += [f"{address}\t{name}" for name, address in extra]
     return "\n".join(lines) + "\n"
-
-
-def _duration_ns(text: str, parsed: Dockerfile, ins: Instruction) -> int:
-    import re
-
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise BuildError(f"{parsed.source}:{ins.line}: {text!r} is not a duration (e.g. 30s, 1m30s)")
-    scale = {
-        "ns": 1,
-        "us": 1_000,
-        "ms": 1_000_000,
-        "s": 1_000_000_000,
-        "m": 60_000_000_000,
-        "h": 3_600_000_000_000,
-    }
-    return int(sum(float(n) * scale[u] for n, u in parts))
