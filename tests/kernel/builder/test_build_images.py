@@ -119,9 +119,8 @@ def test_rebuild_is_all_cache_hits_and_a_changed_file_misses_from_its_copy(
     (context / "b.txt").write_text("bee\n")
     text = BASE + "COPY b.txt /b.txt\nRUN echo first > /first\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\n"
     first, _ = build(store, context, text)
-    started = time.monotonic()
     second, events = build(store, context, text)
-    assert time.monotonic() - started < 1.0
+    assert not [e for e in events if isinstance(e, StepEvent) and e.status == "running" and "RUN" in e.text]
     assert second.image.image_id == first.image.image_id  # same image: an up --build recreates nothing
     fs_steps = [s for s in statuses(events) if s[0].startswith(("RUN", "COPY"))]
     assert fs_steps and all(status == "cached" for _, status in fs_steps)
