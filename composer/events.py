@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Status = Literal[
-    "Pulling", "Pulled",
+    "Pulling", "Pulled", "Building", "Built",
     "Creating", "Created", "Starting", "Started", "Waiting", "Healthy", "Exited",
     "Stopping", "Stopped", "Removing", "Removed", "Restarting", "Recreate",
     "Running", "Updating", "Updated", "Warning", "Error", "Info", "Paused", "Unpaused",

@@ -30,19 +30,15 @@ def register(app: typer.Typer) -> None:
         scale: Annotated[
             list[str] | None, typer.Option("--scale", metavar="SERVICE=N", help="Replicas of a service.")
         ] = None,
-        build: Annotated[bool, typer.Option("--build", help="Refused: composer does not build.")] = False,
-        no_build: Annotated[bool, typer.Option("--no-build", help="Accepted: nothing is built.")] = False,
+        build: Annotated[bool, typer.Option("--build", help="Build images before creating.")] = False,
+        no_build: Annotated[bool, typer.Option("--no-build", help="Do not build images.")] = False,
     ) -> None:
         """Create networks, volumes and containers; start nothing (composer start does)."""
         from composer.cli.context import options
-        from composer.cli.up_cmd import _parse_scale
+        from composer.cli.up_cmd import _build_mode, _parse_scale
         from composer.engine import up as engine
         from composer.engine.options import UpOptions
-        from composer.errors import ComposerError
 
-        del no_build
-        if build:
-            raise ComposerError("create --build: composer does not build images", hint="use a pulled image")
         opts = options(ctx)
         if not opts.dry_run:
             opts.enter("create")
@@ -56,6 +52,7 @@ def register(app: typer.Typer) -> None:
             scale=_parse_scale(scale or []),
             pull=pull,
             parallel=opts.parallel or 8,
+            build=_build_mode(build, no_build),
         )
         sink, close = opts.sink("quiet" if quiet_pull else None)
         try:

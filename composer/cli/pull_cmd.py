@@ -1,7 +1,8 @@
 """``composer pull [SERVICE...]``: fetch the images of the project's services into the store.
 
 Services built from a ``rootfs:`` folder or tarball have no image and are skipped,
-as are services whose ``pull_policy`` is ``never``.  Without ``--policy`` every
+as are services whose ``pull_policy`` is ``never`` or ``build``, and with
+``--ignore-buildable`` those that have a ``build:`` section.  Without ``--policy`` every
 image is checked against its registry (``always``), as ``docker compose pull``
 does; ``--policy missing`` only fetches what the store lacks.  Each image is
 pulled once even when several services use it.
@@ -28,6 +29,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--policy", help="Pull policy: always or missing (default always).")
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+        ignore_buildable: Annotated[
+            bool, typer.Option("--ignore-buildable", help="Skip services that have a `build:` section.")
+        ] = False,
         progress: Annotated[
             str, typer.Option("--progress", help="Progress output: auto, plain or rich.")
         ] = "auto",
@@ -38,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
         opts = options(ctx)
         opts.enter_images()
-        targets = _images_to_pull(opts.load().spec.services, services or [], policy)
+        targets = _images_to_pull(opts.load().spec.services, services or [], policy, ignore_buildable)
         store = ImageStore(opts.image_root)
         renderer, scope = _renderer(progress, quiet)
         with scope:
@@ -47,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _images_to_pull(
-    services: dict[str, Any], wanted: list[str], policy: str | None
+    services: dict[str, Any], wanted: list[str], policy: str | None, ignore_buildable: bool = False
 ) -> dict[str, tuple[str, Any]]:
     from composer.errors import ComposerError
 
@@ -57,7 +61,9 @@ def _images_to_pull(
     targets: dict[str, tuple[str, Any]] = {}
     for name in sorted(wanted or services):
         spec = services[name]
-        if not getattr(spec, "image", None) or getattr(spec, "pull_policy", None) == "never":
+        if not getattr(spec, "image", None) or getattr(spec, "pull_policy", None) in ("never", "build"):
+            continue
+        if ignore_buildable and getattr(spec, "build", None) is not None:
             continue
         targets.setdefault(spec.image, (policy or "always", getattr(spec, "platform", None)))
     return targets

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         use_aliases: Annotated[
             bool, typer.Option("--use-aliases", help="Give the service's network aliases.")
         ] = False,
-        build: Annotated[bool, typer.Option("--build", help="Refused: composer does not build.")] = False,
+        build: Annotated[bool, typer.Option("--build", help="Build the service's image first.")] = False,
         quiet_pull: Annotated[bool, typer.Option("--quiet-pull", help="Pull without progress.")] = False,
         remove_orphans: Annotated[
             bool, typer.Option("--remove-orphans", help="Accepted: up --remove-orphans removes them.")
@@ -61,8 +61,6 @@ def register(app: typer.Typer) -> None:
         from composer.errors import ComposerError
 
         del no_tty, interactive, remove_orphans
-        if build:
-            raise ComposerError("run --build: composer does not build images", hint="use a pulled image")
         if remove and detach:
             raise ComposerError(
                 "run --rm with -d: with no daemon, nothing would remove the container when it exits",
@@ -85,6 +83,7 @@ def register(app: typer.Typer) -> None:
             use_aliases=use_aliases,
             no_deps=no_deps,
             name=name,
+            build="always" if build else "missing",
         )
         loaded = opts.load()
         request = dataclasses.replace(request, name=name or oneoff_name(loaded.name, service))

@@ -53,6 +53,10 @@ def register(app: typer.Typer) -> None:
         pull: Annotated[
             str | None, typer.Option("--pull", help="Pull policy for every image: always, missing, never.")
         ] = None,
+        build: Annotated[bool, typer.Option("--build", help="Build images before starting.")] = False,
+        no_build: Annotated[
+            bool, typer.Option("--no-build", help="Do not build images, even missing ones.")
+        ] = False,
         progress: Annotated[
             str | None, typer.Option("--progress", help="auto, tty, plain, json or quiet.")
         ] = None,
@@ -107,8 +111,6 @@ def register(app: typer.Typer) -> None:
         watch: Annotated[
             bool, typer.Option("--watch", "-w", help="Follow develop.watch rules while attached.")
         ] = False,
-        build: Annotated[bool, typer.Option("--build", help="Refused: composer does not build.")] = False,
-        no_build: Annotated[bool, typer.Option("--no-build", help="Accepted: nothing is built.")] = False,
     ) -> None:
         """Create and start the project's networks, links and containers."""
         from composer.cli.context import options
@@ -121,9 +123,7 @@ def register(app: typer.Typer) -> None:
         dry_run = dry_run or opts.dry_run
         if not dry_run:
             opts.enter("up")
-        del renew_anon_volumes, no_build
-        if build:
-            raise ComposerError("up --build: composer does not build images", hint="use a pulled image")
+        del renew_anon_volumes
         policy = AbortPolicy(abort_on_exit, abort_on_failure, exit_code_from)
         if watch and (detach or wait):
             raise ComposerError("--watch needs the foreground: it cannot go with -d or --wait")
@@ -146,6 +146,7 @@ def register(app: typer.Typer) -> None:
             pull=pull,
             host=on_host,
             strict_limits=strict_limits,
+            build=_build_mode(build, no_build),
         )
         inputs = _inputs(opts)
         sink, close = opts.sink("quiet" if quiet else progress)
@@ -205,6 +206,14 @@ def _inputs(opts: GlobalOptions) -> UpInputs | None:
         env_files=tuple(opts.env_files),
         profiles=tuple(opts.profiles),
     )
+
+
+def _build_mode(build: bool, no_build: bool) -> str:
+    from composer.errors import ComposerError
+
+    if build and no_build:
+        raise ComposerError("--build and --no-build cannot be given together")
+    return "always" if build else "never" if no_build else "missing"
 
 
 def _parse_scale(items: list[str]) -> dict[str, int]:

@@ -8,8 +8,8 @@ same command line computes the fingerprint (it only reads those files) and,
 when it matches, reconciles the host against the stored state: no YAML, no
 pydantic, no image store.  Anything the fingerprint cannot see makes the
 project ineligible, so the full path runs: services with ``env_file:`` (their
-files are named only inside the project), images (the store may hold a newer
-one), external networks (the bridge's addresses may change), ``up SERVICE...``
+files are named only inside the project), images and builds (the store may
+hold a newer one), external networks (the bridge's addresses may change), ``up SERVICE...``
 and ``--scale``.  When the stored state does not match the host, the full path
 runs too: the cache only ever confirms that nothing needs doing.
 """
@@ -106,8 +106,8 @@ def eligible(loaded: Any, desired: DesiredState) -> bool:
     spec = loaded.spec
     if desired.whole is not None or any(net.external for net in spec.networks.values()):
         return False
-    if any(svc.image for svc in spec.services.values()):
-        return False
+    if any(svc.image or svc.build is not None for svc in spec.services.values()):
+        return False  # the store may hold a newer (pulled or built) image
     raw = b"".join(Path(f).read_bytes() for f in loaded.files)
     # Files named only inside the project (env_file, extends, include, a secret's file) are not
     # fingerprinted, nor the variables a secret or config names without `$` (environment: TOKEN).

@@ -39,13 +39,14 @@ class UpOptions:
     strict_limits: bool = False  # a limit the host cannot hold (rootless) is an error, not a note
     no_deps: bool = False  # only ``services``, not what they depend on
     recreate_dependencies: bool = False  # --always-recreate-deps
+    build: str = "missing"  # images of buildable services: missing (build what is not there), always, never
 
     @property
     def plain(self) -> bool:
         """An ``up`` whose desired state depends on the project alone (so the fast path may store it)."""
         return not (
             self.services or self.scale or self.dry_run or self.no_start or self.pull or self.no_deps
-            or self.recreate_dependencies or self.host
+            or self.recreate_dependencies or self.host or self.build == "always"
         )  # fmt: skip
 
 

@@ -191,9 +191,14 @@ def _images(
     pull: bool,
     override: str | None,
 ) -> dict[str, ImageLike]:
+    from composer.images.builder.compose import image_name, is_buildable
+
     result: dict[str, ImageLike] = {}
     for name in services:
         svc = loaded.spec.services[name]
+        if is_buildable(svc):
+            result[name] = _built_image(loaded, name, image_name(loaded.name, name, svc), host, pin=pull)
+            continue
         if not svc.image or svc.rootfs is not None:
             continue
         if not pull:
@@ -210,6 +215,19 @@ def _images(
             host.pin_image(loaded.name, image.image_id)
         result[name] = image
     return result
+
+
+def _built_image(loaded: LoadedProject, service: str, reference: str, host: Host, *, pin: bool) -> ImageLike:
+    """The image a ``build:`` section made (``up`` built it just before when it was missing)."""
+    image = host.lookup_image(reference)
+    if image is None:
+        raise PlanError(
+            f"service {service}: image {reference} is not built yet",
+            hint="run composer build (or up without --no-build)",
+        )
+    if pin:
+        host.pin_image(loaded.name, image.image_id)
+    return image
 
 
 def _rootfs_layers(loaded: LoadedProject, services: Sequence[str], host: Host) -> dict[str, tuple[str, ...]]:

@@ -58,6 +58,7 @@ class RunRequest:
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     start: bool = True  # False: made only (``composer create`` of a one-off is not a compose verb)
+    build: str = "missing"  # the service's image when it has build: missing, always (--build) or never
 
 
 def oneoff_name(project: str, service: str, suffix: str | None = None) -> str:
@@ -168,9 +169,11 @@ def run_oneoff(
     from composer.engine.preflight import check_host
     from composer.engine.prepare import desired_state
     from composer.engine.reconcile import ReconcileOptions, reconcile
-    from composer.engine.up import refuse_unhonoured, waiting
+    from composer.engine.up import build_images, refuse_unhonoured, waiting
 
     refuse_unhonoured(loaded)
+    if request.build != "never":
+        build_images(loaded, UpOptions(services=(request.service,), build=request.build), roots, events)
     host = host or default_host(roots)
     name = request.name or oneoff_name(loaded.name, request.service, suffix)
     project = oneoff_project(loaded, request, name)

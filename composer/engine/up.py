@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from composer.engine import fastpath
@@ -75,6 +76,8 @@ def up(
     refuse_unhonoured(loaded)
     host = host or default_host(roots)
     root = StateRoot(roots.state)
+    if not options.dry_run and options.build != "never":
+        build_images(loaded, options, roots, events)
     remember = inputs if inputs is not None and options.plain else None
     if remember is not None:
         fastpath.forget(root, remember)  # stale until this succeeds
@@ -103,6 +106,48 @@ def up(
         if remember is not None:
             fastpath.save(root, remember, loaded, desired)
         return UpResult(plan, desired)
+
+
+def build_images(loaded: LoadedProject, options: UpOptions, roots: Roots, events: EventSink) -> None:
+    """Build the images of the selected services that have ``build:``: all of them with ``--build``
+    (or ``pull_policy: build``), else those missing from the store, as compose does."""
+    from composer.engine.prepare import selected_services
+    from composer.images.builder.compose import is_buildable, run_builds, service_builds
+    from composer.images.store import ImageStore
+
+    services = selected_services(loaded, options.services)
+    buildable = [name for name in services if is_buildable(loaded.spec.services[name])]
+    if not buildable:
+        return
+    store = ImageStore(roots.images)
+    builds = [
+        build
+        for build in service_builds(loaded, buildable)
+        if options.build == "always"
+        or loaded.spec.services[build.service].pull_policy == "build"
+        or store.lookup(build.image) is None
+    ]
+    for build in builds:
+        events(Event(f"image:{build.image}", "Building", f"service {build.service}"))
+    results = run_builds(builds, store, lambda build: _build_progress(build.image, events))
+    for name, result in sorted(results.items()):
+        counts = f"{result.steps} steps, {result.cached} cached, {result.seconds:.1f}s"
+        text = f"{result.image.image_id[:19]} ({counts})"
+        events(Event(f"image:{result.image.reference}", "Built", f"service {name}: {text}"))
+
+
+def _build_progress(image: str, events: EventSink) -> Callable[[object], None]:
+    """Steps (with their cache hits) and the RUN output, as events of the image."""
+    from composer.images.builder.builder import OutputLine, StepEvent
+
+    def forward(event: object) -> None:
+        if isinstance(event, StepEvent) and event.status in ("cached", "running"):
+            state = "CACHED " if event.status == "cached" else ""
+            events(Event(f"image:{image}", "Building", f"{event.number}/{event.total} {state}{event.text}"))
+        elif isinstance(event, OutputLine):
+            events(Event(f"image:{image}", "Building", f"#{event.step} {event.line}"))
+
+    return forward
 
 
 def refuse_unhonoured(loaded: LoadedProject) -> None:

@@ -306,6 +306,43 @@ class RegistryClient:
         finally:
             response.close()
 
+    # -- pushing ---------------------------------------------------------------------------
+
+    def _send(self, ref: Reference, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        request = self._http.build_request(method, url, **kwargs)
+        try:
+            return self._http.send(request, auth=self._auth(ref))
+        except httpx.TransportError as error:
+            raise RegistryError(f"cannot reach the registry {ref.api_host}: {error}") from error
+
+    def push_blob(self, ref: Reference, digest: str, data: bytes) -> bool:
+        """Upload one blob (monolithic) unless the repository has it; True when it was sent."""
+        base = self.base_url(ref)
+        if self._send(ref, "HEAD", f"{base}/blobs/{digest}").status_code == 200:
+            return False
+        started = self._send(ref, "POST", f"{base}/blobs/uploads/")
+        _raise_for_status(started, ref, "an upload")
+        location = httpx.URL(urljoin(str(started.request.url), started.headers["Location"]))
+        done = self._send(
+            ref, "PUT", str(location.copy_merge_params({"digest": digest})),
+            content=data, headers={"Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        _raise_for_status(done, ref, f"the blob {digest[:19]}")
+        return True
+
+    def push_manifest(self, ref: Reference, raw: bytes, media_type: str) -> str:
+        """PUT the manifest under the reference's tag (or digest); returns its digest."""
+        which = ref.digest or ref.tag or "latest"
+        put = self._send(
+            ref,
+            "PUT",
+            f"{self.base_url(ref)}/manifests/{which}",
+            content=raw,
+            headers={"Content-Type": media_type},
+        )
+        _raise_for_status(put, ref, "the manifest")
+        return sha256_digest(raw)
+
 
 def _hash_existing(path: Path, hasher: Any) -> int:
     size = 0

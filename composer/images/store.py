@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -34,14 +35,16 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ImageError
 from composer.images.config import ImageConfig, ResolvedImage
 from composer.images.progress import LayerEvent, PullDone, PullProgress, PullStarted
 from composer.images.reference import Reference, parse_reference
-from composer.images.registry import Descriptor, ImageManifest, Platform, RegistryClient, sha256_digest
 from composer.kernel.unpack import apply_layer
+
+if TYPE_CHECKING:  # the registry client (and httpx) load only when a pull runs
+    from composer.images.registry import Descriptor, ImageManifest, RegistryClient
 
 SCHEMA_VERSION = 1
 _INTERVALS = {"daily": 86400.0, "weekly": 7 * 86400.0}
@@ -213,6 +216,8 @@ class ImageStore:
         insecure: bool = False,
     ) -> ResolvedImage:
         """Fetch ``ref`` from its registry; layers already in the store are neither fetched nor unpacked."""
+        from composer.images.registry import Platform, RegistryClient
+
         wanted = Platform.parse(platform) if platform else None
         extra = {ref.registry, ref.api_host} if insecure else set()
         with self._lock("gc", shared=True), RegistryClient(insecure=self.insecure | extra) as client:
@@ -354,6 +359,107 @@ class ImageStore:
                 refs[name] = {"id": image_id, "checked_at": now}
             _write_json(self.root / "refs.json", refs)
         return record
+
+    # -- built images (composer build) ----------------------------------------------------
+
+    def adopt_layer(self, folder: Path, diff_id: str) -> Path:
+        """Move a layer folder a build made (overlay format) into the store under its diff_id."""
+        final = self.layer_path(diff_id)
+        with self._lock(f"layer-{_hex(diff_id)}"):
+            if final.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)  # the same content is there already
+            else:
+                os.rename(folder, final)
+        return final
+
+    def adopt_blob(self, path: Path, digest: str) -> None:
+        """Move a layer blob a build packed into ``blobs/`` (kept: push sends it)."""
+        final = self.blob_path(digest)
+        if final.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(path, final)
+
+    def image_files(self, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The config blob (parsed) and the layer descriptors of an image in the store."""
+        record = self._record(image_id)
+        if record is None:
+            raise ImageError(f"no image {image_id} in the store")
+        return json.loads(self.blob_path(image_id).read_bytes()), list(record["layers"])
+
+    def save_built(
+        self, names: Iterable[str], manifest_raw: bytes, config_raw: bytes, layers: list[dict[str, Any]]
+    ) -> ResolvedImage:
+        """Record an image a build made; every layer folder and blob must be in the store already."""
+        manifest_digest = sha256_digest(manifest_raw)
+        image_id = sha256_digest(config_raw)
+        self._write_blob(image_id, config_raw)
+        self._write_blob(manifest_digest, manifest_raw)
+        refs_wanted = [parse_reference(name) for name in names]
+        config = json.loads(config_raw)
+        with self._lock("meta"):
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "id": image_id,
+                "created": str(config.get("created", "")),
+                "repository": refs_wanted[0].name if refs_wanted else "",
+                "manifest_digest": manifest_digest,
+                "media_type": "application/vnd.oci.image.manifest.v1+json",
+                "layers": layers,
+                "size": sum(int(layer["size"]) for layer in layers),
+                "pulled_at": time.time(),
+                "built": True,
+            }
+            _write_json(self._record_path(image_id), record)
+            refs = self._refs()
+            for ref in refs_wanted:
+                refs[ref.canonical] = {"id": image_id, "checked_at": time.time()}
+            _write_json(self.root / "refs.json", refs)
+        return self._resolved(record, refs_wanted[0].canonical if refs_wanted else image_id)
+
+    def push(self, reference: str, insecure: bool = False) -> tuple[str, int]:
+        """Send an image of the store to the registry its reference names: (manifest digest, blobs sent).
+
+        Every blob must be in the store: a built image keeps its layers' blobs; a pulled
+        one keeps only its unpacked layers (unless the store keeps blobs), so it cannot
+        be pushed as it came (its digests would not be the registry's).
+        """
+        from composer.images.registry import RegistryClient
+
+        ref = parse_reference(reference)
+        record = self._record_for(ref)
+        if record is None:
+            raise ImageError(f"no image {reference} in the store", hint="build or pull it first")
+        missing = [layer["digest"] for layer in record["layers"] if not self._has_blobs(layer)]
+        if missing:
+            raise ImageError(
+                f"{reference}: {len(missing)} layer blob(s) are not kept in the store (layers of a pulled "
+                "base image are kept unpacked only)",
+                hint="push images built FROM scratch or FROM images pulled with blobs kept",
+            )
+        extra = {ref.registry, ref.api_host} if insecure else set()
+        manifest_raw = self.blob_path(record["manifest_digest"]).read_bytes()
+        sent = 0
+        with RegistryClient(insecure=self.insecure | extra) as client:
+            for layer in record["layers"]:
+                sent += client.push_blob(ref, layer["digest"], self.blob_path(layer["digest"]).read_bytes())
+            sent += client.push_blob(ref, record["id"], self.blob_path(record["id"]).read_bytes())
+            digest = client.push_manifest(ref, manifest_raw, record["media_type"])
+        with self._lock("meta"):
+            refs = self._refs()
+            refs[ref.canonical] = {"id": record["id"], "checked_at": time.time()}
+            _write_json(self.root / "refs.json", refs)
+        return digest, sent
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """Held by a build: garbage collection waits, so no layer it made vanishes before its record."""
+        with self._lock("gc", shared=True):
+            self._clean_tmp()
+            yield
+
+    def _has_blobs(self, layer: dict[str, Any]) -> bool:
+        return self.blob_path(layer["digest"]).is_file()
 
     # -- pins ------------------------------------------------------------------------------
 
@@ -512,6 +618,10 @@ class ImageStore:
             yield
         finally:
             os.close(fd)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _emitter(progress: PullProgress | None, reference: str, desc: Descriptor) -> Any:

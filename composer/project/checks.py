@@ -111,14 +111,14 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
     _check_devices(c, base, service)
     if not _SERVICE_NAME.match(name):
         c.add(base, f"invalid service name `{name}`", "use letters, digits, '.', '_' and '-'")
-    # A build-only or provider service is valid compose; `up` refuses it (refusals) with the reason.
+    # A provider service is valid compose; `up` refuses it (refusals) with the reason.
     if (
         service.image is None
         and service.rootfs is None
         and service.build is None
         and service.provider is None
     ):
-        c.add(base, f"service `{name}` has neither `image` nor `rootfs`", "set one of them")
+        c.add(base, f"service `{name}` has neither `image`, `build` nor `rootfs`", "set one of them")
     if service.image is not None and service.rootfs is not None:
         c.add(f"{base}.rootfs", "`image` and `rootfs` exclude each other", "keep only one")
     _check_depends_on(c, name, service)

@@ -64,19 +64,9 @@ def _image_mount(service: ServiceSpec) -> bool:
     return any(volume.type == "image" for volume in service.volumes)
 
 
-def _build_without_image(service: ServiceSpec) -> bool:
-    return service.build is not None and service.image is None and service.rootfs is None
-
-
 _NAMESPACES = "composer gives every container its own namespaces"
 
 REFUSALS: tuple[Refusal, ...] = (
-    Refusal(
-        "build",
-        _build_without_image,
-        "composer does not build images",
-        "build it elsewhere and set `image:` (or `rootfs:`); `build` is then not used",
-    ),
     *(
         Refusal(
             name,

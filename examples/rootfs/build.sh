@@ -5,6 +5,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 dest="$here/busybox"
 [ -x /bin/busybox ] || { echo "busybox-static is missing: apt-get install busybox-static" >&2; exit 1; }
+# The build example's context needs the static busybox next to its Dockerfile.
+cp /bin/busybox "$here/../build-app/busybox"
 if [ -x "$dest/bin/busybox" ]; then exit 0; fi
 mkdir -p "$dest"
 for d in bin sbin usr/bin usr/sbin etc root tmp home/app var/www proc sys dev; do mkdir -p "$dest/$d"; done

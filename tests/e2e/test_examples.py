@@ -35,6 +35,20 @@ def test_ci_stack_comes_up_healthy_and_serves(lab: Lab) -> None:
     assert project_leftovers(lab.root, "ci-stack") == []
 
 
+def test_build_app_is_built_by_up_and_serves(lab: Lab) -> None:
+    folder = _copy_example(lab, "build-app")
+    shutil.copy2("/bin/busybox", folder / "busybox")  # as examples/rootfs/build.sh puts it there
+    lab.composer("up", "-d", "--wait", "--wait-timeout", "60", cwd=folder)
+    rows = {row["Service"]: row for row in lab.ps("build-app")}
+    assert rows["web"]["Health"] == "healthy"
+    body = urllib.request.urlopen("http://127.0.0.1:18082/", timeout=5).read()
+    assert b"hello from a composer build" in body
+    rebuilt = lab.composer("build", cwd=folder).stderr
+    assert "CACHED" in rebuilt and "0 cached" not in rebuilt
+    lab.composer("down", cwd=folder)
+    assert project_leftovers(lab.root, "build-app") == []
+
+
 def test_three_routers_route_end_to_end(lab: Lab) -> None:
     folder = _copy_example(lab, "three-routers")
     lab.composer("up", "-d", cwd=folder)

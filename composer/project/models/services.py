@@ -616,7 +616,7 @@ class ServiceSpec(_Model):
     profiles: list[str] = []
     pull_policy: Annotated[str, BeforeValidator(_check_pull_policy)] = "missing"
     userns_mode: str | None = None
-    build: str | dict[str, Any] | None = None  # read only to be refused at up (composer does not build)
+    build: str | dict[str, Any] | None = None  # read by composer.images.builder.compose
     secrets: list[ServiceSecretSpec] = []
     configs: list[ServiceSecretSpec] = []
     logging: LoggingSpec | None = None

@@ -233,7 +233,7 @@ def test_examples_validate() -> None:
     examples = Path(__file__).resolve().parents[3] / "examples"
     found = sorted(examples.glob("*/compose.yaml"))
     assert [p.parent.name for p in found] == [
-        "ci-stack", "postgres-redis", "ring20", "three-routers", "three-routers-split",
+        "build-app", "ci-stack", "postgres-redis", "ring20", "three-routers", "three-routers-split",
     ]  # fmt: skip
     for path in found:
         project = load(path)
