@@ -279,8 +279,13 @@ class Applier:
 
     # -- interfaces and routes -----------------------------------------------------------
     def _update_interface(self, action: Action) -> None:
+        """An interface, or both ends of a link (each end changes only what differs on it)."""
         self._event(action.rid, "Updating", action.cause)
-        self.host.update_interface(self.desired.interfaces[action.rid])
+        if action.rid.kind == "link":
+            for end in self.desired.links[action.rid].interfaces:
+                self.host.update_interface(self.desired.interfaces[end])
+        else:
+            self.host.update_interface(self.desired.interfaces[action.rid])
         self._event(action.rid, "Updated")
 
     def _create_route(self, rid: ResourceId) -> None:

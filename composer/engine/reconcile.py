@@ -17,13 +17,17 @@ The rules, resource by resource (each action carries its cause):
   ends are its identity: its addresses, MTU, shaping and state are its
   interfaces'.
 * Interfaces (link ends and network attachments) are compared with what the
-  kernel shows; what differs (an address, the MTU, the qdisc's rate, the state,
-  a per-interface sysctl) is changed in place (``update``), the same containers
-  and PIDs kept.  An interface whose carrier is made in this plan is born right.
+  kernel shows; what differs (an address, the MTU, the qdisc's rate or netem
+  settings, the state, a per-interface sysctl) is changed in place
+  (``update``), the same containers and PIDs kept; both ends of a link change
+  as one ``update link:...`` whose cause says what changed.  An interface whose
+  carrier is made in this plan is born right.
 * Routes are resources of their own, through the interface that holds their
   gateway: a route whose carrier (a link, or the container for its networks)
   is made again is made again after it, and one missing from the routing table
-  (deleted by hand, lost with an interface) is put back.  A network's default
+  (deleted by hand, lost with an interface) is put back.  A route through an
+  interface the file wants down is left out (the kernel drops such routes) and
+  comes back when the interface is up again.  A network's default
   gateway is made with the attachment.
 * What is recorded but no longer desired is removed: scale-down removes the
   highest numbers; containers of services gone from the file (orphans) only
@@ -45,7 +49,13 @@ from dataclasses import dataclass
 
 from composer.engine.observe import ObservedContainer, ObservedState
 from composer.engine.plan import Action, ActionKey, Plan, PlanBuilder, Verb, key
-from composer.model.desired import DesiredContainer, DesiredLink, DesiredState, canonical_hash
+from composer.model.desired import (
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredState,
+    canonical_hash,
+)
 from composer.model.ids import ResourceId, container_id, interface_id
 from composer.model.netstate import interface_changes
 from composer.model.restart import RestartPolicy
@@ -264,7 +274,12 @@ def _made(plan: PlanBuilder, rid: ResourceId) -> bool:
 
 
 def _plan_interfaces(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
-    """Change in place what the kernel shows differently from the file."""
+    """Change in place what the kernel shows differently from the file.
+
+    The two ends of a link change as one action on the link, so that the plan
+    line names the wire (``update link:r1:eth1--r2:eth1 rate 10mbit -> 2mbit``).
+    """
+    by_link: dict[ResourceId, list[tuple[str, list[str]]]] = {}
     for rid, interface in sorted(desired.interfaces.items()):
         if _made(plan, interface.carrier) or _made(plan, container_id(interface.container)):
             continue  # born with its carrier, configured as the file says
@@ -272,8 +287,26 @@ def _plan_interfaces(plan: PlanBuilder, desired: DesiredState, observed: Observe
         if state is None or interface.ifname not in state.links:
             continue  # not there to change: the carrier is made again above
         changes = interface_changes(interface, state)
-        if changes:
+        if not changes:
+            continue
+        if interface.carrier.kind == "link":
+            by_link.setdefault(interface.carrier, []).append((_endpoint(desired, interface), changes))
+        else:
             plan.add(Action(Verb.UPDATE, rid, "; ".join(changes)))
+    for link, ends in sorted(by_link.items()):
+        plan.add(Action(Verb.UPDATE, link, _link_changes(ends, desired.links[link])))
+
+
+def _endpoint(desired: DesiredState, interface: DesiredInterface) -> str:
+    container = desired.containers.get(container_id(interface.container))
+    return f"{container.service if container else interface.container}:{interface.ifname}"
+
+
+def _link_changes(ends: list[tuple[str, list[str]]], link: DesiredLink) -> str:
+    """One cause for both ends: the changes once when the ends agree, else each end's prefixed."""
+    if len(ends) == 2 and ends[0][1] == ends[1][1]:
+        return "; ".join(ends[0][1])
+    return "; ".join(f"{end}: {', '.join(changes)}" for end, changes in ends)
 
 
 def _plan_routes(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
@@ -283,6 +316,9 @@ def _plan_routes(plan: PlanBuilder, desired: DesiredState, observed: ObservedSta
         if route.made_by_carrier and carrier_made:
             continue  # installed with the attachment that carries it
         seen = observed.routes.get(rid)
+        device = desired.interfaces.get(interface_id(route.container, route.device))
+        if device is not None and not device.up:
+            continue  # the kernel keeps no route through a downed interface: made when it comes up
         cause = ""
         if carrier_made:
             carrier = route.carrier if _made(plan, route.carrier) else container
@@ -443,10 +479,12 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
         create = key(Verb.CREATE, rid)
         device = interface_id(route.container, route.device)
         made = [key(Verb.CREATE, route.carrier), key(Verb.CREATE, container_id(route.container))]
-        plan.require(create, after=[*made, key(Verb.UPDATE, device), key(Verb.REMOVE, rid)])
+        carrier_update = key(Verb.UPDATE, route.carrier)  # a link coming up again
+        plan.require(create, after=[*made, key(Verb.UPDATE, device), carrier_update, key(Verb.REMOVE, rid)])
         plan.require(key(Verb.START, container_id(route.container)), after=[create])
     for rid, interface in desired.interfaces.items():
-        plan.require(key(Verb.START, container_id(interface.container)), after=[key(Verb.UPDATE, rid)])
+        start = key(Verb.START, container_id(interface.container))
+        plan.require(start, after=[key(Verb.UPDATE, rid), key(Verb.UPDATE, interface.carrier)])
     plan.require(firewall_key, after=list(network_creates.values()))
     _removal_edges(
         plan,

@@ -666,9 +666,9 @@ def _link_interfaces(
             rid = interface_id(container, end.interface)
             result[rid] = DesiredInterface(
                 rid=rid, container=container, netns=str(paths.netns(container)), ifname=end.interface,
-                carrier=carrier, addresses=addresses, mtu=link.mtu, rate=link.rate, delay=link.delay,
-                jitter=link.jitter, loss=link.loss,
+                carrier=carrier, addresses=addresses, mtu=link.mtu, up=link.state == "up",
                 sysctls=interface_sysctls(spec.services[end.service].sysctls, end.interface),
+                **link.direction(side),  # what leaves this end: egress is where tc acts
             )  # fmt: skip
     return result
 

@@ -108,10 +108,7 @@ def test_first_up_makes_the_routes_after_their_links(tmp_path: Path, busybox_roo
 def test_a_rate_edit_changes_both_ends_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> None:
     pids = dict(lab[2].processes)
     _edit(lab[0], "rate: 10mbit", "rate: 2mbit")
-    assert _plan(lab) == (
-        "update         interface:lab-r1-1:eth1                  rate 10mbit -> 2mbit\n"
-        "update         interface:lab-r2-1:eth1                  rate 10mbit -> 2mbit\n"
-    )
+    assert _plan(lab) == ("update         link:r1:eth1--r2:eth1                    rate 10mbit -> 2mbit\n")
     _converge(lab)
     assert lab[2].processes == pids  # the same containers, the same PIDs
 
@@ -122,10 +119,7 @@ def test_an_mtu_edit_is_made_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> 
         "    ipv4: [10.0.23.1/30, 10.0.23.2/30]",
         "    ipv4: [10.0.23.1/30, 10.0.23.2/30]\n    mtu: 1400",
     )
-    assert _plan(lab) == (
-        "update         interface:lab-r2-1:eth2                  mtu 1500 -> 1400\n"
-        "update         interface:lab-r3-1:eth1                  mtu 1500 -> 1400\n"
-    )
+    assert _plan(lab) == ("update         link:r2:eth2--r3:eth1                    mtu 1500 -> 1400\n")
     _converge(lab)
 
 
@@ -137,8 +131,7 @@ def test_an_address_edit_moves_the_address_and_the_route_with_it(
     _edit(project, '"10.0.12.0/30 via 10.0.23.1"', '"10.0.12.0/30 via 10.0.23.5"')
     assert _plan(lab) == (
         "remove         route:lab-r3-1:10.0.12.0/30              via 10.0.23.5: changed\n"
-        "update         interface:lab-r2-1:eth2                  address 10.0.23.5/30 missing; address 10.0.23.1/30 not in the file\n"
-        "update         interface:lab-r3-1:eth1                  address 10.0.23.6/30 missing; address 10.0.23.2/30 not in the file\n"
+        "update         link:r2:eth2--r3:eth1                    r2:eth2: address 10.0.23.5/30 missing, address 10.0.23.1/30 not in the file; r3:eth1: address 10.0.23.6/30 missing, address 10.0.23.2/30 not in the file\n"
         "create         route:lab-r3-1:10.0.12.0/30              via 10.0.23.5: changed\n"
     )
     api.up(load(project), api.UpOptions(), roots=lab[1], host=host)
@@ -179,7 +172,7 @@ def test_recreating_the_middle_router_puts_both_routes_back(lab: tuple[Path, api
 def test_a_per_interface_sysctl_is_changed_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> None:
     _edit(lab[0], "net.ipv4.conf.eth1.rp_filter: 0", "net.ipv4.conf.eth1.rp_filter: 2")
     assert _plan(lab) == (
-        "update         interface:lab-r2-1:eth1                  net.ipv4.conf.eth1.rp_filter 0 -> 2\n"
+        "update         link:r1:eth1--r2:eth1                    r2:eth1: net.ipv4.conf.eth1.rp_filter 0 -> 2\n"
     )
     _converge(lab)
 
@@ -257,3 +250,57 @@ def test_down_leaves_no_route_record(lab: tuple[Path, api.Roots, FakeHost]) -> N
     result = api.down("lab", api.DownOptions(), roots=roots, host=host)
     assert result.leftovers == []
     assert host.leftovers() == []
+
+
+def test_netem_settings_are_changed_in_place_and_named_in_the_plan(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    """The fake host has netem (this kernel has not): the plan compares every netem field."""
+    pids = dict(lab[2].processes)
+    _edit(lab[0], "rate: 10mbit", "rate: 10mbit\n    delay: 10ms\n    loss: 1%\n    corrupt: 0.1%")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    "
+        "delay none -> 10ms; loss none -> 1%; corrupt none -> 0.1%\n"
+    )
+    _converge(lab)
+    _edit(lab[0], "delay: 10ms", "delay: 20ms\n    jitter: 2ms\n    reorder: 25%")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    "
+        "delay 10ms -> 20ms; jitter none -> 2ms; reorder none -> 25%\n"
+    )
+    _converge(lab)
+    assert lab[2].processes == pids
+
+
+def test_one_direction_is_shaped_on_the_sending_end_only(lab: tuple[Path, api.Roots, FakeHost]) -> None:
+    _edit(lab[0], "    ipv4: [10.0.23.1/30, 10.0.23.2/30]", "    ipv4: [10.0.23.1/30, 10.0.23.2/30]\n"
+          "    b_to_a: {rate: 5mbit}")  # fmt: skip
+    assert (
+        _plan(lab) == "update         link:r2:eth2--r3:eth1                    r3:eth1: rate none -> 5mbit\n"
+    )
+    _converge(lab)
+    _edit(lab[0], "rate: 10mbit", "rate: 10mbit\n    a_to_b: {rate: 1mbit}")
+    assert (
+        _plan(lab)
+        == "update         link:r1:eth1--r2:eth1                    r1:eth1: rate 10mbit -> 1mbit\n"
+    )
+    _converge(lab)
+
+
+def test_a_link_set_down_in_the_file_loses_its_routes_until_it_is_up_again(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, roots, host = lab
+    pids = dict(host.processes)
+    _edit(project, "    rate: 10mbit", "    rate: 10mbit\n    state: down")
+    assert _plan(lab) == "update         link:r1:eth1--r2:eth1                    up -> down\n"
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    assert _routes(host, "lab-r1-1") == set()  # gone with the interface, as in the kernel
+    assert _plan(lab) == NOTHING  # and not put back while the file wants the link down
+    _edit(project, "    state: down\n", "")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    down -> up\n"
+        "create         route:lab-r1-1:10.0.23.0/30              via 10.0.12.2: missing from the routing table\n"
+    )
+    _converge(lab)
+    assert host.processes == pids

@@ -30,7 +30,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
-from composer.model.netstate import LinkState, NetnsState, RouteState
+from composer.model.netstate import LinkState, NetemState, NetnsState, RouteState
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
 from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
@@ -48,12 +48,14 @@ class FakeInterface:
     qdisc: str = "noqueue"
     rate: int | None = None
     sysctls: dict[str, str] = field(default_factory=dict)
+    netem: NetemState | None = None
 
     @classmethod
     def of(cls, interface: DesiredInterface) -> FakeInterface:
         qdisc = "netem" if interface.needs_netem else "tbf" if interface.rate is not None else "noqueue"
+        netem = NetemState.of(interface) if interface.needs_netem else None
         return cls(set(interface.addresses), interface.mtu or 1500, interface.up, qdisc, interface.rate,
-                   dict(interface.sysctls))  # fmt: skip
+                   dict(interface.sysctls), netem)  # fmt: skip
 
 
 @dataclass
@@ -66,7 +68,7 @@ class FakeNetns:
     def state(self, sysctl_keys: Sequence[str]) -> NetnsState:
         links = {"lo": LinkState("lo", 1, 65536, True)}
         for index, (name, i) in enumerate(sorted(self.interfaces.items()), start=2):
-            links[name] = LinkState(name, index, i.mtu, i.up, i.qdisc, i.rate)
+            links[name] = LinkState(name, index, i.mtu, i.up, i.qdisc, i.rate, i.netem)
         sysctls = {k: v for i in self.interfaces.values() for k, v in i.sysctls.items() if k in sysctl_keys}
         routes = tuple(RouteState(d, g, dev) for d, g, dev in sorted(self.routes))
         addresses = {name: tuple(sorted(i.addresses)) for name, i in self.interfaces.items()}
@@ -319,6 +321,8 @@ class FakeHost:
         self._step(f"update_interface {interface.rid}")
         space = self.namespaces[interface.netns]
         space.interfaces[interface.ifname] = FakeInterface.of(interface)
+        if not interface.up:  # as the kernel does, the routes through a downed interface go with it
+            space.routes = {r for r in space.routes if r[2] != interface.ifname}
 
     def create_route(self, route: DesiredRoute) -> None:
         self._step(f"create_route {route.rid}")

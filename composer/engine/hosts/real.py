@@ -33,7 +33,12 @@ from composer.model.desired import (
     DesiredState,
 )
 from composer.model.naming import ifalias
-from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
+from composer.model.netstate import (
+    NetemState,
+    NetnsState,
+    interface_changes,
+    shaping_changes,
+)  # the plan's own
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -419,6 +424,9 @@ class RealHost:
             delay_ms=(interface.delay or 0.0) * 1000,
             jitter_ms=(interface.jitter or 0.0) * 1000,
             loss_percent=interface.loss or 0.0,
+            more=NetemState(
+                corrupt=interface.corrupt, duplicate=interface.duplicate, reorder=interface.reorder
+            ),
         )
         apply_shaping(interface.netns, interface.ifname, shaping)
 
@@ -449,7 +457,7 @@ class RealHost:
             mtu=interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None,
             up=interface.up if interface.up != link.up else None,
         )  # fmt: skip
-        if shaping_changes(interface, link.qdisc, link.rate_bps):
+        if shaping_changes(interface, link.qdisc, link.rate_bps, link.netem):
             if interface.shaped:
                 self._shape(interface)
             else:

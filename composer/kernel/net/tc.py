@@ -15,6 +15,17 @@ netem
     exists only for the probe.  :func:`require_netem` turns a missing netem into a
     :class:`PlanError` so that ``up`` stops before creating anything.
     With both a rate and netem, netem is the root qdisc and TBF its child.
+    composer builds the netem message itself (:mod:`composer.kernel.net.netem`,
+    unit-tested against the bytes iproute2 sends) and sends it on a plain
+    netlink socket in the container's namespace.
+
+Changing a link live
+    A change replaces the root qdisc the way ``tc qdisc replace`` does, never
+    delete-then-add (which would pass packets unshaped in between): a qdisc of
+    the same kind is changed in place under its own handle (the kernel keeps the
+    qdisc, its queue and counters); one of another kind is made under the other
+    handle (``1:`` or ``2:``) with ``NLM_F_REPLACE``, and the kernel swaps it in
+    as the root in one step.  Only "no shaping at all" deletes the root qdisc.
 """
 
 from __future__ import annotations
@@ -22,7 +33,9 @@ from __future__ import annotations
 import errno
 import functools
 import os
-from dataclasses import dataclass
+import socket
+import struct
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -30,10 +43,12 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from composer.errors import HostError, PlanError
 from composer.kernel import syscalls
-from composer.kernel.net import netns
+from composer.kernel.net import netem, netns
+from composer.model.netstate import NetemState
 
 _MIN_BURST = 64 * 1024
 _TC_H_ROOT = 0xFFFFFFFF
+_HANDLES = (0x10000, 0x20000)  # 1: and 2:, alternated when the root qdisc changes kind
 _LATENCY_MS = 100
 _NETEM_MISSING = (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL)
 NETEM_MISSING_MESSAGE = (
@@ -49,9 +64,17 @@ class Shaping:
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
     loss_percent: float = 0.0
+    more: NetemState = field(default_factory=NetemState)  # corrupt, duplicate, reorder (percent)
+
+    def netem(self) -> NetemState:
+        return NetemState(
+            delay=self.delay_ms / 1000 or None, jitter=self.jitter_ms / 1000 or None,
+            loss=self.loss_percent or None, corrupt=self.more.corrupt, duplicate=self.more.duplicate,
+            reorder=self.more.reorder,
+        )  # fmt: skip
 
     def needs_netem(self) -> bool:
-        return bool(self.delay_ms or self.jitter_ms or self.loss_percent)
+        return any(v for v in self.netem().values().values())
 
 
 def tbf_parameters(rate_bps: int) -> dict[str, Any]:
@@ -101,35 +124,79 @@ def require_netem() -> None:
         )
 
 
-def _netem_options(shaping: Shaping) -> dict[str, Any]:
-    # pyroute2 takes netem times in microseconds and loss in percent.
-    return {
-        "delay": int(shaping.delay_ms * 1000),
-        "jitter": int(shaping.jitter_ms * 1000),
-        "loss": shaping.loss_percent,
-    }
-
-
 def apply_shaping(netns_path: str | None, ifname: str, shaping: Shaping) -> None:
-    """Replace the root qdisc of ``ifname`` in the netns with what ``shaping`` asks."""
+    """Make the root qdisc of ``ifname`` in the netns what ``shaping`` asks, replacing it in one step."""
     if shaping.needs_netem():
         require_netem()
-    if not shaping.needs_netem() and shaping.rate_bps is None:
-        return
     with netns.netns_iproute(netns_path) as ipr:
         try:
             index = _index(ipr, ifname)
-            _delete_root(ipr, index)  # replacing: drop what a previous run (or a hand) set
-            if shaping.needs_netem():
-                ipr.tc("add", "netem", index, handle="1:", **_netem_options(shaping))
-                if shaping.rate_bps is not None:
-                    ipr.tc(
-                        "add", "tbf", index, handle="10:", parent="1:1", **tbf_parameters(shaping.rate_bps)
-                    )
-            elif shaping.rate_bps is not None:
-                ipr.tc("add", "tbf", index, handle="1:", **tbf_parameters(shaping.rate_bps))
+            root = _root_qdisc(ipr, index)
+            if not shaping.needs_netem() and shaping.rate_bps is None:
+                if root is not None:
+                    _delete_root(ipr, index)
+                return
+            kind = "netem" if shaping.needs_netem() else "tbf"
+            handle = _handle_for(root, kind)
+            if kind == "tbf":
+                ipr.tc("replace", "tbf", index, handle=handle, **tbf_parameters(shaping.rate_bps or 0))
+                return
+            _replace_netem(netns_path, index, handle, shaping.netem())
+            _set_netem_child(ipr, index, handle, shaping.rate_bps)
         except NetlinkError as exc:
             raise HostError(f"shaping {ifname}", errno=exc.code) from exc
+
+
+def _root_qdisc(ipr: IPRoute, index: int) -> tuple[int, str] | None:
+    """(handle, kind) of the root qdisc when it is not the kernel's default one."""
+    for qdisc in ipr.get_qdiscs(index=index):
+        if qdisc.get("parent") == _TC_H_ROOT and qdisc.get("handle"):
+            return int(qdisc.get("handle")), str(qdisc.get_attr("TCA_KIND"))
+    return None
+
+
+def _handle_for(root: tuple[int, str] | None, kind: str) -> int:
+    """The root's own handle to change it in place, the other one to swap a new kind in."""
+    if root is None:
+        return _HANDLES[0]
+    handle, current = root
+    if current == kind:
+        return handle
+    return _HANDLES[1] if handle == _HANDLES[0] else _HANDLES[0]
+
+
+def _replace_netem(netns_path: str | None, index: int, handle: int, settings: NetemState) -> None:
+    request = netem.netem_request(index, settings, handle=handle)
+    with netns.in_netns(netns_path):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    with sock:
+        sock.bind((0, 0))
+        sock.send(request)
+        code = _ack_error(sock.recv(65536))
+    if code in _NETEM_MISSING:
+        raise PlanError(NETEM_MISSING_MESSAGE, hint="use a kernel built with CONFIG_NET_SCH_NETEM")
+    if code:
+        raise HostError("replacing the netem qdisc", errno=code)
+
+
+def _ack_error(reply: bytes) -> int:
+    """The errno of a netlink acknowledgement (0: done)."""
+    _length, kind = struct.unpack_from("=IH", reply)
+    if kind != 2:  # NLMSG_ERROR carries the acknowledgement too
+        raise HostError("unexpected netlink reply to a qdisc request", errno=errno.EPROTO)
+    (error,) = struct.unpack_from("=i", reply, 16)
+    return -int(error)
+
+
+def _set_netem_child(ipr: IPRoute, index: int, handle: int, rate_bps: int | None) -> None:
+    """netem's rate is a TBF child of it (``handle:1``), changed in place like the root."""
+    parent = handle | 1
+    if rate_bps is not None:
+        ipr.tc("replace", "tbf", index, handle=0x100000, parent=parent, **tbf_parameters(rate_bps))
+        return
+    for qdisc in ipr.get_qdiscs(index=index):
+        if qdisc.get("parent") == parent:
+            ipr.tc("del", index=index, handle=qdisc.get("handle"), parent=parent)
 
 
 def clear_shaping(netns_path: str | None, ifname: str) -> None:
@@ -167,6 +234,12 @@ def apply_netem(
 ) -> None:
     """Delay/jitter/loss (and an optional rate) on ``ifname``; PlanError without netem."""
     apply_shaping(netns_path, ifname, Shaping(rate_bps, delay_ms, jitter_ms, loss_percent))
+
+
+def root_qdisc(netns_path: str | None, ifname: str) -> tuple[int, str] | None:
+    """(handle, kind) of the root qdisc of ``ifname`` unless it is the default one (tests, ``link show``)."""
+    with netns.netns_iproute(netns_path) as ipr:
+        return _root_qdisc(ipr, _index(ipr, ifname))
 
 
 def qdisc_kinds(netns_path: str | None, ifname: str) -> list[str]:
