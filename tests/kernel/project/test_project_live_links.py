@@ -100,7 +100,7 @@ def _ping(lab: Lab, container: str, address: str) -> bool:
 
 
 def test_a_rate_edit_changes_the_qdisc_in_place_and_the_traffic_follows(lab: Lab) -> None:
-    path = lab.write(LAB)
+    lab.write(LAB)
     lab.composer("up", "-d", "--progress", "quiet")
     pids = _pids(lab)
     fast = _throughput(lab, "lb-live-r1-1", "lb-live-r2-1", "10.0.12.2", 2 * 1024 * 1024)
@@ -203,7 +203,7 @@ def test_a_link_taken_down_loses_the_routes_through_it_and_up_puts_them_back(lab
 
 
 def test_the_file_can_cut_a_link_and_netem_is_refused_clearly(lab: Lab) -> None:
-    path = lab.write(LAB)
+    lab.write(LAB)
     lab.composer("up", "-d", "--progress", "quiet")
     lab.write(LAB.replace("    rate: 10mbit\n", "    rate: 10mbit\n    state: down\n"))
     assert (
