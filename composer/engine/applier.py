@@ -186,6 +186,9 @@ class Applier:
         networks = {n.name: n for n in self.desired.networks.values()}
         cgroups = self.host.create_sandbox(self.layout, container, networks, veths)
         self._confirm(rid, record.with_cgroups(cgroups))
+        for interface in self.desired.interfaces.values():  # an impaired attachment is born impaired
+            if interface.carrier == rid and interface.shaped:
+                self.host.update_interface(interface)
         for route in self.desired.routes_of(container.name):
             if route.made_by_carrier and route.carrier == rid:  # the attachment installed it
                 self._intend(route.rid, _route_record(route), route.config_hash)

@@ -147,8 +147,11 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     if issues:
         raise SpecError(issues)
     sysctls_of = {name: svc.sysctls for name, svc in spec.services.items()}
+    impairments = {
+        (name, net): attach.values() for name, svc in spec.services.items() for net, attach in svc.networks.items()
+    }  # fmt: skip
     interfaces = {
-        **_attachment_interfaces(containers, networks, sysctls_of),
+        **_attachment_interfaces(containers, networks, sysctls_of, impairments),
         **_link_interfaces(spec, names, inputs.paths),
     }
     return DesiredState(
@@ -677,7 +680,9 @@ def _attachment_interfaces(
     containers: Mapping[ResourceId, DesiredContainer],
     networks: Mapping[ResourceId, DesiredNetwork],
     sysctls_of: Mapping[str, Mapping[str, str]],
+    impairments: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> dict[ResourceId, DesiredInterface]:
+    """Each container's interface on each network, with what its sending side suffers."""
     result: dict[ResourceId, DesiredInterface] = {}
     for container in containers.values():
         netns = container.config.netns_path
@@ -690,6 +695,7 @@ def _attachment_interfaces(
                 carrier=container.rid, addresses=attachment.addresses,
                 mtu=networks[network_id(attachment.network)].mtu,
                 sysctls=interface_sysctls(sysctls_of[container.service], attachment.ifname),
+                **impairments.get((container.service, attachment.network), {}),
             )  # fmt: skip
     return result
 

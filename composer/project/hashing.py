@@ -20,6 +20,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from composer.project.models.links import IMPAIRMENT_FIELDS
+
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
 
@@ -40,6 +42,10 @@ def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
     data["sysctls"] = {
         key: value for key, value in data.get("sysctls", {}).items() if not _per_interface(key)
     }
+    for attachment in (data.get("networks") or {}).values():  # impairments change in place
+        for name in IMPAIRMENT_FIELDS:
+            if isinstance(attachment, dict):
+                attachment.pop(name, None)
     return data
 
 

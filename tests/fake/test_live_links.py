@@ -142,3 +142,39 @@ def test_down_forgets_the_live_state(lab: tuple[Path, api.Roots, FakeHost]) -> N
     layout = StateRoot(lab[1].state).project("lab")
     api.down("lab", api.DownOptions(), roots=lab[1], host=lab[2])
     assert not layout.live_links.exists()
+
+
+BRIDGED = """\
+name: br
+services:
+  a:
+    rootfs: ROOTFS
+    command: [sleep, infinity]
+    networks:
+      lan: {rate: 2mbit, delay: 5ms}
+  b:
+    rootfs: ROOTFS
+    command: [sleep, infinity]
+    networks: [lan]
+networks:
+  lan: {ipam: {config: [{subnet: 10.77.0.0/24}]}}
+"""
+
+
+def test_a_bridge_attachment_is_born_impaired_and_edited_without_a_recreate(
+    tmp_path: Path, busybox_rootfs: Path
+) -> None:
+    project = write_project(tmp_path / "br", BRIDGED, busybox_rootfs)
+    roots = api.Roots(state=tmp_path / "state", images=tmp_path / "images")
+    host = FakeHost()
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    a = _interface(host, "br-a-1", "eth0")
+    assert (a.qdisc, a.rate, a.netem.delay) == ("netem", 2_000_000, 0.005)  # type: ignore[attr-defined]
+    assert _interface(host, "br-b-1", "eth0").qdisc == "noqueue"  # type: ignore[attr-defined]
+    pids = dict(host.processes)
+    project.write_text(project.read_text().replace("delay: 5ms", "delay: 50ms"))
+    plan = api.up(load(project), api.UpOptions(dry_run=True), roots=roots, host=host).plan.render()
+    assert plan == "update         interface:br-a-1:eth0                    delay 5ms -> 50ms\n"
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    assert host.processes == pids
+    assert _interface(host, "br-a-1", "eth0").netem.delay == 0.05  # type: ignore[attr-defined]

@@ -230,3 +230,47 @@ def _no_leftovers(lab: Lab) -> object:
     yield None
     lab.composer("-p", "lb-live", "down", "-t", "1", check=False)
     assert project_leftovers(lab.root, "lb-live") == []
+
+
+BRIDGED = """\
+name: lb-live
+services:
+  a:
+    rootfs: ROOTFS
+    command: [sleep, infinity]
+    networks:
+      lan: {ipv4_address: 10.77.0.10, rate: 2mbit}
+  b:
+    rootfs: ROOTFS
+    command: [sleep, infinity]
+    networks:
+      lan: {ipv4_address: 10.77.0.11}
+networks:
+  lan: {ipam: {config: [{subnet: 10.77.0.0/24}]}}
+"""
+
+
+def test_an_attachment_to_a_bridge_is_impaired_on_what_its_container_sends(lab: Lab) -> None:
+    lab.write(BRIDGED)
+    lab.composer("up", "-d", "--progress", "quiet")
+    pids = _pids(lab)
+    sent = _throughput(lab, "lb-live-a-1", "lb-live-b-1", "10.77.0.11", 512 * 1024)
+    assert 1.6e6 <= sent <= 2.4e6, f"a -> b {sent / 1e6:.2f} Mbit/s for 2mbit"
+    lab.write(BRIDGED.replace("rate: 2mbit", "rate: 5mbit"))
+    assert lab.composer("up", "--dry-run").stdout == (
+        "update         interface:lb-live-a-1:eth0               rate 2mbit -> 5mbit\n"
+    )
+    lab.composer("up", "-d", "--progress", "quiet")
+    assert _root_tbf(lab, "lb-live-a-1", "eth0")["kind"] == "tbf"
+    changed = lab.composer("link", "set", "b:eth0", "--rate", "3mbit")
+    assert changed.stdout == "update         interface:lb-live-b-1:eth0               rate none -> 3mbit\n"
+    back = _throughput(lab, "lb-live-b-1", "lb-live-a-1", "10.77.0.10", 768 * 1024)
+    assert 2.4e6 <= back <= 3.6e6, f"b -> a {back / 1e6:.2f} Mbit/s for a live 3mbit"
+    rows = {r["End"]: r for r in json.loads(lab.composer("link", "ls", "--format", "json").stdout)}
+    assert rows["b:eth0"]["Link"] == "network:lan" and rows["b:eth0"]["DiffersFromFile"] == [
+        "rate none -> 3mbit"
+    ]
+    assert _pids(lab) == pids
+    lab.composer("up", "-d", "--progress", "quiet")
+    assert lab.composer("up", "--dry-run").stdout == NOTHING
+    assert _pids(lab) == pids
