@@ -148,8 +148,10 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
         raise SpecError(issues)
     sysctls_of = {name: svc.sysctls for name, svc in spec.services.items()}
     impairments = {
-        (name, net): attach.values() for name, svc in spec.services.items() for net, attach in svc.networks.items()
-    }  # fmt: skip
+        (name, net): attach.values()
+        for name, svc in spec.services.items()
+        for net, attach in svc.networks.items()
+    }
     interfaces = {
         **_attachment_interfaces(containers, networks, sysctls_of, impairments),
         **_link_interfaces(spec, names, inputs.paths),

@@ -50,6 +50,7 @@ from composer.project.models.base import (
     to_list,
     to_name_map,
 )
+from composer.project.models.links import Impairments
 from composer.project.models.runtime import (
     DevelopSpec,
     DeviceRequestSpec,
@@ -59,7 +60,6 @@ from composer.project.models.runtime import (
     ReservedDeviceSpec,
     ServiceModelSpec,
 )
-from composer.project.models.links import Impairments
 from composer.project.models.secret_config import ServiceSecretSpec
 
 if TYPE_CHECKING:  # imported where used: a file without healthcheck or restart never loads them
