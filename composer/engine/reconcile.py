@@ -10,6 +10,12 @@ The rules, resource by resource (each action carries its cause):
   start); ``--force-recreate`` recreates all, ``--no-recreate`` none.  A
   running, unchanged container is left alone (same PID).  One that is not
   running is started.
+* A lab node (an end of a link) recreated for an edit that does not reach its
+  network (the config hash or the image changed; its networks, addresses and
+  interfaces did not) keeps its network namespace: one ``recreate`` action
+  stops, removes and creates the container again in the netns it has, so its
+  veths, addresses, routes and qdiscs stay, and its neighbours' ends of its
+  links are not touched.
 * Services depending on a recreated one with ``depends_on.<x>.restart: true``
   are restarted after it, as Docker Compose does.
 * Links touching a recreated container are made again (its netns, and so its
@@ -95,7 +101,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     recreated_networks = _plan_networks(plan, desired, observed)
     _plan_volumes(plan, desired, observed)
     recreated = _plan_containers(plan, desired, observed, options, recreated_networks)
-    _plan_links(plan, desired, observed, recreated)
+    netns_remade = {rid: c for rid, c in recreated.items() if not plan.has(Verb.RECREATE, rid)}
+    _plan_links(plan, desired, observed, netns_remade)
     _plan_interfaces(plan, desired, observed)
     _plan_routes(plan, desired, observed)
     _plan_firewall(plan, desired, observed)
@@ -182,6 +189,7 @@ def _plan_containers(
 ) -> dict[ResourceId, str]:
     """Plan each desired container; returns the recreated ones (rid -> cause)."""
     recreated: dict[ResourceId, str] = {}
+    lab_nodes = {end for link in desired.links.values() for end in link.ends}
     # Owners of shared netns first, so that their recreation is known to the containers joining them.
     for rid in _netns_owners_first(desired):
         container = desired.containers[rid]
@@ -192,7 +200,14 @@ def _plan_containers(
                 plan.add(Action(Verb.START, rid, "created"), after=[key(Verb.CREATE, rid)])
             continue
         cause = _container_cause(container, seen, options, recreated_networks, recreated)
-        if cause:
+        if cause and rid in lab_nodes and _keeps_network(container, seen, cause):
+            # Only the container changes: its netns, veths, addresses, routes and qdiscs stay, and so
+            # do its neighbours' ends of its links.
+            recreated[rid] = cause
+            plan.add(Action(Verb.RECREATE, rid, f"{cause} (network kept)"))
+            if options.start:
+                plan.add(Action(Verb.START, rid, cause), after=[key(Verb.RECREATE, rid)])
+        elif cause:
             recreated[rid] = cause
             if seen.running:
                 plan.add(Action(Verb.STOP, rid, cause))
@@ -204,6 +219,24 @@ def _plan_containers(
             plan.add(Action(Verb.START, rid, _not_running_cause(seen)))
     _plan_dependent_restarts(plan, desired, observed, recreated)
     return recreated
+
+
+_NETWORK_NEUTRAL_CAUSES = ("config hash changed", "image changed")
+
+
+def _keeps_network(container: DesiredContainer, seen: ObservedContainer, cause: str) -> bool:
+    """Whether a recreate can keep the network namespace: the edit did not touch the network."""
+    if cause not in _NETWORK_NEUTRAL_CAUSES or not container.owns_netns or seen.netns_state is None:
+        return False
+    record, sandbox = seen.record, seen.record.sandbox
+    return (
+        sandbox.owns_netns
+        and sandbox.netns == (container.config.netns_path or "")
+        and tuple(record.networks) == tuple(a.network for a in container.attachments)
+        and {n: tuple(c) for n, c in record.addresses.items()}
+        == {a.network: tuple(a.addresses) for a in container.attachments}
+        and all(a.ifname in seen.netns_state.links for a in container.attachments)
+    )
 
 
 def _completed(seen: ObservedContainer, container: DesiredContainer) -> bool:
@@ -464,6 +497,7 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
             after=[network_creates[a.network] for a in container.attachments if a.network in network_creates],
         )
         plan.require(create, after=volume_creates)
+        plan.require(key(Verb.RECREATE, rid), after=volume_creates)
         if container.netns_owner:
             plan.require(create, after=[key(Verb.CREATE, container_id(container.netns_owner))])
         _order_start(plan, desired, container, firewall_key)

@@ -152,21 +152,50 @@ def test_new_ends_make_a_new_link_and_move_the_route(lab: tuple[Path, api.Roots,
     assert _routes(host, "lab-r1-1") == {("10.0.23.0/30", "10.0.12.2", "eth7")}
 
 
-def test_recreating_the_middle_router_puts_both_routes_back(lab: tuple[Path, api.Roots, FakeHost]) -> None:
-    _edit(lab[0], "net.ipv4.ip_forward: 1,", "net.ipv4.ip_forward: 1, net.ipv4.conf.all.rp_filter: 0,")
+def test_recreating_the_middle_router_keeps_its_network_and_its_neighbours_ends(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, _roots, host = lab
+    neighbours = {c: dict(host.namespaces[_netns(host, c)].interfaces) for c in ("lab-r1-1", "lab-r3-1")}
+    r2 = host.namespaces[_netns(host, "lab-r2-1")]
+    _edit(project, "net.ipv4.ip_forward: 1,", "net.ipv4.ip_forward: 1, net.ipv4.conf.all.rp_filter: 0,")
     assert _plan(lab) == (
-        "stop           container:lab-r2-1                       config hash changed\n"
-        "remove         link:r1:eth1--r2:eth1                    an end's container is recreated\n"
-        "remove         link:r2:eth2--r3:eth1                    an end's container is recreated\n"
-        "remove         container:lab-r2-1                       config hash changed\n"
-        "create         container:lab-r2-1                       config hash changed\n"
-        "create         link:r1:eth1--r2:eth1                    an end's container is recreated\n"
-        "create         link:r2:eth2--r3:eth1                    an end's container is recreated\n"
-        "create         route:lab-r1-1:10.0.23.0/30              via 10.0.12.2: link r1:eth1--r2:eth1 re-created\n"
-        "create         route:lab-r3-1:10.0.12.0/30              via 10.0.23.1: link r2:eth2--r3:eth1 re-created\n"
+        "recreate       container:lab-r2-1                       config hash changed (network kept)\n"
         "start          container:lab-r2-1                       config hash changed\n"
     )
+    calls = len(host.calls)
     _converge(lab)
+    assert host.calls[calls:calls + 3] == [
+        "stop_container lab-r2-1", "remove_sandbox lab-r2-1 (network kept)",
+        "create_sandbox lab-r2-1 (network kept)",
+    ]  # fmt: skip
+    assert host.namespaces[_netns(host, "lab-r2-1")] is r2  # the same namespace, interfaces and all
+    for container, interfaces in neighbours.items():
+        assert host.namespaces[_netns(host, container)].interfaces == interfaces
+
+
+def test_force_recreate_makes_the_middle_router_afresh_and_puts_both_routes_back(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, roots, host = lab
+    plan = api.up(
+        load(project), api.UpOptions(dry_run=True, force_recreate=True), roots=roots, host=host
+    ).plan
+    r2 = [line for line in plan.render().splitlines() if "lab-r2-1" in line or "link:" in line]
+    assert r2 == [
+        "stop           container:lab-r2-1                       --force-recreate",
+        "remove         link:r1:eth1--r2:eth1                    an end's container is recreated",
+        "remove         link:r2:eth2--r3:eth1                    an end's container is recreated",
+        "remove         container:lab-r2-1                       --force-recreate",
+        "create         container:lab-r2-1                       --force-recreate",
+        "create         link:r1:eth1--r2:eth1                    an end's container is recreated",
+        "create         link:r2:eth2--r3:eth1                    an end's container is recreated",
+        "start          container:lab-r2-1                       --force-recreate",
+    ]
+    api.up(load(project), api.UpOptions(force_recreate=True), roots=roots, host=host)
+    assert _plan(lab) == NOTHING
+    assert _routes(host, "lab-r1-1") == R1_ROUTES
+    assert _routes(host, "lab-r3-1") == R3_ROUTES
 
 
 def test_a_per_interface_sysctl_is_changed_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> None:

@@ -134,11 +134,20 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
-        """Make the container's folder, netns, veths and cgroup; returns the cgroup folders."""
+        """Make the container's folder, netns, veths and cgroup; returns the cgroup folders.
+
+        ``keep_network``: the netns and its interfaces are there already (a recreate that keeps them).
+        """
         ...
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None: ...
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
+        """Remove the container's cgroup and folder, and its netns and veths unless ``keep_network``."""
+        ...
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         """Start a container the plan just made or keeps; returns its PID once it runs."""

@@ -219,10 +219,12 @@ class FakeHost:
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
-        self._step(f"create_sandbox {container.name}")
+        self._step(f"create_sandbox {container.name}" + (" (network kept)" if keep_network else ""))
         netns = container.config.netns_path
-        if container.owns_netns and netns:
+        if container.owns_netns and netns and not keep_network:
             self.netns.add(netns)
             space = self.namespaces.setdefault(netns, FakeNetns())
             for attachment in container.attachments:
@@ -240,13 +242,15 @@ class FakeHost:
         self.sandboxes[container.name] = {"veths": sorted(veths.values())}
         return {"memory": f"/fake/{container.name}"}
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
-        self._step(f"remove_sandbox {name}")
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
+        self._step(f"remove_sandbox {name}" + (" (network kept)" if keep_network else ""))
         self.processes.pop(name, None)
         self.exited.pop(name, None)
         self.sandboxes.pop(name, None)
         netns = record.sandbox.netns
-        if record.sandbox.owns_netns and netns:
+        if record.sandbox.owns_netns and netns and not keep_network:
             self.netns.discard(netns)
             self.namespaces.pop(netns, None)
             self.links = {link for link in self.links if netns not in link}

@@ -231,6 +231,8 @@ class RealHost:
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
         config = container.config
         folder = ContainerFolder(layout.container(container.name))
@@ -239,8 +241,8 @@ class RealHost:
             if mount.kind == "volume":
                 Path(mount.source).mkdir(parents=True, exist_ok=True)
         if container.owns_netns and config.netns_path:
-            self._make_netns(config.netns_path)
-        for attachment in container.attachments:
+            self._make_netns(config.netns_path)  # idempotent: a kept netns stays as it is
+        for attachment in () if keep_network else container.attachments:
             self._attach(container, networks[attachment.network], attachment, veths[attachment.network])
         handle = _create_cgroup(self._cgroup_driver(), config)
         supervised = SupervisedContainer(
@@ -362,12 +364,22 @@ class RealHost:
                 handle.write(text)
                 handle.truncate()
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
         supervisor = self._supervisor(layout)
         if supervisor.ping():
             with contextlib.suppress(ConnectionError, OSError):
                 supervisor.forget(name)
         self._remove_cgroup(layout.name, name, record)
+        if not keep_network:  # kept: the netns (composer's bind mount, not the container's) and its veths
+            self._remove_network_of(record)
+        folder = Path(record.folder) if record.folder else layout.container_dir(name)
+        if folder.is_dir():
+            _remove_tree(folder)
+
+    @staticmethod
+    def _remove_network_of(record: ContainerRecord) -> None:
         sandbox = record.sandbox
         if sandbox.veths:
             from composer.kernel.net.netlink import delete_link
@@ -378,9 +390,6 @@ class RealHost:
             from composer.kernel.net.netns import delete_netns
 
             delete_netns(sandbox.netns)
-        folder = Path(record.folder) if record.folder else layout.container_dir(name)
-        if folder.is_dir():
-            _remove_tree(folder)
 
     def _remove_cgroup(self, project: str, name: str, record: ContainerRecord) -> None:
         paths: Mapping[str, str] = record.sandbox.cgroup_paths
