@@ -11,6 +11,7 @@ printed: the kernel forwards through r2's namespace while its process is away.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -132,7 +133,7 @@ PATHS = [Path_("restart", _restart), Path_("stop+start", _stop_start), Path_("cr
 def _longest_gap(output: str) -> float:
     stamps = [float(m) for m in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", output, re.MULTILINE)]
     assert len(stamps) > 10, output[-500:]
-    return max(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(stamps))
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
