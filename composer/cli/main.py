@@ -83,7 +83,7 @@ VERB_MODULES = {
     "restart": "lifecycle_cmd", "kill": "lifecycle_cmd", "top": "top_cmd", "ls": "ls_cmd",
     "port": "port_cmd", "network": "network_cmd", "pull": "pull_cmd", "images": "images_cmd",
     "rmi": "images_cmd", "image": "images_cmd", "login": "login_cmd", "logout": "login_cmd",
-    "link": "link_cmd",
+    "link": "link_cmd", "test": "test_cmd", "fault": "fault_cmd",
 }  # fmt: skip
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
                         "--profile", "--root"}  # fmt: skip

@@ -165,6 +165,14 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...
 
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        """Run a command in a running container; (exit status, stdout, stderr)."""
+        ...
+
+    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
+        """From inside ``netns``: seconds to an ICMP echo reply (``port`` None) or a TCP handshake; None."""
+        ...
+
     def write_hosts_file(self, path: Path, text: str) -> None:
         """Rewrite a container's /etc/hosts in place (it is bind-mounted: a rename would not show)."""
         ...

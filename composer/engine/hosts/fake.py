@@ -107,6 +107,7 @@ class FakeHost:
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
+    exec_output: tuple[str, str] = ("", "")
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -294,6 +295,27 @@ class FakeHost:
         if name not in self.processes:
             raise HostError(f"fake: container {name} is not running")
         return self.exec_exit_code
+
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        return self.exec_in_container(layout, name, request), *self.exec_output
+
+    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
+        """Reached when an up interface of another namespace holds the address and the source has one up.
+
+        No routing is modelled: enough for the runner's logic, the kernel tests do the rest.
+        """
+        source = self.namespaces.get(netns)
+        if source is None or not any(i.up for i in source.interfaces.values()):
+            return None
+        for path, space in self.namespaces.items():
+            for interface in space.interfaces.values():
+                if (
+                    path != netns
+                    and interface.up
+                    and any(a.split("/")[0] == address for a in interface.addresses)
+                ):
+                    return 0.001
+        return None
 
     def write_hosts_file(self, path: Path, text: str) -> None:
         self.hosts_files[str(path)] = text

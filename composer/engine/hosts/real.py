@@ -357,6 +357,20 @@ class RealHost:
             cgroup=open_handle(supervised.cgroup_paths), cfg=supervised.config,
         )  # fmt: skip
 
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        from composer.kernel.capture import captured_stdio
+
+        with captured_stdio() as output:
+            status = self.exec_in_container(layout, name, request)
+        return status, output.stdout, output.stderr
+
+    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
+        from composer.kernel.net.probe import icmp_echo, tcp_connect
+
+        if port is None:
+            return icmp_echo(netns, address, timeout)
+        return tcp_connect(netns, address, port, timeout)
+
     def write_hosts_file(self, path: Path, text: str) -> None:
         with contextlib.suppress(OSError), open(path, "r+") as handle:
             if handle.read() != text:
