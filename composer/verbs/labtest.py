@@ -150,8 +150,12 @@ def run_check(layout: ProjectLayout, host: Host, check: LabCheck) -> CheckResult
                 run_step(layout, host, step)
             passed, detail = True, "; ".join(s.describe() for s in check.steps or ())
     except ComposerError as error:
-        passed, detail = False, error.render()
+        passed, detail = False, _one_line(error)
     return CheckResult(check.name, check.kind, passed, detail, time.monotonic() - began)
+
+
+def _one_line(error: ComposerError) -> str:
+    return f"{error.message} ({error.hint})" if error.hint else error.message
 
 
 def run_tests(
@@ -241,7 +245,7 @@ def run_faults(
                 run_step(layout, host, step)
                 event = FaultEvent(number + 1, step.at or 0.0, late, step.describe())
             except ComposerError as error:
-                event = FaultEvent(number + 1, step.at or 0.0, late, step.describe(), error.render())
+                event = FaultEvent(number + 1, step.at or 0.0, late, step.describe(), _one_line(error))
             on_event(event)
             events.append(event)
     return events
