@@ -24,6 +24,7 @@ from composer.engine import live as engine_live
 from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ComposerError, StateError
 from composer.model.desired import DesiredState
+from composer.model.ids import container_id
 from composer.project.models.labtests import (
     CommandCheck,
     FaultSchedule,
@@ -32,6 +33,7 @@ from composer.project.models.labtests import (
     ReachCheck,
     RouteCheck,
     Step,
+    ThroughputCheck,
 )
 from composer.store import live
 from composer.store.layout import ProjectLayout
@@ -97,12 +99,44 @@ def _reach(layout: ProjectLayout, host: Host, desired: DesiredState, check: Reac
     netns = source.config.netns_path
     if not netns:
         raise StateError(f"{check.source} has no network namespace of its own to probe from")
-    took = host.reach(netns, address, check.tcp, check.timeout or DEFAULT_TIMEOUT)
-    what = f"tcp {address}:{check.tcp}" if check.tcp else f"icmp {address}"
-    seen = f"{what} reached in {took * 1000:.1f} ms" if took is not None else f"{what} not reached"
-    return (took is not None) == (check.expect == "ok"), seen + (
-        "" if check.expect == "ok" else " (expect fail)"
-    )
+    timeout = check.timeout or DEFAULT_TIMEOUT
+    if check.http is not None:
+        status = host.http_status(netns, address, check.http, check.path, timeout)
+        reached = status == check.status
+        seen = f"http {address}:{check.http}{check.path} " + (f"status {status}" if status else "no answer")
+    else:
+        protocol, port = ("udp", check.udp) if check.udp is not None else ("tcp", check.tcp)
+        took = host.reach(netns, address, port, timeout, protocol)
+        what = f"{protocol} {address}:{port}" if port else f"icmp {address}"
+        reached = took is not None
+        seen = f"{what} reached in {took * 1000:.1f} ms" if took is not None else f"{what} not reached"
+    return reached == (check.expect == "ok"), seen + ("" if check.expect == "ok" else " (expect fail)")
+
+
+def _throughput(
+    layout: ProjectLayout, host: Host, desired: DesiredState, check: ThroughputCheck
+) -> tuple[bool, str]:
+    source, target = _container(desired, check.source), _find_target(desired, check.to)
+    address = resolve_address(desired, check.to)
+    rate = host.throughput(source.config.netns_path or "", target.config.netns_path or "", address,
+                           check.size, check.timeout or 30.0)  # fmt: skip
+    if rate is None:
+        return False, f"no transfer to {address}"
+    low, high = (check.rate * (1 + sign * check.tolerance / 100) for sign in (-1, 1))
+    text = f"{rate / 1e6:.2f} Mbit/s for {check.rate / 1e6:g} Mbit/s +-{check.tolerance:g}%"
+    return low <= rate <= high, text
+
+
+def _find_target(desired: DesiredState, target: str) -> Any:
+    """The container that holds ``target`` (a service, SERVICE:IFNAME, or one of its addresses)."""
+    try:
+        address = str(ipaddress.ip_address(target))
+    except ValueError:
+        return _container(desired, target.partition(":")[0])
+    for interface in desired.interfaces.values():
+        if any(a.split("/")[0] == address for a in interface.addresses):
+            return desired.containers[container_id(interface.container)]
+    raise StateError(f"no container of project {desired.project} has the address {address}")
 
 
 def _route(layout: ProjectLayout, host: Host, desired: DesiredState, check: RouteCheck) -> tuple[bool, str]:
@@ -145,6 +179,8 @@ def run_check(layout: ProjectLayout, host: Host, check: LabCheck) -> CheckResult
             passed, detail = _route(layout, host, desired, check.route)
         elif check.command is not None:
             passed, detail = _command(layout, host, desired, check.command)
+        elif check.throughput is not None:
+            passed, detail = _throughput(layout, host, desired, check.throughput)
         else:
             for step in check.steps or ():
                 run_step(layout, host, step)

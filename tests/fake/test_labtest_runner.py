@@ -106,3 +106,21 @@ def test_the_matrix_pings_every_other_router(lab: tuple[object, FakeHost]) -> No
         "r3 -> r2",
     ]
     assert all(r.passed for r in results)
+
+
+def test_throughput_and_http_checks_compare_with_what_they_expect(lab: tuple[object, FakeHost]) -> None:
+    layout, host = lab
+    host.http_answer = 503
+    spec = LabTestsSpec.model_validate({"tests": [
+        {"name": "10mbit", "throughput": {"from": "r1", "to": "r2", "rate": "10mbit"}},
+        {"name": "50mbit", "throughput": {"from": "r1", "to": "10.0.12.2", "rate": "50mbit", "tolerance": "10%"}},
+        {"name": "http", "reach": {"from": "r1", "to": "r2:eth1", "http": 80}},
+        {"name": "http 503", "reach": {"from": "r1", "to": "r2", "http": 80, "status": 503}},
+    ]})  # fmt: skip
+    results = {r.name: (r.passed, r.detail) for r in labtest.run_tests(layout, host, spec)}  # type: ignore[arg-type]
+    assert results == {
+        "10mbit": (True, "10.00 Mbit/s for 10 Mbit/s +-20%"),
+        "50mbit": (False, "10.00 Mbit/s for 50 Mbit/s +-10%"),
+        "http": (False, "http 10.0.12.2:80/ status 503"),
+        "http 503": (True, "http 10.0.12.2:80/ status 503"),
+    }

@@ -169,8 +169,19 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         """Run a command in a running container; (exit status, stdout, stderr)."""
         ...
 
-    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
-        """From inside ``netns``: seconds to an ICMP echo reply (``port`` None) or a TCP handshake; None."""
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
+        """From inside ``netns``: seconds to an ICMP echo reply (``port`` None), a TCP handshake or a
+        UDP answer (``protocol`` "udp"); None when nothing came."""
+        ...
+
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        """From inside ``netns``: the status of ``GET path``, or None."""
+        ...
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        """Bits per second of a bulk TCP transfer from the ``source`` netns to ``address`` in ``target``."""
         ...
 
     def write_hosts_file(self, path: Path, text: str) -> None:

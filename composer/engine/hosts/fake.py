@@ -108,6 +108,7 @@ class FakeHost:
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
     exec_exit_code: int = 0
     exec_output: tuple[str, str] = ("", "")
+    http_answer: int = 200
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -299,7 +300,19 @@ class FakeHost:
     def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
         return self.exec_in_container(layout, name, request), *self.exec_output
 
-    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        return self.http_answer if self.reach(netns, address, port, timeout) is not None else None
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        """The rate of the source's interface toward ``target`` when shaped, else 10 Gbit/s."""
+        if self.reach(source, address, None, timeout) is None:
+            return None
+        rates = [i.rate for i in self.namespaces[source].interfaces.values() if i.rate]
+        return float(min(rates)) if rates else 10e9
+
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
         """Reached when an up interface of another namespace holds the address and the source has one up.
 
         No routing is modelled: enough for the runner's logic, the kernel tests do the rest.

@@ -364,12 +364,26 @@ class RealHost:
             status = self.exec_in_container(layout, name, request)
         return status, output.stdout, output.stderr
 
-    def reach(self, netns: str, address: str, port: int | None, timeout: float) -> float | None:
-        from composer.kernel.net.probe import icmp_echo, tcp_connect
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
+        from composer.kernel.net.probe import icmp_echo, tcp_connect, udp_echo
 
         if port is None:
             return icmp_echo(netns, address, timeout)
+        if protocol == "udp":
+            return udp_echo(netns, address, port, timeout)
         return tcp_connect(netns, address, port, timeout)
+
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        from composer.kernel.net.probe import http_status
+
+        return http_status(netns, address, port, path, timeout)
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        from composer.kernel.net.probe import throughput
+
+        return throughput(source, target, address, size, timeout)
 
     def write_hosts_file(self, path: Path, text: str) -> None:
         with contextlib.suppress(OSError), open(path, "r+") as handle:

@@ -83,3 +83,90 @@ def tcp_connect(netns: str | None, address: str, port: int, timeout: float) -> f
         except OSError:
             return None
         return time.monotonic() - began
+
+
+def udp_echo(netns: str | None, address: str, port: int, timeout: float) -> float | None:
+    """Seconds until any datagram comes back from ``address:port`` (an echo service), or None."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    with in_netns(netns):
+        sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    with sock:
+        sock.settimeout(timeout)
+        began = time.monotonic()
+        try:
+            sock.connect((address, port))  # connected: an ICMP port-unreachable fails the recv at once
+            sock.send(b"composer probe\n")
+            sock.recv(2048)
+        except OSError:
+            return None
+        return time.monotonic() - began
+
+
+def http_status(netns: str | None, address: str, port: int, path: str, timeout: float) -> int | None:
+    """The status code of ``GET path`` on ``address:port`` (HTTP/1.0), or None when no answer came."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    with in_netns(netns):
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    host = f"[{address}]" if family == socket.AF_INET6 else address
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect((address, port))
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: composer-test\r\n\r\n".encode())
+            head = sock.recv(1024).split(b"\r\n", 1)[0].split()
+        except OSError:
+            return None
+    if len(head) >= 2 and head[0].startswith(b"HTTP/") and head[1].isdigit():
+        return int(head[1])
+    return None
+
+
+def throughput(
+    source: str | None, target: str | None, address: str, size: int, timeout: float, port: int = 47001
+) -> float | None:
+    """Bits per second of a bulk TCP transfer of ``size`` bytes from ``source``'s netns to ``address``.
+
+    The receiver listens inside ``target``'s namespace, the sender sends from
+    ``source``'s; both are threads of composer's process.  The time runs from the
+    first byte received to the last, so the handshake does not count.
+    """
+    import threading
+
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    with in_netns(target):
+        server = socket.create_server((address, port), family=family)
+    with in_netns(source):
+        client = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    marks: dict[str, float] = {}
+
+    def receive() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(timeout)
+            total = 0
+            try:
+                while chunk := conn.recv(65536):
+                    marks.setdefault("first", time.monotonic())
+                    total += len(chunk)
+            except OSError:
+                return
+            marks["last"], marks["bytes"] = time.monotonic(), total
+
+    server.settimeout(timeout)
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    with client, server:
+        client.settimeout(timeout)
+        try:
+            client.connect((address, port))
+            client.sendall(b"\0" * size)
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            return None
+        receiver.join(timeout)
+    if marks.get("bytes") != size or marks["last"] <= marks["first"]:
+        return None
+    return size * 8 / (marks["last"] - marks["first"])

@@ -11,23 +11,26 @@ impairments), ``link_reset`` (a target, or ``all``), ``stop``/``start``/
 steps with an ``at`` offset, run ``repeat`` times every ``period``.
 
 A *check* has a name and exactly one of ``reach`` (from a service to an
-address, a service or ``SERVICE:IFNAME``, by ICMP echo or a TCP connect,
-``expect: ok|fail``), ``route`` (a service has a route to a prefix, via a
-gateway and/or a device), ``command`` (run in a service: exit status, stdout
-and stderr regexes) or ``steps`` (a list of steps run in order).
+address, a service or ``SERVICE:IFNAME``, by ICMP echo, a TCP connect, a UDP
+answer or an HTTP status, ``expect: ok|fail``), ``throughput`` (a bulk TCP
+transfer between two services within a tolerance of a rate), ``route`` (a
+service has a route to a prefix, via a gateway and/or a device), ``command``
+(run in a service: exit status, stdout and stderr regexes) or ``steps`` (a list
+of steps run in order).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from composer.model.units import parse_bytes, parse_percent, parse_rate
 from composer.project.models.base import OptSeconds, _Model
 from composer.project.models.links import Impairments
 
 STEP_ACTIONS = ("link_down", "link_up", "link_set", "link_reset", "stop", "start", "kill", "restart", "wait")
-CHECK_KINDS = ("reach", "route", "command", "steps")
+CHECK_KINDS = ("reach", "route", "command", "throughput", "steps")
 
 
 def _exactly_one(model: _Model, names: tuple[str, ...], what: str) -> str:
@@ -97,12 +100,41 @@ class FaultSchedule(_Model):
         return self.period if self.period is not None else max(s.at or 0.0 for s in self.faults)
 
 
+Port = Annotated[int | None, Field(default=None, ge=1, le=65535)]
+
+
 class ReachCheck(_Model):
+    """ICMP echo by default; ``tcp``: a connect; ``udp``: a datagram answered; ``http``: a status."""
+
     source: str = Field(alias="from")  # a service
     to: str  # an address, a service, or SERVICE:IFNAME
-    tcp: int | None = Field(default=None, ge=1, le=65535)  # a TCP connect instead of an ICMP echo
+    tcp: Port = None
+    udp: Port = None
+    http: Port = None
+    path: str = "/"
+    status: int = 200  # the HTTP status that counts as reached
     expect: Literal["ok", "fail"] = "ok"
     timeout: OptSeconds = None  # default 1s
+
+    @model_validator(mode="after")
+    def _one_protocol(self) -> ReachCheck:
+        given = [name for name in ("tcp", "udp", "http") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"a reach check probes one way: give one of tcp, udp, http (got {', '.join(given)})"
+            )
+        return self
+
+
+class ThroughputCheck(_Model):
+    """A bulk TCP transfer from one service to another: its rate within ``tolerance`` of ``rate``."""
+
+    source: str = Field(alias="from")
+    to: str
+    rate: Annotated[int, BeforeValidator(parse_rate, json_schema_input_type=int | str)]
+    tolerance: Annotated[float, BeforeValidator(parse_percent, json_schema_input_type=float | str)] = 20.0
+    size: Annotated[int, BeforeValidator(parse_bytes, json_schema_input_type=int | str)] = 1024 * 1024
+    timeout: OptSeconds = None  # default 30s
 
 
 class RouteCheck(_Model):
@@ -125,6 +157,7 @@ class LabCheck(_Model):
     reach: ReachCheck | None = None
     route: RouteCheck | None = None
     command: CommandCheck | None = None
+    throughput: ThroughputCheck | None = None
     steps: list[Step] | None = None
 
     @model_validator(mode="after")

@@ -116,3 +116,25 @@ def test_the_matrix_and_a_fault_schedule(lab: Lab) -> None:
     }
     assert rows["r1:eth1"]["Kernel"]["Rate"] == 2_000_000 and rows["r2:eth2"]["Kernel"]["Up"] is True
     lab.composer("-p", PROJECT, "up", "-d", "-f", str(folder / "compose.yaml"), check=False)
+
+
+def test_http_udp_and_throughput_probes_need_no_tool_in_the_prober(lab: Lab) -> None:
+    folder = _example(lab)
+    _cli(lab, folder, "up", "-d", "--progress", "quiet")
+    (lab.folder / "probes.yaml").write_text(
+        "tests:\n"
+        "  - {name: serve, command: {service: r3, run: 'busybox httpd -p 8080 -h /etc'}}\n"
+        "  - {name: http, reach: {from: r1, to: r3, http: 8080, path: /hostname}}\n"
+        "  - {name: http 404, reach: {from: r1, to: r3, http: 8080, path: /nope, status: 404}}\n"
+        "  - {name: no udp echo, reach: {from: r1, to: r3, udp: 7, expect: fail, timeout: 300ms}}\n"
+        "  - {name: 100mbit, throughput: {from: r1, to: r2, rate: 100mbit, tolerance: 25%, size: 4MB}}\n"
+        "  - {name: slower, steps: [{link_set: {target: 'r1:eth1', rate: 5mbit}}]}\n"
+        "  - {name: 5mbit, throughput: {from: r1, to: 10.0.12.2, rate: 5mbit, tolerance: 25%, size: 1MB}}\n"
+    )
+    result = lab.composer("-p", PROJECT, "test", "probes.yaml", "--format", "json", "--restore", check=False)
+    report = json.loads(result.stdout)
+    details = {c["name"]: (c["passed"], c["detail"]) for c in report["checks"]}
+    print(json.dumps(details, indent=1))
+    assert report["failed"] == 0, details
+    assert details["http"][1] == "http 10.0.23.2:8080/hostname status 200"
+    assert details["http 404"][1] == "http 10.0.23.2:8080/nope status 404"

@@ -68,7 +68,10 @@ tests:
     with pytest.raises(SpecError) as error:
         load_lab_tests(path)
     text = error.value.render()
-    assert "check 'two kinds' needs exactly one of reach, route, command, steps (got reach, route)" in text
+    assert (
+        "check 'two kinds' needs exactly one of reach, route, command, throughput, steps (got reach, route)"
+        in text
+    )
     assert f"{path}:6:" in text and "tests.1.reach" in text  # `form` is unknown, `from` missing
     assert "unknown key `link_dwn`" in text
 
