@@ -444,16 +444,16 @@ class RealHost:
             a_end.addresses, b_end.addresses, a_end.mtu,
         )  # fmt: skip
         for end in (a_end, b_end):  # what else lives on the ends: they are born as the file says
-            self._shape(end)
+            if end.shaped:
+                self._shape(end)
             self._set_sysctls(end, end.sysctls)
             if not end.up:
                 from composer.kernel.net.netlink import set_interface
 
                 set_interface(end.netns, end.ifname, up=False)
 
-    def _shape(self, interface: DesiredInterface) -> None:
-        if not interface.shaped:
-            return
+    def _shape(self, interface: DesiredInterface, root: Any = None) -> None:
+        """Replace the root qdisc as the interface asks; ``root`` is the current one (None: default)."""
         from composer.kernel.net.tc import Shaping, apply_shaping
 
         shaping = Shaping(
@@ -465,7 +465,7 @@ class RealHost:
                 corrupt=interface.corrupt, duplicate=interface.duplicate, reorder=interface.reorder
             ),
         )
-        apply_shaping(interface.netns, interface.ifname, shaping)
+        apply_shaping(interface.netns, interface.ifname, shaping, root)
 
     @staticmethod
     def _set_sysctls(interface: DesiredInterface, sysctls: Sequence[tuple[str, str]]) -> None:
@@ -476,8 +476,6 @@ class RealHost:
 
     def update_interface(self, interface: DesiredInterface) -> None:
         from composer.kernel.net.dump import read_netns
-        from composer.kernel.net.netlink import set_interface
-        from composer.kernel.net.tc import clear_shaping
 
         state = read_netns(interface.netns, [key for key, _ in interface.sysctls])
         if interface.ifname not in state.links or not interface_changes(interface, state):
@@ -489,16 +487,21 @@ class RealHost:
             if not ipaddress.ip_interface(a).ip.is_link_local
         }
         want = {str(ipaddress.ip_interface(a)) for a in interface.addresses}
-        set_interface(
-            interface.netns, interface.ifname, add=sorted(want - have), remove=sorted(have - want),
-            mtu=interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None,
-            up=interface.up if interface.up != link.up else None,
-        )  # fmt: skip
+        mtu = interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None
+        up = interface.up if interface.up != link.up else None
+        if want == have and mtu is None and up is not None:  # a link verb's down/up: one small message
+            from composer.kernel.net.linkstate import set_admin_state
+
+            set_admin_state(interface.netns, interface.ifname, up)
+        elif want != have or mtu is not None or up is not None:
+            from composer.kernel.net.netlink import set_interface
+
+            set_interface(
+                interface.netns, interface.ifname, add=sorted(want - have), remove=sorted(have - want),
+                mtu=mtu, up=up,
+            )  # fmt: skip
         if shaping_changes(interface, link.qdisc, link.rate_bps, link.netem):
-            if interface.shaped:
-                self._shape(interface)
-            else:
-                clear_shaping(interface.netns, interface.ifname)
+            self._shape(interface, (link.root_handle, link.qdisc) if link.root_handle else None)
         self._set_sysctls(interface, [(k, v) for k, v in interface.sysctls if state.sysctls.get(k) != v])
 
     def create_route(self, route: DesiredRoute) -> None:

@@ -24,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from composer.errors import HostError
-from composer.kernel.net.netem import decode_netem_options
 from composer.kernel.net.netns import in_netns
+from composer.kernel.net.qdiscmsg import decode_netem_options
 from composer.model.netstate import LinkState, NetnsState, RouteState
 
 NETLINK_ROUTE = 0

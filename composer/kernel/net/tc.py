@@ -38,12 +38,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from composer.errors import HostError, PlanError
 from composer.kernel import syscalls
-from composer.kernel.net import netem, netns
+from composer.kernel.net import netns, qdiscmsg
 from composer.model.netstate import NetemState
 
 _MIN_BURST = 64 * 1024
@@ -84,7 +81,7 @@ def tbf_parameters(rate_bps: int) -> dict[str, Any]:
     return {"rate": rate_bytes, "burst": burst, "latency": f"{_LATENCY_MS}ms"}
 
 
-def _index(ipr: IPRoute, ifname: str) -> int:
+def _index(ipr: Any, ifname: str) -> int:
     found = ipr.link_lookup(ifname=ifname)
     if not found:
         raise HostError(f"interface {ifname} does not exist", errno=errno.ENODEV)
@@ -101,15 +98,18 @@ def netem_available() -> bool:
         except OSError as exc:
             raise HostError("unshare(CLONE_NEWNET) for the netem probe", errno=exc.errno) from exc
         try:
-            with IPRoute() as ipr:
-                ipr.tc("add", "netem", _index(ipr, "lo"), handle="1:", delay=1000)
-        except NetlinkError as exc:
-            if exc.code in _NETEM_MISSING:
-                return False
-            raise HostError("probing the netem qdisc", errno=exc.code) from exc
+            with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
+                sock.bind((0, 0))
+                code = _send(
+                    sock, qdiscmsg.netem_request(socket.if_nametoindex("lo"), NetemState(delay=0.001))
+                )
         finally:
             # The probe namespace has no other reference: it disappears here.
             syscalls.setns(original, syscalls.CLONE_NEWNET)
+        if code in _NETEM_MISSING:
+            return False
+        if code:
+            raise HostError("probing the netem qdisc", errno=code)
         return True
     finally:
         os.close(original)
@@ -124,38 +124,68 @@ def require_netem() -> None:
         )
 
 
-def apply_shaping(netns_path: str | None, ifname: str, shaping: Shaping) -> None:
-    """Make the root qdisc of ``ifname`` in the netns what ``shaping`` asks, replacing it in one step."""
+Root = tuple[int, str] | None  # (handle, kind) of a root qdisc; None: the kernel's default one
+_UNKNOWN: Any = object()
+_CHILD_HANDLE = 0x100000  # 10:, the TBF under a root netem
+
+
+def apply_shaping(netns_path: str | None, ifname: str, shaping: Shaping, root: Root = _UNKNOWN) -> None:
+    """Make the root qdisc of ``ifname`` in the netns what ``shaping`` asks, replacing it in one step.
+
+    ``root``: what the caller already read of the current root qdisc (else it is read here).
+    """
     if shaping.needs_netem():
         require_netem()
-    with netns.netns_iproute(netns_path) as ipr:
+    if root is _UNKNOWN:
+        root = current_root(netns_path, ifname)
+    with netns.in_netns(netns_path):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
         try:
-            index = _index(ipr, ifname)
-            root = _root_qdisc(ipr, index)
-            if not shaping.needs_netem() and shaping.rate_bps is None:
-                if root is not None:
-                    _delete_root(ipr, index)
-                return
-            kind = "netem" if shaping.needs_netem() else "tbf"
-            handle = _handle_for(root, kind)
-            if kind == "tbf":
-                ipr.tc("replace", "tbf", index, handle=handle, **tbf_parameters(shaping.rate_bps or 0))
-                return
-            _replace_netem(netns_path, index, handle, shaping.netem())
-            _set_netem_child(ipr, index, handle, shaping.rate_bps)
-        except NetlinkError as exc:
-            raise HostError(f"shaping {ifname}", errno=exc.code) from exc
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            sock.close()
+            raise HostError(f"interface {ifname} does not exist", errno=errno.ENODEV) from None
+    with sock:
+        sock.bind((0, 0))
+        if not shaping.needs_netem() and shaping.rate_bps is None:
+            if root is not None:
+                _request(sock, qdiscmsg.delete_request(index, handle=root[0]), f"unshaping {ifname}",
+                         ignore=(errno.ENOENT, errno.EINVAL))  # fmt: skip
+            return
+        kind = "netem" if shaping.needs_netem() else "tbf"
+        handle = _handle_for(root, kind)
+        if kind == "tbf":
+            _request(sock, _tbf(index, shaping.rate_bps or 0, handle, _TC_H_ROOT), f"shaping {ifname}")
+            return
+        code = _send(sock, qdiscmsg.netem_request(index, shaping.netem(), handle=handle))
+        if code in _NETEM_MISSING:
+            raise PlanError(NETEM_MISSING_MESSAGE, hint="use a kernel built with CONFIG_NET_SCH_NETEM")
+        if code:
+            raise HostError(f"netem on {ifname}", errno=code)
+        child = handle | 1  # netem's rate is a TBF child of it, changed in place like the root
+        if shaping.rate_bps is not None:
+            _request(sock, _tbf(index, shaping.rate_bps, _CHILD_HANDLE, child), f"shaping {ifname}")
+        else:
+            _request(sock, qdiscmsg.delete_request(index, handle=_CHILD_HANDLE, parent=child),
+                     f"unshaping {ifname}", ignore=(errno.ENOENT, errno.EINVAL))  # fmt: skip
 
 
-def _root_qdisc(ipr: IPRoute, index: int) -> tuple[int, str] | None:
-    """(handle, kind) of the root qdisc when it is not the kernel's default one."""
-    for qdisc in ipr.get_qdiscs(index=index):
-        if qdisc.get("parent") == _TC_H_ROOT and qdisc.get("handle"):
-            return int(qdisc.get("handle")), str(qdisc.get_attr("TCA_KIND"))
-    return None
+def _tbf(index: int, rate_bps: int, handle: int, parent: int) -> bytes:
+    params = tbf_parameters(rate_bps)
+    limit = params["rate"] * _LATENCY_MS // 1000 + params["burst"]
+    return qdiscmsg.tbf_request(index, params["rate"], params["burst"], limit, handle=handle, parent=parent)
 
 
-def _handle_for(root: tuple[int, str] | None, kind: str) -> int:
+def current_root(netns_path: str | None, ifname: str) -> Root:
+    from composer.kernel.net.dump import read_netns
+
+    link = read_netns(netns_path).links.get(ifname)
+    if link is None:
+        raise HostError(f"interface {ifname} does not exist", errno=errno.ENODEV)
+    return (link.root_handle, link.qdisc) if link.root_handle else None
+
+
+def _handle_for(root: Root, kind: str) -> int:
     """The root's own handle to change it in place, the other one to swap a new kind in."""
     if root is None:
         return _HANDLES[0]
@@ -165,22 +195,10 @@ def _handle_for(root: tuple[int, str] | None, kind: str) -> int:
     return _HANDLES[1] if handle == _HANDLES[0] else _HANDLES[0]
 
 
-def _replace_netem(netns_path: str | None, index: int, handle: int, settings: NetemState) -> None:
-    request = netem.netem_request(index, settings, handle=handle)
-    with netns.in_netns(netns_path):
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
-    with sock:
-        sock.bind((0, 0))
-        sock.send(request)
-        code = _ack_error(sock.recv(65536))
-    if code in _NETEM_MISSING:
-        raise PlanError(NETEM_MISSING_MESSAGE, hint="use a kernel built with CONFIG_NET_SCH_NETEM")
-    if code:
-        raise HostError("replacing the netem qdisc", errno=code)
-
-
-def _ack_error(reply: bytes) -> int:
-    """The errno of a netlink acknowledgement (0: done)."""
+def _send(sock: socket.socket, request: bytes) -> int:
+    """Send one request and return the errno of its acknowledgement (0: done)."""
+    sock.send(request)
+    reply = sock.recv(65536)
     _length, kind = struct.unpack_from("=IH", reply)
     if kind != 2:  # NLMSG_ERROR carries the acknowledgement too
         raise HostError("unexpected netlink reply to a qdisc request", errno=errno.EPROTO)
@@ -188,35 +206,15 @@ def _ack_error(reply: bytes) -> int:
     return -int(error)
 
 
-def _set_netem_child(ipr: IPRoute, index: int, handle: int, rate_bps: int | None) -> None:
-    """netem's rate is a TBF child of it (``handle:1``), changed in place like the root."""
-    parent = handle | 1
-    if rate_bps is not None:
-        ipr.tc("replace", "tbf", index, handle=0x100000, parent=parent, **tbf_parameters(rate_bps))
-        return
-    for qdisc in ipr.get_qdiscs(index=index):
-        if qdisc.get("parent") == parent:
-            ipr.tc("del", index=index, handle=qdisc.get("handle"), parent=parent)
+def _request(sock: socket.socket, request: bytes, what: str, ignore: tuple[int, ...] = ()) -> None:
+    code = _send(sock, request)
+    if code and code not in ignore:
+        raise HostError(what, errno=code)
 
 
 def clear_shaping(netns_path: str | None, ifname: str) -> None:
     """Remove the root qdisc of ``ifname`` (composer's, or one set by hand): back to the default."""
-    with netns.netns_iproute(netns_path) as ipr:
-        try:
-            _delete_root(ipr, _index(ipr, ifname))
-        except NetlinkError as exc:
-            raise HostError(f"unshaping {ifname}", errno=exc.code) from exc
-
-
-def _delete_root(ipr: IPRoute, index: int) -> None:
-    """Delete the root qdisc when it is not the default one (the kernel wants parent and handle)."""
-    for qdisc in ipr.get_qdiscs(index=index):
-        if qdisc.get("parent") == _TC_H_ROOT and qdisc.get("handle"):
-            try:
-                ipr.tc("del", index=index, handle=qdisc.get("handle"), parent=_TC_H_ROOT)
-            except NetlinkError as exc:
-                if exc.code not in (errno.ENOENT, errno.EINVAL):
-                    raise
+    apply_shaping(netns_path, ifname, Shaping())
 
 
 def apply_rate(netns_path: str | None, ifname: str, rate_bps: int) -> None:
@@ -234,12 +232,6 @@ def apply_netem(
 ) -> None:
     """Delay/jitter/loss (and an optional rate) on ``ifname``; PlanError without netem."""
     apply_shaping(netns_path, ifname, Shaping(rate_bps, delay_ms, jitter_ms, loss_percent))
-
-
-def root_qdisc(netns_path: str | None, ifname: str) -> tuple[int, str] | None:
-    """(handle, kind) of the root qdisc of ``ifname`` unless it is the default one (tests, ``link show``)."""
-    with netns.netns_iproute(netns_path) as ipr:
-        return _root_qdisc(ipr, _index(ipr, ifname))
 
 
 def qdisc_kinds(netns_path: str | None, ifname: str) -> list[str]:

@@ -11,7 +11,7 @@ import struct
 
 import pytest
 
-from composer.kernel.net.netem import decode_netem_options, netem_options, netem_request
+from composer.kernel.net.qdiscmsg import decode_netem_options, netem_options, netem_request
 from composer.model.netstate import NetemState
 
 SEQ = 0x6B1100F5  # the sequence number tc used in the capture
@@ -87,3 +87,41 @@ def test_long_delays_carry_the_exact_nanoseconds() -> None:
     latency_ticks = struct.unpack_from("=I", options)[0]
     assert latency_ticks == 0xFFFFFFFF  # saturated, the kernel reads TCA_NETEM_LATENCY64 instead
     assert struct.unpack_from("=HHq", options, 24) == (12, 10, 300_000_000_000)
+
+
+# tc qdisc replace dev lo root handle 1: tbf rate 10mbit burst 65536 latency 100ms, without the
+# 1024-byte rate table (TCA_TBF_RTAB) that tc appends: the rate spec's link layer makes the kernel skip it.
+TC_TBF_OPTIONS = bytes.fromhex(
+    "28000100 03010000 ffff0000 d0121300"  # PARMS: cell_log 3, ethernet, cell_align -1, 1250000 B/s
+    "00000000 00000000 00000000"  # no peak rate
+    "48e80200 f37f0c00 00000000"  # limit 190536 B, buffer 819187 ticks, mtu 0
+    "08000600 00000100"  # BURST 65536
+)
+
+
+def test_a_tbf_is_encoded_as_iproute2_encodes_it_less_the_rate_table() -> None:
+    from composer.kernel.net.qdiscmsg import tbf_options, tbf_request
+
+    assert tbf_options(1_250_000, 65536, 190536).hex() == TC_TBF_OPTIONS.hex()
+    message = tbf_request(1, 1_250_000, 65536, 190536, seq=7)
+    length, kind, flags, seq, _pid = struct.unpack_from("=IHHII", message)
+    assert (length, kind, flags, seq) == (len(message), 36, 0x505, 7)
+    assert message[16:36] == bytes.fromhex("00000000 01000000 00000100 ffffffff 00000000")
+    assert message[36:44] == bytes.fromhex("08000100 74626600")  # TCA_KIND "tbf"
+
+
+def test_a_delete_names_handle_and_parent() -> None:
+    from composer.kernel.net.qdiscmsg import delete_request
+
+    message = delete_request(3, handle=0x100000, parent=0x10001, seq=2)
+    assert struct.unpack_from("=IHHII", message) == (36, 37, 0x5, 2, 0)  # RTM_DELQDISC, request + ack
+    assert struct.unpack_from("=BxxxiIII", message, 16) == (0, 3, 0x100000, 0x10001, 0)
+
+
+def test_an_admin_state_change_touches_only_the_up_flag() -> None:
+    from composer.kernel.net.linkstate import admin_state_request
+
+    down, up = admin_state_request(5, False, seq=3), admin_state_request(5, True, seq=4)
+    assert struct.unpack_from("=IHHII", down) == (32, 16, 0x5, 3, 0)  # RTM_NEWLINK, request + ack
+    assert struct.unpack_from("=BxHiII", down, 16) == (0, 0, 5, 0, 0x1)  # flags 0, change IFF_UP
+    assert struct.unpack_from("=BxHiII", up, 16) == (0, 0, 5, 0x1, 0x1)

@@ -1,4 +1,4 @@
-"""The netem qdisc's netlink messages, built and read as bytes: pure functions, no socket.
+"""The qdisc netlink messages composer sends (netem, TBF, delete), built and read as bytes: pure.
 
 netem (``sch_netem``) is optional in a kernel, and the one composer is tested on
 lacks it, so what composer asks of netem is checked here against the bytes: the
@@ -13,6 +13,13 @@ nested attributes: ``TCA_NETEM_REORDER`` and ``TCA_NETEM_CORRUPT`` (a probabilit
 and a correlation each), and ``TCA_NETEM_LATENCY64`` / ``TCA_NETEM_JITTER64`` in
 nanoseconds when a time does not fit the 32-bit ticks.  As iproute2 does, a
 reorder sets the gap to 1 (the packet after each delayed one may overtake it).
+
+TBF: ``TCA_TBF_PARMS`` (a ``struct tc_tbf_qopt``: the rate spec, no peak rate,
+the queue limit in bytes, the bucket as scheduler ticks) and ``TCA_TBF_BURST``
+(the bucket in bytes, which the kernel prefers), plus ``TCA_TBF_RATE64`` for a
+rate beyond 2^32-1 bytes per second.  It is iproute2's message without the
+1 KiB rate table: the rate spec names its link layer (Ethernet), so the kernel
+computes the rate itself and ignores a table.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import struct
 
 from composer.model.netstate import NetemState
 
-RTM_NEWQDISC = 36
+RTM_NEWQDISC, RTM_DELQDISC = 36, 37
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x400
 REPLACE_FLAGS = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE  # tc qdisc replace
 TCA_KIND, TCA_OPTIONS = 1, 2
@@ -37,6 +44,10 @@ _RTATTR = struct.Struct("=HH")
 _QOPT = struct.Struct("=IIIIII")  # latency, limit, loss, gap, duplicate, jitter
 _PROBABILITY = struct.Struct("=II")  # probability, correlation
 _S64 = struct.Struct("=q")
+_RATESPEC = struct.Struct("=BBHhHI")  # cell_log, linklayer, overhead, cell_align, mpu, rate (bytes/s)
+_TBF_QOPT_TAIL = struct.Struct("=III")  # limit, buffer, mtu
+TCA_TBF_PARMS, TCA_TBF_RATE64, TCA_TBF_BURST = 1, 4, 6
+TC_LINKLAYER_ETHERNET = 1
 
 
 def _align(length: int) -> int:
@@ -81,9 +92,46 @@ def netem_request(
     ifindex: int, netem: NetemState, *, handle: int = 0x10000, parent: int = TC_H_ROOT, seq: int = 1
 ) -> bytes:
     """The RTM_NEWQDISC message of ``tc qdisc replace dev IFINDEX parent PARENT handle HANDLE netem ...``."""
-    body = _TCMSG.pack(0, ifindex, handle, parent, 0)
-    body += _attr(TCA_KIND, b"netem\0") + _attr(TCA_OPTIONS, netem_options(netem))
-    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_NEWQDISC, REPLACE_FLAGS, seq, 0) + body
+    attrs = _attr(TCA_KIND, b"netem\0") + _attr(TCA_OPTIONS, netem_options(netem))
+    return _message(RTM_NEWQDISC, REPLACE_FLAGS, ifindex, handle, parent, attrs, seq)
+
+
+def _message(kind: int, flags: int, ifindex: int, handle: int, parent: int, attrs: bytes, seq: int) -> bytes:
+    body = _TCMSG.pack(0, ifindex, handle, parent, 0) + attrs
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, flags, seq, 0) + body
+
+
+def tbf_options(rate_bytes: int, burst: int, limit: int) -> bytes:
+    """``TCA_OPTIONS`` of a TBF: ``rate_bytes`` per second, a bucket of ``burst`` bytes, ``limit`` queued."""
+    # The bucket as ticks the way iproute2 computes them (whole microseconds, 15.625 ticks each).
+    buffer = int(int(1e6 * burst / rate_bytes) * 1000 / _TICK_NS)
+    rate = _RATESPEC.pack(3, TC_LINKLAYER_ETHERNET, 0, -1, 0, min(rate_bytes, _U32_MAX))
+    peak = _RATESPEC.pack(0, 0, 0, 0, 0, 0)
+    options = _attr(TCA_TBF_PARMS, rate + peak + _TBF_QOPT_TAIL.pack(limit, buffer, 0))
+    options += _attr(TCA_TBF_BURST, struct.pack("=I", burst))
+    if rate_bytes > _U32_MAX:
+        options += _attr(TCA_TBF_RATE64, struct.pack("=Q", rate_bytes))
+    return options
+
+
+def tbf_request(
+    ifindex: int,
+    rate_bytes: int,
+    burst: int,
+    limit: int,
+    *,
+    handle: int = 0x10000,
+    parent: int = TC_H_ROOT,
+    seq: int = 1,
+) -> bytes:
+    """The RTM_NEWQDISC message of ``tc qdisc replace ... tbf rate R burst B limit L``."""
+    attrs = _attr(TCA_KIND, b"tbf\0") + _attr(TCA_OPTIONS, tbf_options(rate_bytes, burst, limit))
+    return _message(RTM_NEWQDISC, REPLACE_FLAGS, ifindex, handle, parent, attrs, seq)
+
+
+def delete_request(ifindex: int, *, handle: int, parent: int = TC_H_ROOT, seq: int = 1) -> bytes:
+    """The RTM_DELQDISC message of ``tc qdisc del dev IF parent P handle H``."""
+    return _message(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, ifindex, handle, parent, b"", seq)
 
 
 def decode_netem_options(payload: bytes) -> NetemState:
