@@ -672,6 +672,7 @@ def _link_interfaces(
             result[rid] = DesiredInterface(
                 rid=rid, container=container, netns=str(paths.netns(container)), ifname=end.interface,
                 carrier=carrier, addresses=addresses, mtu=link.mtu, up=link.state == "up",
+                addresses_managed=link.addressing == "file",
                 sysctls=interface_sysctls(spec.services[end.service].sysctls, end.interface),
                 **link.direction(side),  # what leaves this end: egress is where tc acts
             )  # fmt: skip

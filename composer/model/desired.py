@@ -138,6 +138,7 @@ class DesiredInterface:
     addresses: tuple[str, ...] = ()  # with prefix length
     mtu: int | None = None
     rate: int | None = None  # bits per second (TBF on egress)
+    addresses_managed: bool = True  # False: the node sets its own (a link with addressing: node)
     delay: float | None = None  # seconds (netem on egress)
     jitter: float | None = None
     loss: float | None = None  # percent

@@ -70,7 +70,7 @@ def interface_changes(want: DesiredInterface, state: NetnsState) -> list[str]:
     link = state.links[want.ifname]
     changes: list[str] = []
     have = {a for a in state.addresses.get(want.ifname, ()) if not _link_local(a)}
-    wanted = {str(ipaddress.ip_interface(a)) for a in want.addresses}
+    wanted = {str(ipaddress.ip_interface(a)) for a in want.addresses} if want.addresses_managed else have
     changes += [f"address {a} missing" for a in sorted(wanted - have)]
     changes += [f"address {a} not in the file" for a in sorted(have - wanted)]
     if want.mtu is not None and link.mtu != want.mtu:

@@ -359,7 +359,10 @@ class FakeHost:
     def update_interface(self, interface: DesiredInterface) -> None:
         self._step(f"update_interface {interface.rid}")
         space = self.namespaces[interface.netns]
+        old = space.interfaces.get(interface.ifname)
         space.interfaces[interface.ifname] = FakeInterface.of(interface)
+        if old is not None and not interface.addresses_managed:  # the node's own addresses stay
+            space.interfaces[interface.ifname].addresses = old.addresses
         if not interface.up:  # as the kernel does, the routes through a downed interface go with it
             space.routes = {r for r in space.routes if r[2] != interface.ifname}
 

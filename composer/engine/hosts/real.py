@@ -486,7 +486,11 @@ class RealHost:
             for a in state.addresses.get(interface.ifname, ())
             if not ipaddress.ip_interface(a).ip.is_link_local
         }
-        want = {str(ipaddress.ip_interface(a)) for a in interface.addresses}
+        want = (
+            {str(ipaddress.ip_interface(a)) for a in interface.addresses}
+            if interface.addresses_managed
+            else have
+        )
         mtu = interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None
         up = interface.up if interface.up != link.up else None
         if want == have and mtu is None and up is not None:  # a link verb's down/up: one small message

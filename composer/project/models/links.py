@@ -106,6 +106,9 @@ class LinkSpec(Impairments):
     ipv6: Pair = None
     mtu: int | None = Field(default=None, ge=68, le=65535)
     state: Literal["up", "down"] = "up"  # down: both ends administratively down (the wire is cut)
+    # node: the nodes set their own addresses on this link (exec, a routing daemon): composer adds none
+    # and removes none.  file (the default): the ends hold exactly the ipv4/ipv6 addresses given here.
+    addressing: Literal["file", "node"] = "file"
     a_to_b: Impairments | None = None  # traffic leaving endpoints[0]
     b_to_a: Impairments | None = None  # traffic leaving endpoints[1]
     labels: StrMap = {}
@@ -128,6 +131,10 @@ class LinkSpec(Impairments):
 
     @model_validator(mode="after")
     def _coherent(self) -> LinkSpec:
+        if self.addressing == "node" and (self.ipv4 or self.ipv6):
+            raise ValueError(
+                "addressing: node leaves the addresses to the nodes: remove ipv4/ipv6, or drop it"
+            )
         for side in (0, 1):  # the merged values of each direction obey the same rules
             _check_impairments(self.direction(side))
         return self
