@@ -169,10 +169,13 @@ def _command(
     return not problems, "; ".join(problems) or f"exit {status}"
 
 
-def run_check(layout: ProjectLayout, host: Host, check: LabCheck) -> CheckResult:
+def run_check(
+    layout: ProjectLayout, host: Host, check: LabCheck, desired: DesiredState | None = None
+) -> CheckResult:
+    """One check; ``desired`` is what the last ``up`` applied (read from the state when None)."""
     began = time.monotonic()
     try:
-        desired = _desired(layout)
+        desired = desired or _desired(layout)
         if check.reach is not None:
             passed, detail = _reach(layout, host, desired, check.reach)
         elif check.route is not None:
@@ -307,7 +310,7 @@ def run_matrix(
             check = LabCheck(
                 name=f"{source} -> {target}", reach=ReachCheck.model_validate({"from": source, "to": address})
             )
-            result = run_check(layout, host, check)
+            result = run_check(layout, host, check, desired)
             on_result(result)
             results.append(result)
     return results

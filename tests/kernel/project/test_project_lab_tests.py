@@ -138,3 +138,20 @@ def test_http_udp_and_throughput_probes_need_no_tool_in_the_prober(lab: Lab) -> 
     assert report["failed"] == 0, details
     assert details["http"][1] == "http 10.0.23.2:8080/hostname status 200"
     assert details["http 404"][1] == "http 10.0.23.2:8080/nope status 404"
+
+
+def test_the_ring_of_twenty_routers_is_a_full_matrix(lab: Lab) -> None:
+    target = lab.folder / "examples"
+    shutil.copytree(EXAMPLES / "ring20", target / "ring20")
+    (target / "rootfs").mkdir()
+    (target / "rootfs" / "busybox").symlink_to(lab.rootfs)
+    compose = str(target / "ring20" / "compose.yaml")
+    lab.composer("-p", "lb-ring", "-f", compose, "up", "-d", "--progress", "quiet", timeout=300)
+    began = time.monotonic()
+    report = json.loads(
+        lab.composer("-p", "lb-ring", "test", "--matrix", "--format", "json", timeout=300).stdout
+    )
+    print(f"ring20 matrix: {report['passed']} pairs in {time.monotonic() - began:.2f}s wall")
+    assert (report["passed"], report["failed"]) == (380, 0)
+    lab.composer("-p", "lb-ring", "down", "-t", "1")
+    assert project_leftovers(lab.root, "lb-ring") == []
