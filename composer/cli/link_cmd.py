@@ -56,18 +56,15 @@ def link_show(
 ) -> None:
     """The effective settings of one end (or both ends of a link), as set and as the kernel shows them."""
     from composer.engine.live import resolve, views
-
-    layout, host = _context(ctx)
-    rows = views(layout, host)
-    if not rows:
-        from composer.errors import StateError
-
-        raise StateError(f"project {layout.name} has no links", hint="bring the lab up first (composer up)")
+    from composer.errors import StateError
     from composer.store import live
 
+    layout, host = _context(ctx)
     recorded = live.load(layout)
-    assert recorded is not None
+    if recorded is None:
+        raise StateError(f"project {layout.name} has no links", hint="bring the lab up first (composer up)")
     wanted = set(resolve(recorded.desired, target))
+    rows = views(layout, host)
     chosen = [r for r in rows if r.interface in wanted]
     if fmt == "json":
         typer.echo(json.dumps([_as_json(r) for r in chosen], indent=2))
