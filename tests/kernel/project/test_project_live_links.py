@@ -125,7 +125,10 @@ def test_link_set_is_live_recorded_shown_and_undone_by_up(lab: Lab) -> None:
     path = lab.write(LAB)
     lab.composer("up", "-d", "--progress", "quiet")
     pids = _pids(lab)
+    began = time.monotonic()
     result = lab.composer("link", "set", "r1:eth1", "--rate", "2mbit")
+    wall = time.monotonic() - began
+    print(f"link set: {result.stderr.splitlines()[0]}; {wall * 1000:.0f} ms for the whole command")
     assert (
         result.stdout
         == "update         link:r1:eth1--r2:eth1                    r1:eth1: rate 10mbit -> 2mbit\n"
