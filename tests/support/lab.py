@@ -96,10 +96,13 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
+    """Cgroup folders named composer/<project>; other commands' folders may vanish during the walk."""
     found = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        for candidate in base.glob(f"**/composer/{project}"):
-            found.append(str(candidate))
+        for folder, subfolders, _files in os.walk(base, onerror=lambda _error: None):
+            if Path(folder).name == project and Path(folder).parent.name == "composer":
+                found.append(folder)
+            subfolders[:] = [s for s in subfolders if not s.startswith(".")]
     return found
 
 

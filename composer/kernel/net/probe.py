@@ -10,6 +10,7 @@ reached, as ``nc -z`` says.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import select
@@ -39,50 +40,73 @@ def echo_request(identifier: int, sequence: int, payload: bytes = b"composer") -
     return struct.pack("!BBHHH", _ECHO_REQUEST, 0, checksum, identifier, sequence) + payload
 
 
-def icmp_echo(netns: str | None, address: str, timeout: float) -> float | None:
-    """Seconds until the echo reply from ``address``, or None when none came in ``timeout``."""
+def icmp_echo(netns: str | None, address: str, timeout: float, interval: float = 0.2) -> float | None:
+    """Seconds from the first echo request until a reply from ``address``, or None within ``timeout``.
+
+    A request goes out every ``interval`` (as ``ping -i`` does): right after a link
+    comes up the kernel may still drop the first packets while it activates the
+    interface's qdisc, and one lost packet is not unreachability.
+    """
     v6 = ipaddress.ip_address(address).version == 6
     family = socket.AF_INET6 if v6 else socket.AF_INET
     proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
     with in_netns(netns):
         sock = socket.socket(family, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
-    identifier, sequence = os.getpid() & 0xFFFF, int(time.monotonic() * 1000) & 0xFFFF
-    packet = echo_request(identifier, sequence)
-    if v6:  # the kernel fills in the ICMPv6 checksum
-        packet = struct.pack("!BBHHH", _ECHO6_REQUEST, 0, 0, identifier, sequence) + packet[8:]
+    identifier = os.getpid() & 0xFFFF
+    first = int(time.monotonic() * 1000) & 0xFFFF
     with sock:
-        sent = time.monotonic()
-        try:
-            sock.sendto(packet, (address, 0))
-        except OSError:  # no route, network unreachable: not reached, which a check may expect
-            return None
-        deadline = sent + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([sock], [], [], left)
-            if not ready:
-                break
-            data, peer = sock.recvfrom(2048)
-            icmp = data if v6 else data[(data[0] & 0x0F) * 4 :]  # IPv4 raw sockets include the IP header
-            kind, _code, _sum, got_id, got_seq = struct.unpack_from("!BBHHH", icmp)
-            reply = _ECHO6_REPLY if v6 else _ECHO_REPLY
-            if kind == reply and (got_id, got_seq) == (identifier, sequence) and peer[0] == address:
-                return time.monotonic() - sent
+        began = time.monotonic()
+        deadline = began + timeout
+        sequence, next_send = first, began
+        while (now := time.monotonic()) < deadline:
+            if now >= next_send:
+                _send_echo(sock, address, identifier, sequence, v6)
+                sequence, next_send = (sequence + 1) & 0xFFFF, now + interval
+            ready, _, _ = select.select([sock], [], [], max(0.0, min(deadline, next_send) - time.monotonic()))
+            if ready and _is_reply(sock, address, identifier, first, sequence, v6):
+                return time.monotonic() - began
     return None
 
 
+def _send_echo(sock: socket.socket, address: str, identifier: int, sequence: int, v6: bool) -> None:
+    packet = echo_request(identifier, sequence)
+    if v6:  # the kernel fills in the ICMPv6 checksum
+        packet = struct.pack("!BBHHH", _ECHO6_REQUEST, 0, 0, identifier, sequence) + packet[8:]
+    with contextlib.suppress(OSError):  # no route, network unreachable (a link down): not this time
+        sock.sendto(packet, (address, 0))
+
+
+def _is_reply(sock: socket.socket, address: str, identifier: int, first: int, after: int, v6: bool) -> bool:
+    data, peer = sock.recvfrom(2048)
+    icmp = data if v6 else data[(data[0] & 0x0F) * 4 :]  # IPv4 raw sockets include the IP header
+    kind, _code, _sum, got_id, got_seq = struct.unpack_from("!BBHHH", icmp)
+    ours = (got_seq - first) & 0xFFFF < (after - first) & 0xFFFF  # one of the requests sent
+    reply = _ECHO6_REPLY if v6 else _ECHO_REPLY
+    return bool(kind == reply and got_id == identifier and ours and str(peer[0]) == address)
+
+
 def tcp_connect(netns: str | None, address: str, port: int, timeout: float) -> float | None:
-    """Seconds to complete a TCP handshake with ``address:port``, or None (refused, unreachable, timeout)."""
+    """Seconds to complete a TCP handshake with ``address:port``, or None (refused, unreachable, timeout).
+
+    A connection refused is final; one that fails otherwise (no route yet, a SYN
+    lost while a link comes up) is tried again until ``timeout``.
+    """
     family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
-    with in_netns(netns):
-        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    with sock:
-        sock.settimeout(timeout)
-        began = time.monotonic()
-        try:
-            sock.connect((address, port))
-        except OSError:
-            return None
-        return time.monotonic() - began
+    began = time.monotonic()
+    deadline = began + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        with in_netns(netns):
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        with sock:
+            sock.settimeout(min(left, 0.5))
+            try:
+                sock.connect((address, port))
+                return time.monotonic() - began
+            except ConnectionRefusedError:
+                return None
+            except OSError:
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    return None
 
 
 def udp_echo(netns: str | None, address: str, port: int, timeout: float) -> float | None:
