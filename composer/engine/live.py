@@ -229,7 +229,7 @@ def _apply(
     if not plan:
         return 0.0
     applier = Applier(store, host, wanted, observed, events)
-    host.preload(netlink=True)
+    host.preload(netlink=any(a.kind == "route" for a in plan.actions.values()))  # pyroute2 for routes only
     began = time.perf_counter()
     Executor(applier, max_workers=1).apply(plan)
     return time.perf_counter() - began

@@ -169,7 +169,13 @@ class RealHost:
 
     # -- networks ----------------------------------------------------------------------
     def preload(self, *, netlink: bool) -> None:
-        """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock."""
+        """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock.
+
+        The qdisc and link-state code has no heavy import: it loads here either way.
+        """
+        import composer.kernel.net.linkstate
+        import composer.kernel.net.tc
+
         if netlink:
             import composer.kernel.net.netlink  # noqa: F401
 
