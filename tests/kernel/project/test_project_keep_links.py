@@ -72,10 +72,19 @@ def _network_of(lab: Lab, container: str) -> dict[str, object]:
     routes = json.loads(_in(lab, container, "ip", "-j", "-4", "route", "show").stdout)
     return {
         "netns": os.stat(_netns(lab, container)).st_ino,
+        # The kernel's IPv6 link-local addresses come and go with DAD timing: only the lab's count.
         "links": sorted(
-            (link["ifname"], link["ifindex"], tuple(sorted(a["local"] for a in link.get("addr_info", []))))
+            (
+                link["ifname"],
+                link["ifindex"],
+                tuple(
+                    sorted(
+                        a["local"] for a in link.get("addr_info", []) if not a["local"].startswith("fe80:")
+                    )
+                ),
+            )
             for link in links
-        ),
+        ),  # fmt: skip
         "qdiscs": sorted((q["dev"], q["kind"], q.get("handle", "")) for q in qdiscs if q.get("root")),
         "routes": sorted((r["dst"], r.get("gateway", ""), r["dev"]) for r in routes),
     }
