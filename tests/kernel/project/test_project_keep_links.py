@@ -84,7 +84,7 @@ def _network_of(lab: Lab, container: str) -> dict[str, object]:
                 ),
             )
             for link in links
-        ),  # fmt: skip
+        ),
         "qdiscs": sorted((q["dev"], q["kind"], q.get("handle", "")) for q in qdiscs if q.get("root")),
         "routes": sorted((r["dst"], r.get("gateway", ""), r["dev"]) for r in routes),
     }
