@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from composer.store.layout import ProjectLayout
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +58,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=None))
         elif fmt == "table":
             _table(rows)
+            _live_links(layout)
         else:
             _template(fmt, rows)
 
@@ -93,6 +97,14 @@ def _ports(row: object) -> str:
         f"{p['URL'] or '0.0.0.0'}:{p['PublishedPort']}->{p['TargetPort']}/{p['Protocol']}"
         for p in row.Publishers  # type: ignore[attr-defined]
     )
+
+
+def _live_links(layout: ProjectLayout) -> None:
+    """Live link changes differ from the file until the next ``up``: say so under the table."""
+    from composer.engine.live import differences
+
+    for endpoint, changes in differences(layout):
+        typer.echo(f"note: link end {endpoint} differs from the file: {'; '.join(changes)} (up restores it)")
 
 
 def _table(rows: Sequence[object]) -> None:

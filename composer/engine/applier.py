@@ -81,6 +81,8 @@ class Applier:
                 self._stop_container(action.rid)
             case Verb.RESTART:
                 self._restart_container(action)
+            case Verb.RECREATE:
+                self._recreate_container(action)
             case Verb.WAIT_HEALTHY:
                 self._wait_healthy(action.rid)
             case Verb.WAIT_COMPLETED:
@@ -186,11 +188,35 @@ class Applier:
         networks = {n.name: n for n in self.desired.networks.values()}
         cgroups = self.host.create_sandbox(self.layout, container, networks, veths)
         self._confirm(rid, record.with_cgroups(cgroups))
+        for interface in self.desired.interfaces.values():  # an impaired attachment is born impaired
+            if interface.carrier == rid and interface.shaped:
+                self.host.update_interface(interface)
         for route in self.desired.routes_of(container.name):
             if route.made_by_carrier and route.carrier == rid:  # the attachment installed it
                 self._intend(route.rid, _route_record(route), route.config_hash)
                 self._confirm(route.rid)
         self._event(rid, "Created")
+
+    def _recreate_container(self, action: Action) -> None:
+        """Stop, remove and create the container again inside the network namespace it has."""
+        rid = action.rid
+        container = self.desired.containers[rid]
+        self._event(rid, "Recreate", action.cause)
+        self.host.stop_container(self.layout, container.name, self.stop_timeout)
+        stored = self.store.get(rid)
+        if stored is not None:
+            self.host.remove_sandbox(self.layout, container.name, stored.record, keep_network=True)
+        veths = {
+            a.network: veth_host_name(self.desired.project, container.rid, a.network)
+            for a in container.attachments
+        }
+        record = _container_record(container, tuple(sorted(veths.values())))
+        # A crash from here on leaves the record half-made: the next up makes it afresh, netns and all.
+        self._intend(rid, record, container.config_hash)
+        networks = {n.name: n for n in self.desired.networks.values()}
+        cgroups = self.host.create_sandbox(self.layout, container, networks, veths, keep_network=True)
+        self._confirm(rid, record.with_cgroups(cgroups))
+        self._event(rid, "Created", "network kept")
 
     def _forget_routes_of(self, container: str) -> None:
         with self._lock:
@@ -298,8 +324,13 @@ class Applier:
 
     # -- interfaces and routes -----------------------------------------------------------
     def _update_interface(self, action: Action) -> None:
+        """An interface, or both ends of a link (each end changes only what differs on it)."""
         self._event(action.rid, "Updating", action.cause)
-        self.host.update_interface(self.desired.interfaces[action.rid])
+        if action.rid.kind == "link":
+            for end in self.desired.links[action.rid].interfaces:
+                self.host.update_interface(self.desired.interfaces[end])
+        else:
+            self.host.update_interface(self.desired.interfaces[action.rid])
         self._event(action.rid, "Updated")
 
     def _create_route(self, rid: ResourceId) -> None:

@@ -22,6 +22,7 @@ from composer.engine.up import waiting
 from composer.errors import PlanError
 from composer.events import EventSink, discard
 from composer.model.desired import DesiredState
+from composer.store import live
 from composer.store.journal import ProjectStore
 from composer.store.layout import StateRoot
 from composer.store.locks import project_lock, remove_root_files
@@ -51,6 +52,7 @@ def down(
             return DownResult(plan, [])
         applier = Applier(store, host, nothing, observed, events, stop_timeout=options.timeout)
         Executor(applier, max_workers=options.parallel).apply(plan)
+        live.forget(store.layout)  # the links are gone, and their live changes with them
         leftovers = _finish(store, host, options, observed)
     fastpath.forget_project(root, project)
     if not leftovers:

@@ -31,11 +31,12 @@ class Verb(StrEnum):
     WAIT_COMPLETED = "wait-completed"
     APPLY = "apply"
     UPDATE = "update"  # change what differs in place (an interface's addresses, MTU, qdisc, sysctls)
+    RECREATE = "recreate"  # stop, remove and create a container again in the network namespace it has
 
 
 # Where an action of each verb comes when the DAG leaves a tie: removals first, then creation.
 VERB_PHASE: Mapping[Verb, int] = {
-    Verb.STOP: 0, Verb.REMOVE: 1, Verb.CREATE: 3, Verb.APPLY: 4, Verb.UPDATE: 4,
+    Verb.STOP: 0, Verb.REMOVE: 1, Verb.CREATE: 3, Verb.RECREATE: 3, Verb.APPLY: 4, Verb.UPDATE: 4,
     Verb.START: 5, Verb.RESTART: 5, Verb.WAIT_HEALTHY: 6, Verb.WAIT_COMPLETED: 6,
 }  # fmt: skip
 

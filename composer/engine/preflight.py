@@ -1,6 +1,6 @@
 """Host facts the file alone cannot tell, checked before anything is created.
 
-* links with delay, jitter or loss need the kernel's netem qdisc;
+* links and attachments with delay, jitter, loss, corrupt, duplicate or reorder need the kernel's netem qdisc;
 * a published port must not be held by a listening socket that is not ours;
 * without root, limits the user's cgroups cannot hold are named once (or refused, strictly).
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
 
 NETEM_MISSING = (
-    "the kernel lacks the netem qdisc (sch_netem): links with delay, jitter or loss cannot be made"
+    "the kernel lacks the netem qdisc (sch_netem): links with delay, jitter, loss, corrupt, duplicate or "
+    "reorder cannot be made"
 )
 
 
@@ -34,7 +35,7 @@ def check_host(
     if desired.needs_netem and not host.netem_available():
         raise PlanError(
             NETEM_MISSING,
-            hint="load the sch_netem module (modprobe sch_netem), or remove delay/jitter/loss from links",
+            hint="load the sch_netem module (modprobe sch_netem), or keep only rate and state on the links",
         )
     issues = _port_conflicts(loaded, desired, observed, host) + _rootless_refusals(loaded, desired, host)
     if issues:

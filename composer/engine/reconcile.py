@@ -10,6 +10,12 @@ The rules, resource by resource (each action carries its cause):
   start); ``--force-recreate`` recreates all, ``--no-recreate`` none.  A
   running, unchanged container is left alone (same PID).  One that is not
   running is started.
+* A lab node (an end of a link) recreated for an edit that does not reach its
+  network (the config hash or the image changed; its networks, addresses and
+  interfaces did not) keeps its network namespace: one ``recreate`` action
+  stops, removes and creates the container again in the netns it has, so its
+  veths, addresses, routes and qdiscs stay, and its neighbours' ends of its
+  links are not touched.
 * Services depending on a recreated one with ``depends_on.<x>.restart: true``
   are restarted after it, as Docker Compose does.
 * Links touching a recreated container are made again (its netns, and so its
@@ -17,13 +23,17 @@ The rules, resource by resource (each action carries its cause):
   ends are its identity: its addresses, MTU, shaping and state are its
   interfaces'.
 * Interfaces (link ends and network attachments) are compared with what the
-  kernel shows; what differs (an address, the MTU, the qdisc's rate, the state,
-  a per-interface sysctl) is changed in place (``update``), the same containers
-  and PIDs kept.  An interface whose carrier is made in this plan is born right.
+  kernel shows; what differs (an address, the MTU, the qdisc's rate or netem
+  settings, the state, a per-interface sysctl) is changed in place
+  (``update``), the same containers and PIDs kept; both ends of a link change
+  as one ``update link:...`` whose cause says what changed.  An interface whose
+  carrier is made in this plan is born right.
 * Routes are resources of their own, through the interface that holds their
   gateway: a route whose carrier (a link, or the container for its networks)
   is made again is made again after it, and one missing from the routing table
-  (deleted by hand, lost with an interface) is put back.  A network's default
+  (deleted by hand, lost with an interface) is put back.  A route through an
+  interface the file wants down is left out (the kernel drops such routes) and
+  comes back when the interface is up again.  A network's default
   gateway is made with the attachment.
 * What is recorded but no longer desired is removed: scale-down removes the
   highest numbers; containers of services gone from the file (orphans) only
@@ -47,7 +57,13 @@ from dataclasses import dataclass
 
 from composer.engine.observe import ObservedContainer, ObservedState
 from composer.engine.plan import Action, ActionKey, Plan, PlanBuilder, Verb, key
-from composer.model.desired import DesiredContainer, DesiredLink, DesiredState, canonical_hash
+from composer.model.desired import (
+    DesiredContainer,
+    DesiredInterface,
+    DesiredLink,
+    DesiredState,
+    canonical_hash,
+)
 from composer.model.ids import ResourceId, container_id, interface_id
 from composer.model.netstate import interface_changes
 from composer.model.restart import RestartPolicy
@@ -90,7 +106,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     recreated_networks = _plan_networks(plan, desired, observed)
     _plan_volumes(plan, desired, observed)
     recreated = _plan_containers(plan, desired, observed, options, recreated_networks)
-    _plan_links(plan, desired, observed, recreated)
+    netns_remade = {rid: c for rid, c in recreated.items() if not plan.has(Verb.RECREATE, rid)}
+    _plan_links(plan, desired, observed, netns_remade)
     _plan_interfaces(plan, desired, observed)
     _plan_routes(plan, desired, observed)
     _plan_firewall(plan, desired, observed)
@@ -179,6 +196,7 @@ def _plan_containers(
 ) -> dict[ResourceId, str]:
     """Plan each desired container; returns the recreated ones (rid -> cause)."""
     recreated: dict[ResourceId, str] = {}
+    lab_nodes = {end for link in desired.links.values() for end in link.ends}
     # Owners of shared netns first, so that their recreation is known to the containers joining them.
     for rid in _netns_owners_first(desired):
         container = desired.containers[rid]
@@ -189,7 +207,14 @@ def _plan_containers(
                 plan.add(Action(Verb.START, rid, "created"), after=[key(Verb.CREATE, rid)])
             continue
         cause = _container_cause(container, seen, options, recreated_networks, recreated)
-        if cause:
+        if cause and rid in lab_nodes and _keeps_network(container, seen, cause):
+            # Only the container changes: its netns, veths, addresses, routes and qdiscs stay, and so
+            # do its neighbours' ends of its links.
+            recreated[rid] = cause
+            plan.add(Action(Verb.RECREATE, rid, f"{cause} (network kept)"))
+            if options.start:
+                plan.add(Action(Verb.START, rid, cause), after=[key(Verb.RECREATE, rid)])
+        elif cause:
             recreated[rid] = cause
             if seen.running:
                 plan.add(Action(Verb.STOP, rid, cause))
@@ -201,6 +226,24 @@ def _plan_containers(
             plan.add(Action(Verb.START, rid, _not_running_cause(seen)))
     _plan_dependent_restarts(plan, desired, observed, recreated)
     return recreated
+
+
+_NETWORK_NEUTRAL_CAUSES = ("config hash changed", "image changed")
+
+
+def _keeps_network(container: DesiredContainer, seen: ObservedContainer, cause: str) -> bool:
+    """Whether a recreate can keep the network namespace: the edit did not touch the network."""
+    if cause not in _NETWORK_NEUTRAL_CAUSES or not container.owns_netns or seen.netns_state is None:
+        return False
+    record, sandbox = seen.record, seen.record.sandbox
+    return (
+        sandbox.owns_netns
+        and sandbox.netns == (container.config.netns_path or "")
+        and tuple(record.networks) == tuple(a.network for a in container.attachments)
+        and {n: tuple(c) for n, c in record.addresses.items()}
+        == {a.network: tuple(a.addresses) for a in container.attachments}
+        and all(a.ifname in seen.netns_state.links for a in container.attachments)
+    )
 
 
 def _completed(seen: ObservedContainer, container: DesiredContainer) -> bool:
@@ -273,7 +316,12 @@ def _made(plan: PlanBuilder, rid: ResourceId) -> bool:
 
 
 def _plan_interfaces(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
-    """Change in place what the kernel shows differently from the file."""
+    """Change in place what the kernel shows differently from the file.
+
+    The two ends of a link change as one action on the link, so that the plan
+    line names the wire (``update link:r1:eth1--r2:eth1 rate 10mbit -> 2mbit``).
+    """
+    by_link: dict[ResourceId, list[tuple[str, list[str]]]] = {}
     for rid, interface in sorted(desired.interfaces.items()):
         if _made(plan, interface.carrier) or _made(plan, container_id(interface.container)):
             continue  # born with its carrier, configured as the file says
@@ -281,8 +329,26 @@ def _plan_interfaces(plan: PlanBuilder, desired: DesiredState, observed: Observe
         if state is None or interface.ifname not in state.links:
             continue  # not there to change: the carrier is made again above
         changes = interface_changes(interface, state)
-        if changes:
+        if not changes:
+            continue
+        if interface.carrier.kind == "link":
+            by_link.setdefault(interface.carrier, []).append((_endpoint(desired, interface), changes))
+        else:
             plan.add(Action(Verb.UPDATE, rid, "; ".join(changes)))
+    for link, ends in sorted(by_link.items()):
+        plan.add(Action(Verb.UPDATE, link, _link_changes(ends, desired.links[link])))
+
+
+def _endpoint(desired: DesiredState, interface: DesiredInterface) -> str:
+    container = desired.containers.get(container_id(interface.container))
+    return f"{container.service if container else interface.container}:{interface.ifname}"
+
+
+def _link_changes(ends: list[tuple[str, list[str]]], link: DesiredLink) -> str:
+    """One cause for both ends: the changes once when the ends agree, else each end's prefixed."""
+    if len(ends) == 2 and ends[0][1] == ends[1][1]:
+        return "; ".join(ends[0][1])
+    return "; ".join(f"{end}: {', '.join(changes)}" for end, changes in ends)
 
 
 def _plan_routes(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) -> None:
@@ -292,6 +358,9 @@ def _plan_routes(plan: PlanBuilder, desired: DesiredState, observed: ObservedSta
         if route.made_by_carrier and carrier_made:
             continue  # installed with the attachment that carries it
         seen = observed.routes.get(rid)
+        device = desired.interfaces.get(interface_id(route.container, route.device))
+        if device is not None and not device.up:
+            continue  # the kernel keeps no route through a downed interface: made when it comes up
         cause = ""
         if carrier_made:
             carrier = route.carrier if _made(plan, route.carrier) else container
@@ -437,6 +506,7 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
             after=[network_creates[a.network] for a in container.attachments if a.network in network_creates],
         )
         plan.require(create, after=volume_creates)
+        plan.require(key(Verb.RECREATE, rid), after=volume_creates)
         if container.netns_owner:
             plan.require(create, after=[key(Verb.CREATE, container_id(container.netns_owner))])
         _order_start(plan, desired, container, firewall_key)
@@ -452,10 +522,12 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
         create = key(Verb.CREATE, rid)
         device = interface_id(route.container, route.device)
         made = [key(Verb.CREATE, route.carrier), key(Verb.CREATE, container_id(route.container))]
-        plan.require(create, after=[*made, key(Verb.UPDATE, device), key(Verb.REMOVE, rid)])
+        carrier_update = key(Verb.UPDATE, route.carrier)  # a link coming up again
+        plan.require(create, after=[*made, key(Verb.UPDATE, device), carrier_update, key(Verb.REMOVE, rid)])
         plan.require(key(Verb.START, container_id(route.container)), after=[create])
     for rid, interface in desired.interfaces.items():
-        plan.require(key(Verb.START, container_id(interface.container)), after=[key(Verb.UPDATE, rid)])
+        start = key(Verb.START, container_id(interface.container))
+        plan.require(start, after=[key(Verb.UPDATE, rid), key(Verb.UPDATE, interface.carrier)])
     plan.require(firewall_key, after=list(network_creates.values()))
     _removal_edges(
         plan,

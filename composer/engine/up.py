@@ -26,6 +26,8 @@ from composer.engine.reconcile import ReconcileOptions, reconcile
 from composer.errors import SpecError, SpecIssue
 from composer.events import Event, EventSink, discard
 from composer.model.desired import DesiredState
+from composer.model.ids import ResourceId
+from composer.store import live
 from composer.store.layout import ProjectLayout, StateRoot
 from composer.store.locks import WaitNotice, project_lock
 
@@ -48,6 +50,8 @@ def up_cached(
     desired = fastpath.load(root, inputs)
     if desired is None:
         return None
+    if live.changed(root.project(desired.project)):
+        return None  # live link changes to undo: the full path puts the file's values back
     host = host or default_host(roots)
     with project_lock(root.project(desired.project), on_wait=waiting(events, desired.project)) as store:
         plan = reconcile(desired, observe(store, host, desired), reconcile_options(options))
@@ -103,6 +107,7 @@ def up(
                 Executor(applier, max_workers=options.parallel).apply(plan)
             finally:
                 _refresh_hosts_files(store.layout, desired, plan, host)
+        _remember_links(store.layout, desired)
         if remember is not None:
             fastpath.save(root, remember, loaded, desired)
         return UpResult(plan, desired)
@@ -148,6 +153,21 @@ def _build_progress(image: str, events: EventSink) -> Callable[[object], None]:
             events(Event(f"image:{image}", "Building", f"#{event.step} {event.line}"))
 
     return forward
+
+
+def _remember_links(layout: ProjectLayout, desired: DesiredState) -> None:
+    """What the link verbs start from: the file's interfaces as applied, no live change left."""
+    whole = desired.whole or desired
+    if not whole.interfaces:
+        live.forget(layout)
+        return
+    recorded = live.load(layout) if desired.whole is not None else None
+    kept: dict[
+        ResourceId, live.EndSetting
+    ] = {}  # an `up SERVICE...` leaves the other services' interfaces (and their live changes) alone
+    if recorded is not None:
+        kept = {rid: s for rid, s in recorded.changes.items() if rid not in desired.interfaces}
+    live.save(layout, live.LiveLinks(whole, kept))
 
 
 def refuse_unhonoured(loaded: LoadedProject) -> None:

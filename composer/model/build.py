@@ -156,8 +156,13 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     if issues:
         raise SpecError(issues)
     sysctls_of = {name: svc.sysctls for name, svc in spec.services.items()}
+    impairments = {
+        (name, net): attach.values()
+        for name, svc in spec.services.items()
+        for net, attach in svc.networks.items()
+    }
     interfaces = {
-        **_attachment_interfaces(containers, networks, sysctls_of),
+        **_attachment_interfaces(containers, networks, sysctls_of, impairments),
         **_link_interfaces(spec, names, inputs.paths),
     }
     return DesiredState(
@@ -849,9 +854,10 @@ def _link_interfaces(
             rid = interface_id(container, end.interface)
             result[rid] = DesiredInterface(
                 rid=rid, container=container, netns=str(paths.netns(container)), ifname=end.interface,
-                carrier=carrier, addresses=addresses, mtu=link.mtu, rate=link.rate, delay=link.delay,
-                jitter=link.jitter, loss=link.loss,
+                carrier=carrier, addresses=addresses, mtu=link.mtu, up=link.state == "up",
+                addresses_managed=link.addressing == "file",
                 sysctls=interface_sysctls(spec.services[end.service].sysctls, end.interface),
+                **link.direction(side),  # what leaves this end: egress is where tc acts
             )  # fmt: skip
     return result
 
@@ -860,7 +866,9 @@ def _attachment_interfaces(
     containers: Mapping[ResourceId, DesiredContainer],
     networks: Mapping[ResourceId, DesiredNetwork],
     sysctls_of: Mapping[str, Mapping[str, str]],
+    impairments: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> dict[ResourceId, DesiredInterface]:
+    """Each container's interface on each network, with what its sending side suffers."""
     result: dict[ResourceId, DesiredInterface] = {}
     for container in containers.values():
         netns = container.config.netns_path
@@ -873,6 +881,7 @@ def _attachment_interfaces(
                 carrier=container.rid, addresses=attachment.addresses,
                 mtu=networks[network_id(attachment.network)].mtu,
                 sysctls=interface_sysctls(sysctls_of[container.service], attachment.ifname),
+                **impairments.get((container.service, attachment.network), {}),
             )  # fmt: skip
     return result
 

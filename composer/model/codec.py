@@ -28,7 +28,7 @@ from composer.model.health import HealthCheck
 from composer.model.ids import ResourceId
 from composer.model.ipam import NetworkAddressing
 
-DESIRED_VERSION = 3
+DESIRED_VERSION = 4
 
 
 def desired_to_json(desired: DesiredState) -> dict[str, Any]:

@@ -185,15 +185,22 @@ class DesiredInterface:
     addresses: tuple[str, ...] = ()  # with prefix length
     mtu: int | None = None
     rate: int | None = None  # bits per second (TBF on egress)
+    addresses_managed: bool = True  # False: the node sets its own (a link with addressing: node)
     delay: float | None = None  # seconds (netem on egress)
     jitter: float | None = None
     loss: float | None = None  # percent
+    corrupt: float | None = None  # percent
+    duplicate: float | None = None  # percent
+    reorder: float | None = None  # percent sent at once, the rest delayed
     up: bool = True
     sysctls: tuple[tuple[str, str], ...] = ()  # net.ipv4.conf.IFNAME.* and net.ipv6.conf.IFNAME.*
 
     @property
     def needs_netem(self) -> bool:
-        return any(v is not None for v in (self.delay, self.jitter, self.loss))
+        return any(v is not None for v in self.netem_values())
+
+    def netem_values(self) -> tuple[float | None, ...]:
+        return (self.delay, self.jitter, self.loss, self.corrupt, self.duplicate, self.reorder)
 
     @property
     def shaped(self) -> bool:

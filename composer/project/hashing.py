@@ -22,6 +22,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from composer.project.models.links import IMPAIRMENT_FIELDS
+
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
 
@@ -45,6 +47,10 @@ def canonical_service(project: LoadedProject, service: str) -> dict[str, Any]:
     projected = _projected(project, spec)
     if projected:  # only then: the hashes of services without secrets or configs stay what they were
         data["projected"] = projected
+    for attachment in (data.get("networks") or {}).values():  # impairments change in place
+        for name in IMPAIRMENT_FIELDS:
+            if isinstance(attachment, dict):
+                attachment.pop(name, None)
     return data
 
 

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from composer.errors import SpecError, SpecIssue
 from composer.model.naming import normalize_project_name
-from composer.project import discovery
+from composer.project import clab, discovery
 from composer.project.dotenv import (
     InterpolationFiles,
     interpolation_files,
@@ -708,6 +708,8 @@ def load_raw_project(
     if data is None:
         raise SpecError(issues)
     marks = _all_marks(reader.loaded)
+    if clab.is_topology(data):  # a containerlab topology, read unchanged
+        data = clab.to_compose(data, lambda path: _locate(marks, tuple(paths), path))
     data["name"] = name
     enabled = list(profiles) or _split_profiles(environment.get("COMPOSE_PROFILES", ""))
     return RawProject(

@@ -126,6 +126,11 @@ class ProjectLayout:
         return self.dir / "journal.jsonl"
 
     @property
+    def live_links(self) -> Path:
+        """What the last ``up`` applied to the links and the live ``link`` changes since."""
+        return self.dir / "live.json"
+
+    @property
     def containers(self) -> Path:
         return self.dir / "containers"
 

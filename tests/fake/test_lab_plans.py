@@ -108,10 +108,7 @@ def test_first_up_makes_the_routes_after_their_links(tmp_path: Path, busybox_roo
 def test_a_rate_edit_changes_both_ends_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> None:
     pids = dict(lab[2].processes)
     _edit(lab[0], "rate: 10mbit", "rate: 2mbit")
-    assert _plan(lab) == (
-        "update         interface:lab-r1-1:eth1                  rate 10mbit -> 2mbit\n"
-        "update         interface:lab-r2-1:eth1                  rate 10mbit -> 2mbit\n"
-    )
+    assert _plan(lab) == ("update         link:r1:eth1--r2:eth1                    rate 10mbit -> 2mbit\n")
     _converge(lab)
     assert lab[2].processes == pids  # the same containers, the same PIDs
 
@@ -122,10 +119,7 @@ def test_an_mtu_edit_is_made_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> 
         "    ipv4: [10.0.23.1/30, 10.0.23.2/30]",
         "    ipv4: [10.0.23.1/30, 10.0.23.2/30]\n    mtu: 1400",
     )
-    assert _plan(lab) == (
-        "update         interface:lab-r2-1:eth2                  mtu 1500 -> 1400\n"
-        "update         interface:lab-r3-1:eth1                  mtu 1500 -> 1400\n"
-    )
+    assert _plan(lab) == ("update         link:r2:eth2--r3:eth1                    mtu 1500 -> 1400\n")
     _converge(lab)
 
 
@@ -137,8 +131,7 @@ def test_an_address_edit_moves_the_address_and_the_route_with_it(
     _edit(project, '"10.0.12.0/30 via 10.0.23.1"', '"10.0.12.0/30 via 10.0.23.5"')
     assert _plan(lab) == (
         "remove         route:lab-r3-1:10.0.12.0/30              via 10.0.23.5: changed\n"
-        "update         interface:lab-r2-1:eth2                  address 10.0.23.5/30 missing; address 10.0.23.1/30 not in the file\n"
-        "update         interface:lab-r3-1:eth1                  address 10.0.23.6/30 missing; address 10.0.23.2/30 not in the file\n"
+        "update         link:r2:eth2--r3:eth1                    r2:eth2: address 10.0.23.5/30 missing, address 10.0.23.1/30 not in the file; r3:eth1: address 10.0.23.6/30 missing, address 10.0.23.2/30 not in the file\n"
         "create         route:lab-r3-1:10.0.12.0/30              via 10.0.23.5: changed\n"
     )
     api.up(load(project), api.UpOptions(), roots=lab[1], host=host)
@@ -159,27 +152,56 @@ def test_new_ends_make_a_new_link_and_move_the_route(lab: tuple[Path, api.Roots,
     assert _routes(host, "lab-r1-1") == {("10.0.23.0/30", "10.0.12.2", "eth7")}
 
 
-def test_recreating_the_middle_router_puts_both_routes_back(lab: tuple[Path, api.Roots, FakeHost]) -> None:
-    _edit(lab[0], "net.ipv4.ip_forward: 1,", "net.ipv4.ip_forward: 1, net.ipv4.conf.all.rp_filter: 0,")
+def test_recreating_the_middle_router_keeps_its_network_and_its_neighbours_ends(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, _roots, host = lab
+    neighbours = {c: dict(host.namespaces[_netns(host, c)].interfaces) for c in ("lab-r1-1", "lab-r3-1")}
+    r2 = host.namespaces[_netns(host, "lab-r2-1")]
+    _edit(project, "net.ipv4.ip_forward: 1,", "net.ipv4.ip_forward: 1, net.ipv4.conf.all.rp_filter: 0,")
     assert _plan(lab) == (
-        "stop           container:lab-r2-1                       config hash changed\n"
-        "remove         link:r1:eth1--r2:eth1                    an end's container is recreated\n"
-        "remove         link:r2:eth2--r3:eth1                    an end's container is recreated\n"
-        "remove         container:lab-r2-1                       config hash changed\n"
-        "create         container:lab-r2-1                       config hash changed\n"
-        "create         link:r1:eth1--r2:eth1                    an end's container is recreated\n"
-        "create         link:r2:eth2--r3:eth1                    an end's container is recreated\n"
-        "create         route:lab-r1-1:10.0.23.0/30              via 10.0.12.2: link r1:eth1--r2:eth1 re-created\n"
-        "create         route:lab-r3-1:10.0.12.0/30              via 10.0.23.1: link r2:eth2--r3:eth1 re-created\n"
+        "recreate       container:lab-r2-1                       config hash changed (network kept)\n"
         "start          container:lab-r2-1                       config hash changed\n"
     )
+    calls = len(host.calls)
     _converge(lab)
+    assert host.calls[calls:calls + 3] == [
+        "stop_container lab-r2-1", "remove_sandbox lab-r2-1 (network kept)",
+        "create_sandbox lab-r2-1 (network kept)",
+    ]  # fmt: skip
+    assert host.namespaces[_netns(host, "lab-r2-1")] is r2  # the same namespace, interfaces and all
+    for container, interfaces in neighbours.items():
+        assert host.namespaces[_netns(host, container)].interfaces == interfaces
+
+
+def test_force_recreate_makes_the_middle_router_afresh_and_puts_both_routes_back(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, roots, host = lab
+    plan = api.up(
+        load(project), api.UpOptions(dry_run=True, force_recreate=True), roots=roots, host=host
+    ).plan
+    r2 = [line for line in plan.render().splitlines() if "lab-r2-1" in line or "link:" in line]
+    assert r2 == [
+        "stop           container:lab-r2-1                       --force-recreate",
+        "remove         link:r1:eth1--r2:eth1                    an end's container is recreated",
+        "remove         link:r2:eth2--r3:eth1                    an end's container is recreated",
+        "remove         container:lab-r2-1                       --force-recreate",
+        "create         container:lab-r2-1                       --force-recreate",
+        "create         link:r1:eth1--r2:eth1                    an end's container is recreated",
+        "create         link:r2:eth2--r3:eth1                    an end's container is recreated",
+        "start          container:lab-r2-1                       --force-recreate",
+    ]
+    api.up(load(project), api.UpOptions(force_recreate=True), roots=roots, host=host)
+    assert _plan(lab) == NOTHING
+    assert _routes(host, "lab-r1-1") == R1_ROUTES
+    assert _routes(host, "lab-r3-1") == R3_ROUTES
 
 
 def test_a_per_interface_sysctl_is_changed_in_place(lab: tuple[Path, api.Roots, FakeHost]) -> None:
     _edit(lab[0], "net.ipv4.conf.eth1.rp_filter: 0", "net.ipv4.conf.eth1.rp_filter: 2")
     assert _plan(lab) == (
-        "update         interface:lab-r2-1:eth1                  net.ipv4.conf.eth1.rp_filter 0 -> 2\n"
+        "update         link:r1:eth1--r2:eth1                    r2:eth1: net.ipv4.conf.eth1.rp_filter 0 -> 2\n"
     )
     _converge(lab)
 
@@ -257,3 +279,57 @@ def test_down_leaves_no_route_record(lab: tuple[Path, api.Roots, FakeHost]) -> N
     result = api.down("lab", api.DownOptions(), roots=roots, host=host)
     assert result.leftovers == []
     assert host.leftovers() == []
+
+
+def test_netem_settings_are_changed_in_place_and_named_in_the_plan(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    """The fake host has netem (this kernel has not): the plan compares every netem field."""
+    pids = dict(lab[2].processes)
+    _edit(lab[0], "rate: 10mbit", "rate: 10mbit\n    delay: 10ms\n    loss: 1%\n    corrupt: 0.1%")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    "
+        "delay none -> 10ms; loss none -> 1%; corrupt none -> 0.1%\n"
+    )
+    _converge(lab)
+    _edit(lab[0], "delay: 10ms", "delay: 20ms\n    jitter: 2ms\n    reorder: 25%")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    "
+        "delay 10ms -> 20ms; jitter none -> 2ms; reorder none -> 25%\n"
+    )
+    _converge(lab)
+    assert lab[2].processes == pids
+
+
+def test_one_direction_is_shaped_on_the_sending_end_only(lab: tuple[Path, api.Roots, FakeHost]) -> None:
+    _edit(lab[0], "    ipv4: [10.0.23.1/30, 10.0.23.2/30]", "    ipv4: [10.0.23.1/30, 10.0.23.2/30]\n"
+          "    b_to_a: {rate: 5mbit}")  # fmt: skip
+    assert (
+        _plan(lab) == "update         link:r2:eth2--r3:eth1                    r3:eth1: rate none -> 5mbit\n"
+    )
+    _converge(lab)
+    _edit(lab[0], "rate: 10mbit", "rate: 10mbit\n    a_to_b: {rate: 1mbit}")
+    assert (
+        _plan(lab)
+        == "update         link:r1:eth1--r2:eth1                    r1:eth1: rate 10mbit -> 1mbit\n"
+    )
+    _converge(lab)
+
+
+def test_a_link_set_down_in_the_file_loses_its_routes_until_it_is_up_again(
+    lab: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, roots, host = lab
+    pids = dict(host.processes)
+    _edit(project, "    rate: 10mbit", "    rate: 10mbit\n    state: down")
+    assert _plan(lab) == "update         link:r1:eth1--r2:eth1                    up -> down\n"
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    assert _routes(host, "lab-r1-1") == set()  # gone with the interface, as in the kernel
+    assert _plan(lab) == NOTHING  # and not put back while the file wants the link down
+    _edit(project, "    state: down\n", "")
+    assert _plan(lab) == (
+        "update         link:r1:eth1--r2:eth1                    down -> up\n"
+        "create         route:lab-r1-1:10.0.23.0/30              via 10.0.12.2: missing from the routing table\n"
+    )
+    _converge(lab)
+    assert host.processes == pids

@@ -96,13 +96,13 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 def _cgroups_of(project: str) -> list[str]:
-    """``composer/<project>`` anywhere in every hierarchy; folders that other tests remove while
-    this walks are skipped (os.walk ignores them, where Path.glob raises)."""
+    """Cgroup folders named composer/<project>; other commands' folders may vanish during the walk."""
     found = []
     for base in Path("/sys/fs/cgroup").iterdir():
-        for folder, subfolders, _ in os.walk(base):
-            if os.path.basename(folder) == "composer" and project in subfolders:
-                found.append(os.path.join(folder, project))
+        for folder, subfolders, _files in os.walk(base, onerror=lambda _error: None):
+            if Path(folder).name == project and Path(folder).parent.name == "composer":
+                found.append(folder)
+            subfolders[:] = [s for s in subfolders if not s.startswith(".")]
     return found
 
 

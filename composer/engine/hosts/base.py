@@ -160,11 +160,20 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
-        """Make the container's folder, netns, veths and cgroup; returns the cgroup folders."""
+        """Make the container's folder, netns, veths and cgroup; returns the cgroup folders.
+
+        ``keep_network``: the netns and its interfaces are there already (a recreate that keeps them).
+        """
         ...
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None: ...
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
+        """Remove the container's cgroup and folder, and its netns and veths unless ``keep_network``."""
+        ...
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         """Start a container the plan just made or keeps; returns its PID once it runs."""
@@ -201,6 +210,25 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         ...
 
     def exec_in_container(self, layout: ProjectLayout, name: str, request: ExecRequest) -> int: ...
+
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        """Run a command in a running container; (exit status, stdout, stderr)."""
+        ...
+
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
+        """From inside ``netns``: seconds to an ICMP echo reply (``port`` None), a TCP handshake or a
+        UDP answer (``protocol`` "udp"); None when nothing came."""
+        ...
+
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        """From inside ``netns``: the status of ``GET path``, or None."""
+        ...
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        """Bits per second of a bulk TCP transfer from the ``source`` netns to ``address`` in ``target``."""
+        ...
 
     def write_hosts_file(self, path: Path, text: str) -> None:
         """Rewrite a container's /etc/hosts in place (it is bind-mounted: a rename would not show)."""

@@ -31,7 +31,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
 )
-from composer.model.netstate import LinkState, NetnsState, RouteState
+from composer.model.netstate import LinkState, NetemState, NetnsState, RouteState
 from composer.model.rootless import FULL_SUPPORT, LimitSupport
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout
@@ -50,12 +50,14 @@ class FakeInterface:
     qdisc: str = "noqueue"
     rate: int | None = None
     sysctls: dict[str, str] = field(default_factory=dict)
+    netem: NetemState | None = None
 
     @classmethod
     def of(cls, interface: DesiredInterface) -> FakeInterface:
         qdisc = "netem" if interface.needs_netem else "tbf" if interface.rate is not None else "noqueue"
+        netem = NetemState.of(interface) if interface.needs_netem else None
         return cls(set(interface.addresses), interface.mtu or 1500, interface.up, qdisc, interface.rate,
-                   dict(interface.sysctls))  # fmt: skip
+                   dict(interface.sysctls), netem)  # fmt: skip
 
 
 @dataclass
@@ -68,7 +70,7 @@ class FakeNetns:
     def state(self, sysctl_keys: Sequence[str]) -> NetnsState:
         links = {"lo": LinkState("lo", 1, 65536, True)}
         for index, (name, i) in enumerate(sorted(self.interfaces.items()), start=2):
-            links[name] = LinkState(name, index, i.mtu, i.up, i.qdisc, i.rate)
+            links[name] = LinkState(name, index, i.mtu, i.up, i.qdisc, i.rate, i.netem)
         sysctls = {k: v for i in self.interfaces.values() for k, v in i.sysctls.items() if k in sysctl_keys}
         routes = tuple(RouteState(d, g, dev) for d, g, dev in sorted(self.routes))
         addresses = {name: tuple(sorted(i.addresses)) for name, i in self.interfaces.items()}
@@ -112,6 +114,8 @@ class FakeHost:
     paused: set[str] = field(default_factory=set)  # container names frozen by pause
     samples: dict[str, list[Sample]] = field(default_factory=dict)  # name -> what stats reads, in turn
     file_batches: list[list[str]] = field(default_factory=list)  # what watch_files reports, in turn
+    exec_output: tuple[str, str] = ("", "")
+    http_answer: int = 200
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -238,10 +242,12 @@ class FakeHost:
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
-        self._step(f"create_sandbox {container.name}")
+        self._step(f"create_sandbox {container.name}" + (" (network kept)" if keep_network else ""))
         netns = container.config.netns_path
-        if container.owns_netns and netns:
+        if container.owns_netns and netns and not keep_network:
             self.netns.add(netns)
             space = self.namespaces.setdefault(netns, FakeNetns())
             for attachment in container.attachments:
@@ -259,14 +265,16 @@ class FakeHost:
         self.sandboxes[container.name] = {"veths": sorted(veths.values())}
         return {"memory": f"/fake/{container.name}"}
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
-        self._step(f"remove_sandbox {name}")
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
+        self._step(f"remove_sandbox {name}" + (" (network kept)" if keep_network else ""))
         self.paused.discard(name)
         self.processes.pop(name, None)
         self.exited.pop(name, None)
         self.sandboxes.pop(name, None)
         netns = record.sandbox.netns
-        if record.sandbox.owns_netns and netns:
+        if record.sandbox.owns_netns and netns and not keep_network:
             self.netns.discard(netns)
             self.namespaces.pop(netns, None)
             self.links = {link for link in self.links if netns not in link}
@@ -338,6 +346,39 @@ class FakeHost:
             raise HostError(f"fake: container {name} is not running")
         return self.exec_exit_code
 
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        return self.exec_in_container(layout, name, request), *self.exec_output
+
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        return self.http_answer if self.reach(netns, address, port, timeout) is not None else None
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        """The rate of the source's interface toward ``target`` when shaped, else 10 Gbit/s."""
+        if self.reach(source, address, None, timeout) is None:
+            return None
+        rates = [i.rate for i in self.namespaces[source].interfaces.values() if i.rate]
+        return float(min(rates)) if rates else 10e9
+
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
+        """Reached when an up interface of another namespace holds the address and the source has one up.
+
+        No routing is modelled: enough for the runner's logic, the kernel tests do the rest.
+        """
+        source = self.namespaces.get(netns)
+        if source is None or not any(i.up for i in source.interfaces.values()):
+            return None
+        for path, space in self.namespaces.items():
+            for interface in space.interfaces.values():
+                if (
+                    path != netns
+                    and interface.up
+                    and any(a.split("/")[0] == address for a in interface.addresses)
+                ):
+                    return 0.001
+        return None
+
     def write_hosts_file(self, path: Path, text: str) -> None:
         self.hosts_files[str(path)] = text
 
@@ -372,7 +413,12 @@ class FakeHost:
     def update_interface(self, interface: DesiredInterface) -> None:
         self._step(f"update_interface {interface.rid}")
         space = self.namespaces[interface.netns]
+        old = space.interfaces.get(interface.ifname)
         space.interfaces[interface.ifname] = FakeInterface.of(interface)
+        if old is not None and not interface.addresses_managed:  # the node's own addresses stay
+            space.interfaces[interface.ifname].addresses = old.addresses
+        if not interface.up:  # as the kernel does, the routes through a downed interface go with it
+            space.routes = {r for r in space.routes if r[2] != interface.ifname}
 
     def create_route(self, route: DesiredRoute) -> None:
         self._step(f"create_route {route.rid}")

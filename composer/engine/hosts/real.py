@@ -35,7 +35,12 @@ from composer.model.desired import (
     DesiredState,
 )
 from composer.model.naming import BRIDGE_PREFIX, ifalias
-from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
+from composer.model.netstate import (
+    NetemState,
+    NetnsState,
+    interface_changes,
+    shaping_changes,
+)  # the plan's own
 from composer.model.rootless import FULL_SUPPORT, Forward, LimitSupport
 from composer.store.container import (
     ContainerFolder,
@@ -212,7 +217,13 @@ class RealHost:
 
     # -- networks ----------------------------------------------------------------------
     def preload(self, *, netlink: bool) -> None:
-        """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock."""
+        """Import pyroute2 here, once, rather than in eight worker threads queueing on the import lock.
+
+        The qdisc and link-state code has no heavy import: it loads here either way.
+        """
+        import composer.kernel.net.linkstate
+        import composer.kernel.net.tc
+
         if netlink:
             import composer.kernel.net.netlink  # noqa: F401
 
@@ -289,6 +300,8 @@ class RealHost:
         container: DesiredContainer,
         networks: Mapping[str, DesiredNetwork],
         veths: Mapping[str, str],
+        *,
+        keep_network: bool = False,
     ) -> Mapping[str, str]:
         config = container.config
         folder = ContainerFolder(layout.container(container.name))
@@ -301,8 +314,8 @@ class RealHost:
             if mount.kind == "volume":
                 Path(mount.source).mkdir(parents=True, exist_ok=True)
         if container.owns_netns and config.netns_path:
-            self._make_netns(config.netns_path)
-        for attachment in container.attachments:
+            self._make_netns(config.netns_path)  # idempotent: a kept netns stays as it is
+        for attachment in () if keep_network else container.attachments:
             self._attach(container, networks[attachment.network], attachment, veths[attachment.network])
         handle = _create_cgroup(self._cgroup_driver(), config)
         supervised = SupervisedContainer(
@@ -527,6 +540,34 @@ class RealHost:
             cgroup=open_handle(supervised.cgroup_paths), cfg=supervised.config,
         )  # fmt: skip
 
+    def exec_captured(self, layout: ProjectLayout, name: str, request: ExecRequest) -> tuple[int, str, str]:
+        from composer.kernel.capture import captured_stdio
+
+        with captured_stdio() as output:
+            status = self.exec_in_container(layout, name, request)
+        return status, output.stdout, output.stderr
+
+    def reach(
+        self, netns: str, address: str, port: int | None, timeout: float, protocol: str = "tcp"
+    ) -> float | None:
+        from composer.kernel.net.probe import icmp_echo, tcp_connect, udp_echo
+
+        if port is None:
+            return icmp_echo(netns, address, timeout)
+        if protocol == "udp":
+            return udp_echo(netns, address, port, timeout)
+        return tcp_connect(netns, address, port, timeout)
+
+    def http_status(self, netns: str, address: str, port: int, path: str, timeout: float) -> int | None:
+        from composer.kernel.net.probe import http_status
+
+        return http_status(netns, address, port, path, timeout)
+
+    def throughput(self, source: str, target: str, address: str, size: int, timeout: float) -> float | None:
+        from composer.kernel.net.probe import throughput
+
+        return throughput(source, target, address, size, timeout)
+
     def write_hosts_file(self, path: Path, text: str) -> None:
         with contextlib.suppress(OSError), open(path, "r+") as handle:
             if handle.read() != text:
@@ -534,12 +575,22 @@ class RealHost:
                 handle.write(text)
                 handle.truncate()
 
-    def remove_sandbox(self, layout: ProjectLayout, name: str, record: ContainerRecord) -> None:
+    def remove_sandbox(
+        self, layout: ProjectLayout, name: str, record: ContainerRecord, *, keep_network: bool = False
+    ) -> None:
         supervisor = self._supervisor(layout)
         if supervisor.ping():
             with contextlib.suppress(ConnectionError, OSError):
                 supervisor.forget(name)
         self._remove_cgroup(layout.name, name, record)
+        if not keep_network:  # kept: the netns (composer's bind mount, not the container's) and its veths
+            self._remove_network_of(record)
+        folder = Path(record.folder) if record.folder else layout.container_dir(name)
+        if folder.is_dir():
+            _remove_tree(folder)
+
+    @staticmethod
+    def _remove_network_of(record: ContainerRecord) -> None:
         sandbox = record.sandbox
         if sandbox.veths:
             from composer.kernel.net.netlink import delete_link
@@ -550,9 +601,6 @@ class RealHost:
             from composer.kernel.net.netns import delete_netns
 
             delete_netns(sandbox.netns)
-        folder = Path(record.folder) if record.folder else layout.container_dir(name)
-        if folder.is_dir():
-            _remove_tree(folder)
 
     def _remove_cgroup(self, project: str, name: str, record: ContainerRecord) -> None:
         from composer.kernel.freezer import Freezer
@@ -583,7 +631,8 @@ class RealHost:
             a_end.addresses, b_end.addresses, a_end.mtu,
         )  # fmt: skip
         for end in (a_end, b_end):  # what else lives on the ends: they are born as the file says
-            self._shape(end)
+            if end.shaped:
+                self._shape(end)
             self._set_sysctls(end, end.sysctls)
             if not end.up:
                 from composer.kernel.net.netlink import set_interface
@@ -617,9 +666,8 @@ class RealHost:
         self._shape(end)
         self._set_sysctls(end, end.sysctls)
 
-    def _shape(self, interface: DesiredInterface) -> None:
-        if not interface.shaped:
-            return
+    def _shape(self, interface: DesiredInterface, root: Any = None) -> None:
+        """Replace the root qdisc as the interface asks; ``root`` is the current one (None: default)."""
         from composer.kernel.net.tc import Shaping, apply_shaping
 
         shaping = Shaping(
@@ -627,8 +675,11 @@ class RealHost:
             delay_ms=(interface.delay or 0.0) * 1000,
             jitter_ms=(interface.jitter or 0.0) * 1000,
             loss_percent=interface.loss or 0.0,
+            more=NetemState(
+                corrupt=interface.corrupt, duplicate=interface.duplicate, reorder=interface.reorder
+            ),
         )
-        apply_shaping(interface.netns, interface.ifname, shaping)
+        apply_shaping(interface.netns, interface.ifname, shaping, root)
 
     @staticmethod
     def _set_sysctls(interface: DesiredInterface, sysctls: Sequence[tuple[str, str]]) -> None:
@@ -639,8 +690,6 @@ class RealHost:
 
     def update_interface(self, interface: DesiredInterface) -> None:
         from composer.kernel.net.dump import read_netns
-        from composer.kernel.net.netlink import set_interface
-        from composer.kernel.net.tc import clear_shaping
 
         state = read_netns(interface.netns, [key for key, _ in interface.sysctls])
         if interface.ifname not in state.links or not interface_changes(interface, state):
@@ -651,17 +700,26 @@ class RealHost:
             for a in state.addresses.get(interface.ifname, ())
             if not ipaddress.ip_interface(a).ip.is_link_local
         }
-        want = {str(ipaddress.ip_interface(a)) for a in interface.addresses}
-        set_interface(
-            interface.netns, interface.ifname, add=sorted(want - have), remove=sorted(have - want),
-            mtu=interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None,
-            up=interface.up if interface.up != link.up else None,
-        )  # fmt: skip
-        if shaping_changes(interface, link.qdisc, link.rate_bps):
-            if interface.shaped:
-                self._shape(interface)
-            else:
-                clear_shaping(interface.netns, interface.ifname)
+        want = (
+            {str(ipaddress.ip_interface(a)) for a in interface.addresses}
+            if interface.addresses_managed
+            else have
+        )
+        mtu = interface.mtu if interface.mtu is not None and interface.mtu != link.mtu else None
+        up = interface.up if interface.up != link.up else None
+        if want == have and mtu is None and up is not None:  # a link verb's down/up: one small message
+            from composer.kernel.net.linkstate import set_admin_state
+
+            set_admin_state(interface.netns, interface.ifname, up)
+        elif want != have or mtu is not None or up is not None:
+            from composer.kernel.net.netlink import set_interface
+
+            set_interface(
+                interface.netns, interface.ifname, add=sorted(want - have), remove=sorted(have - want),
+                mtu=mtu, up=up,
+            )  # fmt: skip
+        if shaping_changes(interface, link.qdisc, link.rate_bps, link.netem):
+            self._shape(interface, (link.root_handle, link.qdisc) if link.root_handle else None)
         self._set_sysctls(interface, [(k, v) for k, v in interface.sysctls if state.sysctls.get(k) != v])
 
     def create_route(self, route: DesiredRoute) -> None:

@@ -21,9 +21,11 @@ import os
 import socket
 import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from composer.errors import HostError
 from composer.kernel.net.netns import in_netns
+from composer.kernel.net.qdiscmsg import decode_netem_options
 from composer.model.netstate import LinkState, NetnsState, RouteState
 
 NETLINK_ROUTE = 0
@@ -41,6 +43,7 @@ RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 TCA_KIND, TCA_OPTIONS = 1, 2
 TCA_TBF_PARMS, TCA_TBF_RATE64 = 1, 4
 IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000
 RT_TABLE_MAIN = 254
 SOL_NETLINK = 270
 NETLINK_GET_STRICT_CHK = 12  # Linux 4.20: dumps honour the request's filters (the route table here)
@@ -152,7 +155,7 @@ def _links(sock: socket.socket) -> Iterator[tuple[int, LinkState]]:
         attrs = _attributes(payload, _IFINFOMSG.size, _LINK_ATTRIBUTES)
         name = _text(attrs.get(IFLA_IFNAME, b""))
         mtu = _u32(attrs[IFLA_MTU]) if IFLA_MTU in attrs else 0
-        yield index, LinkState(name, index, mtu, bool(flags & IFF_UP))
+        yield index, LinkState(name, index, mtu, bool(flags & IFF_UP), carrier=bool(flags & IFF_LOWER_UP))
 
 
 def _addresses(sock: socket.socket, links: dict[int, LinkState]) -> dict[str, tuple[str, ...]]:
@@ -189,19 +192,30 @@ def _routes(sock: socket.socket, links: dict[int, LinkState]) -> Iterator[RouteS
 
 
 def _with_qdiscs(sock: socket.socket, links: dict[int, LinkState]) -> dict[int, LinkState]:
+    """The root qdisc of each link; under a root netem, the rate of its TBF child."""
     request = _TCMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     result = dict(links)
+    children: dict[tuple[int, int], int | None] = {}  # (ifindex, parent) -> a TBF's rate
     for kind, payload in _dump(sock, RTM_GETQDISC, request, 4):
         if kind != RTM_NEWQDISC:
             continue
-        _family, index, _handle, parent, _info = _TCMSG.unpack_from(payload)
-        if parent != TC_H_ROOT or index not in result:
+        _family, index, handle, parent, _info = _TCMSG.unpack_from(payload)
+        if index not in result:
             continue
         attrs = _attributes(payload, _TCMSG.size)
         qdisc = _text(attrs.get(TCA_KIND, b""))
-        rate = _tbf_rate(attrs.get(TCA_OPTIONS, b"")) if qdisc == "tbf" else None
+        options = attrs.get(TCA_OPTIONS, b"")
+        if parent != TC_H_ROOT:
+            if qdisc == "tbf":
+                children[(index, parent & 0xFFFF0000)] = _tbf_rate(options)
+            continue
+        rate = _tbf_rate(options) if qdisc == "tbf" else None
+        netem = decode_netem_options(options) if qdisc == "netem" and options else None
+        result[index] = replace(result[index], qdisc=qdisc, rate_bps=rate, netem=netem, root_handle=handle)
+    for (index, parent), rate in children.items():
         link = result[index]
-        result[index] = LinkState(link.name, link.index, link.mtu, link.up, qdisc, rate)
+        if link.qdisc == "netem" and link.root_handle == parent:
+            result[index] = replace(link, rate_bps=rate)
     return result
 
 

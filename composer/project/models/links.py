@@ -1,15 +1,22 @@
 """``links:``: point-to-point wires (veth pairs) between two container interfaces, containerlab style.
 
 Two spellings become one ``LinkSpec``: the short ``"r1:eth1 -- r2:eth1"`` and
-the long mapping with ``endpoints`` and the optional addresses, MTU and netem
-settings (``rate`` in bits per second, ``delay``/``jitter`` in seconds,
-``loss`` in percent).  A link's ``resource_id`` sorts its endpoints, so that
-both directions of one wire are the same resource.
+the long mapping with ``endpoints`` and the optional addresses, MTU, state and
+impairments (``rate`` in bits per second, ``delay``/``jitter`` in seconds,
+``loss``/``corrupt``/``duplicate``/``reorder`` in percent).  A link's
+``resource_id`` sorts its endpoints, so that both directions of one wire are the
+same resource.
+
+Impairments act on the sending side of an interface (tc shapes egress), so one
+direction of a wire is one end's egress: the link-level values apply to both
+directions, and ``a_to_b:`` / ``b_to_a:`` override them for the traffic leaving
+the first / the second endpoint as written.  :meth:`LinkSpec.direction` gives the
+effective values of one direction.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -44,8 +51,52 @@ def _to_pair(raw: object) -> object:
 Pair = Annotated[tuple[str, str] | None, BeforeValidator(_to_pair, json_schema_input_type=list[str] | None)]
 
 
-class LinkSpec(_Model):
-    """A point-to-point wire (a veth pair) between two container interfaces, with optional netem."""
+Percent = Annotated[
+    float | None,
+    BeforeValidator(
+        lambda v: None if v is None else parse_percent(v), json_schema_input_type=float | str | None
+    ),
+]
+Rate = Annotated[
+    int | None,
+    BeforeValidator(lambda v: None if v is None else parse_rate(v), json_schema_input_type=int | str | None),
+]
+IMPAIRMENT_FIELDS = ("rate", "delay", "jitter", "loss", "corrupt", "duplicate", "reorder")
+
+
+def _check_impairments(values: dict[str, Any]) -> None:
+    if values["reorder"] and not values["delay"]:
+        raise ValueError("reorder needs a delay: the packets not sent at once are the delayed ones")
+    if values["jitter"] and not values["delay"]:
+        raise ValueError("jitter needs a delay: it varies the delay")
+
+
+class Impairments(_Model):
+    """What one direction of a wire suffers: a rate (TBF) and netem's delay, jitter, loss, ..."""
+
+    rate: Rate = None
+    delay: OptSeconds = None
+    jitter: OptSeconds = None
+    loss: Percent = None
+    corrupt: Percent = None
+    duplicate: Percent = None
+    reorder: Percent = None  # of the packets sent at once, the rest delayed (needs a delay)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Impairments:
+        _check_impairments(self.values())
+        return self
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in IMPAIRMENT_FIELDS}
+
+    @property
+    def needs_netem(self) -> bool:
+        return any(getattr(self, name) for name in IMPAIRMENT_FIELDS[1:])
+
+
+class LinkSpec(Impairments):
+    """A point-to-point wire (a veth pair) between two container interfaces, with optional impairments."""
 
     endpoints: Annotated[
         tuple[LinkEndpoint, LinkEndpoint],
@@ -54,20 +105,12 @@ class LinkSpec(_Model):
     ipv4: Pair = None  # ADDR/PREFIX per endpoint, same order
     ipv6: Pair = None
     mtu: int | None = Field(default=None, ge=68, le=65535)
-    rate: Annotated[
-        int | None,
-        BeforeValidator(
-            lambda v: None if v is None else parse_rate(v), json_schema_input_type=int | str | None
-        ),
-    ] = None
-    delay: OptSeconds = None
-    jitter: OptSeconds = None
-    loss: Annotated[
-        float | None,
-        BeforeValidator(
-            lambda v: None if v is None else parse_percent(v), json_schema_input_type=float | str | None
-        ),
-    ] = None
+    state: Literal["up", "down"] = "up"  # down: both ends administratively down (the wire is cut)
+    # node: the nodes set their own addresses on this link (exec, a routing daemon): composer adds none
+    # and removes none.  file (the default): the ends hold exactly the ipv4/ipv6 addresses given here.
+    addressing: Literal["file", "node"] = "file"
+    a_to_b: Impairments | None = None  # traffic leaving endpoints[0]
+    b_to_a: Impairments | None = None  # traffic leaving endpoints[1]
     labels: StrMap = {}
 
     @model_validator(mode="before")
@@ -86,6 +129,24 @@ class LinkSpec(_Model):
         first, second = sorted(str(end) for end in self.endpoints)
         return f"link:{first}--{second}"
 
+    @model_validator(mode="after")
+    def _coherent(self) -> LinkSpec:
+        if self.addressing == "node" and (self.ipv4 or self.ipv6):
+            raise ValueError(
+                "addressing: node leaves the addresses to the nodes: remove ipv4/ipv6, or drop it"
+            )
+        for side in (0, 1):  # the merged values of each direction obey the same rules
+            _check_impairments(self.direction(side))
+        return self
+
+    def direction(self, side: int) -> dict[str, Any]:
+        """The effective impairments of the traffic leaving ``endpoints[side]``."""
+        override = self.a_to_b if side == 0 else self.b_to_a
+        values = Impairments.values(self)
+        if override is not None:
+            values.update({k: v for k, v in override.values().items() if v is not None})
+        return values
+
     @property
     def has_netem(self) -> bool:
-        return any(v is not None for v in (self.rate, self.delay, self.jitter, self.loss))
+        return any(v is not None for side in (0, 1) for v in self.direction(side).values())

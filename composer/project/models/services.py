@@ -50,6 +50,7 @@ from composer.project.models.base import (
     to_list,
     to_name_map,
 )
+from composer.project.models.links import Impairments
 from composer.project.models.runtime import (
     DevelopSpec,
     DeviceRequestSpec,
@@ -170,8 +171,12 @@ class HealthcheckSpec(_Model):
         return bool(self.test) and self.test[0] == "NONE"
 
 
-class ServiceNetworkSpec(_Model):
-    """How a service joins one network; the order of the service's networks is eth0, eth1, ..."""
+class ServiceNetworkSpec(Impairments):
+    """How a service joins one network; the order of the service's networks is eth0, eth1, ...
+
+    A lab extension: the impairments of links (``rate``, ``delay``, ``loss``, ...)
+    act on what the container sends on this network, and change in place.
+    """
 
     ipv4_address: str | None = None
     ipv6_address: str | None = None

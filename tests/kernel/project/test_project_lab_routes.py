@@ -191,8 +191,7 @@ def test_every_change_keeps_the_ring_routed(lab: Lab, change: Change) -> None:
                                           "    ipv4: [10.0.5.1/30, 10.0.5.2/30]\n    rate: 50mbit\n")  # fmt: skip
         path.write_text(edited)
         assert lab.composer("up", "--dry-run").stdout == (
-            "update         interface:ring20-r05-1:eth1              rate none -> 50mbit\n"
-            "update         interface:ring20-r06-1:eth2              rate none -> 50mbit\n"
+            "update         link:r05:eth1--r06:eth2                  rate none -> 50mbit\n"
         )
         path.write_text(edited.replace("    rate: 50mbit\n", "", 1))
     change.apply(lab, path)

@@ -1,0 +1,213 @@
+"""containerlab topology files (``*.clab.yml``), read unchanged and turned into a composer project.
+
+A file with a top-level ``topology:`` is a containerlab topology.  It becomes
+the same data a compose file would give, before validation, so every rule and
+error of the project file applies to it:
+
+* ``name`` is the project name; each node is a service whose container is
+  named ``<prefix>-<lab>-<node>`` (``prefix`` defaults to ``clab``; ``""`` gives
+  the node name alone, ``__lab-name`` gives ``<lab>-<node>``), as containerlab
+  names them;
+* every node joins the management network (``mgmt.network``, default
+  ``clab``, 172.20.20.0/24 and 3fff:172:20:20::/64 unless ``mgmt`` says
+  otherwise) with its ``mgmt-ipv4``/``mgmt-ipv6`` when given, unless it has a
+  ``network-mode``;
+* a node's settings come from ``topology.defaults``, then its kind's
+  (``topology.kinds``), then its group's (``topology.groups``), then its own;
+* ``links``: the brief form (``endpoints: ["a:eth1", "b:eth1"]``) and the
+  extended ``type: veth`` form, with containerlab's MTU of 9500 unless ``mtu``
+  says otherwise; each node gets ``CLAB_INTFS`` (its number of link ends);
+* ``exec`` commands run in the node after its links are up and before its own
+  command, which then needs to be known (``cmd``).
+
+Refused at load, with the node and the key named: kinds other than ``linux``
+(vendor network OSes and VM-based kinds need their images and a different
+life cycle; ``bridge``, ``ovs-bridge``, ``host`` and ``ext-container`` are not
+mapped yet), link types ``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and
+``vxlan``, endpoints on the host, and node keys composer does not honour
+(``startup-delay``, ``stages``, ``wait-for``, ``publish``, ...).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from composer.errors import SpecError, SpecIssue
+
+DEFAULT_MGMT = {"network": "clab", "ipv4-subnet": "172.20.20.0/24", "ipv6-subnet": "3fff:172:20:20::/64"}
+CLAB_MTU = 9500
+# containerlab node key -> compose service key (the value is passed as it is)
+_SAME_MEANING = {
+    "image": "image", "entrypoint": "entrypoint", "env": "environment", "env-files": "env_file",
+    "binds": "volumes", "ports": "ports", "labels": "labels", "sysctls": "sysctls", "cap-add": "cap_add",
+    "memory": "mem_limit", "cpu": "cpus", "user": "user", "restart-policy": "restart",
+    "network-mode": "network_mode", "dns": "dns",
+}  # fmt: skip
+_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", *_SAME_MEANING}
+_HEALTHCHECK = {"test": "test", "start-period": "start_period", "interval": "interval", "timeout": "timeout",
+                "retries": "retries"}  # fmt: skip
+
+
+def is_topology(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("topology"), dict)
+
+
+Locator = Callable[[str], tuple[str, int, int]]
+
+
+class _Issues:
+    """Every problem of one topology, each placed in the file by the loader's locator."""
+
+    def __init__(self, locate: Locator) -> None:
+        self.locate = locate
+        self.found: list[SpecIssue] = []
+
+    def add(self, path: str, message: str, hint: str = "") -> None:
+        self.found.append(SpecIssue.at(self.locate(path), path, message, hint))
+
+
+def container_name(prefix: str | None, lab: str, node: str) -> str:
+    if prefix is None:
+        prefix = "clab"
+    if prefix == "":
+        return node
+    if prefix == "__lab-name":
+        return f"{lab}-{node}"
+    return f"{prefix}-{lab}-{node}"
+
+
+def _node_settings(topology: Mapping[str, Any], name: str, node: Mapping[str, Any]) -> dict[str, Any]:
+    """defaults < kind < group < node, as containerlab merges them (maps merged key by key)."""
+    merged: dict[str, Any] = {}
+    kind = (
+        node.get("kind")
+        or (topology.get("groups") or {}).get(node.get("group"), {}).get("kind")
+        or (topology.get("defaults") or {}).get("kind")
+    )
+    layers = [topology.get("defaults") or {}, (topology.get("kinds") or {}).get(kind) or {},
+              (topology.get("groups") or {}).get(node.get("group")) or {}, node]  # fmt: skip
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    merged["kind"] = kind
+    return merged
+
+
+def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str] | None:
+    kind = link.get("type", "veth")
+    if kind != "veth":
+        hint = "composer makes veth links between nodes; use type: veth or the brief form"
+        issues.add(f"{path}.type", f"link type {kind!r} is not supported", hint)
+        return None
+    raw = link.get("endpoints")
+    if not isinstance(raw, list) or len(raw) != 2:
+        issues.add(f"{path}.endpoints", "a link needs exactly two endpoints")
+        return None
+    ends = []
+    for index, end in enumerate(raw):
+        text = f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
+        node = text.partition(":")[0]
+        if node in ("host", "macvlan", "mgmt-net", "ovs-bridge"):
+            issues.add(f"{path}.endpoints.{index}", f"endpoint {text!r} is outside the lab",
+                                 "composer links connect two nodes of the lab")  # fmt: skip
+            return None
+        ends.append(text)
+    return ends
+
+
+def _service(
+    lab: str, prefix: str | None, name: str, node: dict[str, Any], mgmt: Mapping[str, Any], ends: int,
+    issues: _Issues,
+) -> dict[str, Any]:  # fmt: skip
+    path = f"topology.nodes.{name}"
+    if node["kind"] != "linux":
+        issues.add(f"{path}.kind", f"node {name}: kind {node['kind']!r} is not supported",
+                             "composer runs kind: linux nodes (a Linux container from an image)")  # fmt: skip
+    for key in sorted(set(node) - _HANDLED):
+        issues.add(f"{path}.{key}", f"node {name}: {key!r} is not supported by composer",
+                             "remove it, or run this lab with containerlab")  # fmt: skip
+    service: dict[str, Any] = {"container_name": container_name(prefix, lab, name), "hostname": name}
+    for key, target in _SAME_MEANING.items():
+        if key in node:
+            service[target] = node[key]
+    environment = dict(service.get("environment") or {})
+    environment.setdefault("CLAB_INTFS", str(ends))
+    service["environment"] = environment
+    command = node.get("cmd")
+    if command is not None:
+        service["command"] = command
+    if "healthcheck" in node:
+        service["healthcheck"] = {_HEALTHCHECK.get(k, k): v for k, v in (node["healthcheck"] or {}).items()}
+    if node.get("exec"):
+        _wrap_exec(service, node, path, issues)
+    if "network_mode" not in service:
+        attach: dict[str, Any] = {}
+        if node.get("mgmt-ipv4"):
+            attach["ipv4_address"] = node["mgmt-ipv4"]
+        if node.get("mgmt-ipv6"):
+            attach["ipv6_address"] = node["mgmt-ipv6"]
+        service["networks"] = {mgmt["network"]: attach}
+    return service
+
+
+def _wrap_exec(service: dict[str, Any], node: Mapping[str, Any], path: str, issues: _Issues) -> None:
+    """``exec`` runs before the node's own command (its links are up by then): sh -c 'exec...; exec "$@"'."""
+    if node.get("cmd") is None:
+        hint = "give cmd: (the command the image would run), so that exec can run before it"
+        issues.add(f"{path}.exec", "exec needs the node's cmd", hint)
+        return
+    original = node.get("entrypoint")
+    command = node["cmd"]
+    argv = shlex.split(original) if isinstance(original, str) else list(original or [])
+    argv += shlex.split(command) if isinstance(command, str) else list(command)
+    script = "; ".join(str(line) for line in node["exec"]) + '; exec "$@"'
+    service["entrypoint"] = ["/bin/sh", "-c", script, "sh"]
+    service["command"] = argv
+
+
+def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[str, Any]:
+    """The project data of a containerlab topology; SpecError with every problem at once."""
+    topology: Mapping[str, Any] = data["topology"]
+    lab = str(data.get("name") or "")
+    issues = _Issues(locate or (lambda _path: ("", 0, 0)))
+    if not lab:
+        issues.add("name", "a containerlab topology needs a name")
+    for key in sorted(set(data) - {"name", "prefix", "mgmt", "topology"}):
+        issues.add(key, f"top-level {key!r} of a containerlab topology is not supported")
+    mgmt = {**DEFAULT_MGMT, **(data.get("mgmt") or {})}
+    links, counts = [], dict.fromkeys(topology.get("nodes") or {}, 0)
+    for index, link in enumerate(topology.get("links") or []):
+        ends = _endpoints(link, f"topology.links.{index}", issues)
+        if ends is None:
+            continue
+        for end in ends:
+            counts[end.partition(":")[0]] = counts.get(end.partition(":")[0], 0) + 1
+        # The nodes address their interfaces themselves (exec, a routing daemon), as in containerlab.
+        links.append({"endpoints": ends, "mtu": link.get("mtu", CLAB_MTU), "addressing": "node"})
+    services = {
+        name: _service(
+            lab,
+            data.get("prefix"),
+            name,
+            _node_settings(topology, name, node or {}),
+            mgmt,
+            counts.get(name, 0),
+            issues,
+        )
+        for name, node in (topology.get("nodes") or {}).items()
+    }
+    if issues.found:
+        raise SpecError(issues.found)
+    subnets = [{"subnet": mgmt[key]} for key in ("ipv4-subnet", "ipv6-subnet") if mgmt.get(key)]
+    network: dict[str, Any] = {"ipam": {"config": subnets}}
+    if mgmt.get("ipv6-subnet"):
+        network["enable_ipv6"] = True
+    result: dict[str, Any] = {"name": lab, "services": services, "links": links}
+    if any("networks" in s for s in services.values()):
+        result["networks"] = {mgmt["network"]: network}
+    return result

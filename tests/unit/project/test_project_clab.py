@@ -1,0 +1,93 @@
+"""containerlab topologies read unchanged: what they become, and what is refused with node and key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from composer.errors import SpecError
+from composer.project.clab import container_name, to_compose
+from tests.support.projects import load
+
+TOPOLOGY = """\
+name: dc1
+mgmt:
+  network: fabric
+  ipv4-subnet: 172.80.80.0/24
+topology:
+  defaults: {kind: linux, env: {SITE: dc1}}
+  kinds:
+    linux: {image: "alpine:3", cmd: "sleep infinity"}
+  groups:
+    leaves: {env: {ROLE: leaf}, memory: 256MB}
+  nodes:
+    spine: {mgmt-ipv4: 172.80.80.2, ports: ["8080:80"], binds: ["/tmp:/host-tmp:ro"]}
+    leaf1: {group: leaves, exec: ["ip link set eth1 up"], labels: {rack: "1"}}
+    leaf2: {group: leaves, env: {ROLE: border}, network-mode: none}
+  links:
+    - endpoints: ["spine:eth1", "leaf1:eth1"]
+    - type: veth
+      mtu: 1500
+      endpoints: [{node: spine, interface: eth2}, {node: leaf2, interface: eth1}]
+"""
+
+
+def test_a_topology_becomes_a_project_with_containerlab_names_and_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "dc1.clab.yml"
+    path.write_text(TOPOLOGY)
+    loaded = load(path)
+    spec = loaded.spec
+    assert loaded.name == "dc1" and sorted(spec.services) == ["leaf1", "leaf2", "spine"]
+    spine, leaf1, leaf2 = spec.services["spine"], spec.services["leaf1"], spec.services["leaf2"]
+    assert spine.container_name == "clab-dc1-spine" and spine.hostname == "spine"
+    assert spine.environment == {"SITE": "dc1", "CLAB_INTFS": "2"}
+    assert leaf1.environment == {"SITE": "dc1", "ROLE": "leaf", "CLAB_INTFS": "1"}  # group over defaults
+    assert leaf2.environment["ROLE"] == "border"  # the node over its group
+    assert spine.networks["fabric"].ipv4_address == "172.80.80.2"
+    assert leaf2.network_mode == "none" and not leaf2.networks
+    net = spec.networks["fabric"]
+    assert [c.subnet for c in net.ipam.config] == ["172.80.80.0/24", "3fff:172:20:20::/64"]
+    assert [(str(link.endpoints[0]), link.mtu, link.addressing) for link in spec.links] == [
+        ("spine:eth1", 9500, "node"), ("spine:eth2", 1500, "node"),
+    ]  # fmt: skip
+    # exec runs before the node's own command, once its links are there.
+    assert leaf1.entrypoint == ["/bin/sh", "-c", 'ip link set eth1 up; exec "$@"', "sh"]
+    assert leaf1.command == ["sleep", "infinity"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name"),
+    [(None, "clab-lab-r1"), ("", "r1"), ("__lab-name", "lab-r1"), ("acme", "acme-lab-r1")],
+)
+def test_node_names_follow_the_prefix(prefix: str | None, name: str) -> None:
+    assert container_name(prefix, "lab", "r1") == name
+
+
+def test_what_composer_cannot_run_is_refused_at_once_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "bad.clab.yml"
+    path.write_text("""\
+name: bad
+topology:
+  nodes:
+    srl: {kind: nokia_srlinux, image: ghcr.io/nokia/srlinux}
+    l1: {kind: linux, image: alpine, startup-delay: 5, exec: ["ip link"]}
+  links:
+    - endpoints: ["srl:e1-1", "host:srl-e1"]
+    - {type: macvlan, endpoint: {node: l1, interface: eth1}, host-interface: enp0s3}
+""")
+    with pytest.raises(SpecError) as error:
+        load(path)
+    lines = error.value.render().splitlines()[1:]
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "topology.nodes.srl.kind", "topology.nodes.l1.startup-delay", "topology.nodes.l1.exec",
+        "topology.links.0.endpoints.1", "topology.links.1.type",
+    ]  # fmt: skip
+    assert "kind 'nokia_srlinux' is not supported" in lines[0] and lines[0].strip().startswith(
+        "bad.clab.yml:4:"
+    )
+
+
+def test_only_a_topology_is_converted() -> None:
+    with pytest.raises(SpecError, match="needs a name"):
+        to_compose({"topology": {"nodes": {}}})
