@@ -30,6 +30,7 @@ from composer.supervisor.protocol import (
     Shutdown,
     Start,
     Stop,
+    build_id,
     decode_reply,
     encode_request,
     socket_address,
@@ -70,10 +71,14 @@ class SupervisorClient:
             raise ConnectionError(f"the supervisor answered something unreadable: {error}") from error
 
     def ping(self) -> bool:
+        answer = self._ping_reply()
+        return answer is not None and answer.ok
+
+    def _ping_reply(self) -> Reply | None:
         try:
-            return self.request(Ping(), timeout=5.0).ok
+            return self.request(Ping(), timeout=5.0)
         except OSError:  # ConnectionError and socket timeouts are OSErrors
-            return False
+            return None
 
     def start(self, name: str) -> int:
         """Have the supervisor (started when missing) start container ``name``; its PID once it runs."""
@@ -108,7 +113,13 @@ class SupervisorClient:
         with self._start_lock:
             if self._seen_running:
                 return
-            if not self.ping():
+            answer = self._ping_reply()
+            if answer is not None and answer.build != build_id():
+                # left running by another composer build: it cannot read the containers' descriptions
+                # this one writes; the containers keep running and the new supervisor adopts them
+                self.shutdown(force=True)
+                answer = None
+            if answer is None:
                 self._spawn_and_wait()
             self._seen_running = True
 

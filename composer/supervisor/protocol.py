@@ -22,6 +22,9 @@ A malformed line is a :class:`ProtocolError`; the supervisor answers it with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import hashlib
 import json
 import os
 import signal
@@ -112,6 +115,7 @@ class Reply:
     exit_code: int | None = None
     already: bool = False
     containers: tuple[str, ...] = field(default_factory=tuple)
+    build: str = ""  # a ping's answer: the supervisor's build_id() ("" from one older than that)
 
     @classmethod
     def failed(cls, error: str) -> Reply:
@@ -137,6 +141,27 @@ def decode_request(line: bytes | str) -> Request:
     return request
 
 
+@functools.cache
+def build_id() -> str:
+    """What a supervisor must share with the command that talks to it: composer's version and the
+    shape of the container description it reads (every dataclass of ``composer.model.container``,
+    field by field, with the types as written).
+
+    A supervisor left running by an older composer cannot read what a newer one writes; the client
+    compares this and replaces such a supervisor (the containers keep running and are adopted).
+    """
+    from composer import __version__
+    from composer.model import container
+
+    shapes = sorted(
+        f"{kind.__name__}({';'.join(f'{f.name}:{f.type}' for f in dataclasses.fields(kind))})"
+        for kind in vars(container).values()
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind.__module__ == container.__name__
+    )
+    digest = hashlib.sha256("|".join([__version__, *shapes]).encode()).hexdigest()
+    return digest[:16]
+
+
 def encode_reply(reply: Reply) -> bytes:
     fields = asdict(reply)
     fields["containers"] = list(reply.containers)
@@ -153,6 +178,7 @@ def decode_reply(line: bytes | str) -> Reply:
             exit_code=_optional_int(data.get("exit_code")),
             already=bool(data.get("already", False)),
             containers=tuple(str(name) for name in data.get("containers", ())),
+            build=str(data.get("build", "")),
         )
     except (TypeError, ValueError) as error:
         raise ProtocolError(f"bad reply: {error}") from error

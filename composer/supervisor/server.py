@@ -62,6 +62,7 @@ from composer.supervisor.protocol import (
     Shutdown,
     Start,
     Stop,
+    build_id,
     decode_request,
     encode_reply,
     socket_address,
@@ -231,7 +232,7 @@ class Supervisor:
         """Answer ``request``; True when the answer comes later (the connection stays open)."""
         match request:
             case Ping():
-                _reply(conn, Reply(pid=os.getpid(), containers=tuple(sorted(self.watched))))
+                _reply(conn, Reply(pid=os.getpid(), containers=tuple(sorted(self.watched)), build=build_id()))
             case Start(name=name):
                 return self._start(conn, name)
             case Stop(name=name, signal=sig, timeout=timeout):
