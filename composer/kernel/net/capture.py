@@ -164,9 +164,13 @@ def open_socket(
     netns: str | None, ifname: str | None, program: Sequence[tuple[int, int, int, int]] = ()
 ) -> socket.socket:
     """A packet socket in the netns at ``netns`` on ``ifname`` (None: every interface), filter attached."""
+    # Bound to one interface, the socket sees nothing until bind(); on every interface
+    # (no bind by index 0 in Python) it sees packets at once, so those queued before
+    # the filter was attached are drained.
+    protocol = 0 if ifname else socket.htons(ETH_P_ALL)
     with in_netns(netns):
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
         except OSError as error:
             raise HostError(
                 "cannot open a packet socket", errno=error.errno, hint="capture needs root (CAP_NET_RAW)"
@@ -175,12 +179,20 @@ def open_socket(
             if program:
                 _attach(sock, program)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
-            sock.bind((ifname or "", ETH_P_ALL))
+            if ifname:
+                sock.bind((ifname, ETH_P_ALL))
+            elif program:
+                _drain(sock)
         except OSError as error:
             sock.close()
             where = f"interface {ifname}" if ifname else "every interface"
             raise HostError(f"cannot capture on {where}", errno=error.errno) from error
     return sock
+
+
+def _drain(sock: socket.socket) -> None:
+    while select.select([sock], [], [], 0)[0]:
+        sock.recv(SNAPLEN)
 
 
 def _attach(sock: socket.socket, program: Sequence[tuple[int, int, int, int]]) -> None:
