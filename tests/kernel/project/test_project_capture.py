@@ -6,6 +6,7 @@ The capture runs from composer's own packet socket inside r1's network namespace
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import struct
@@ -121,5 +122,49 @@ def test_duration_ends_an_idle_capture_and_a_filter_without_tcpdump_is_refused(l
             refused = lab.composer("capture", "r1:eth1", "icmp", check=False)
             assert refused.returncode != 0
             assert "apt-get install tcpdump" in refused.stderr and "Traceback" not in refused.stderr
+    finally:
+        lab.composer("down", "--progress", "quiet")
+
+
+# What `tcpdump -ddd -y EN10MB icmp` prints: IPv4 and protocol 1, else drop.
+ICMP_PROGRAM = "6\n40 0 0 12\n21 0 3 2048\n48 0 0 23\n21 0 1 1\n6 0 0 262144\n6 0 0 0\n"
+
+
+def test_a_filter_is_compiled_by_tcpdump_and_attached_to_the_socket(lab: Lab, tmp_path: Path) -> None:
+    """tcpdump cannot be installed on this host, so a stand-in prints the program the real one gives
+    for ``icmp``; what is tested is the socket: ARP frames of the ping never reach the file."""
+    bin_dir, asked = tmp_path / "bin", tmp_path / "asked"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "tcpdump"
+    program = tmp_path / "program"
+    program.write_text(ICMP_PROGRAM)
+    stand_in.write_text(f'#!/bin/sh\necho "$@" > {asked}\ncat {program}\n')
+    stand_in.chmod(0o755)
+    lab.write(LAB)
+    lab.composer("up", "-d", "--progress", "quiet")
+    try:
+        pcap = tmp_path / "icmp.pcap"
+        # Neighbour entries flushed, so the ping below sends ARP first.
+        flushed = lab.exec("cp-capture", "r1", BUSYBOX, "ip", "neigh", "flush", "dev", "eth1")
+        assert flushed.returncode == 0, flushed.stderr
+        env = {**lab.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "composer.cli.main", "capture", "r1:eth1", "-w", str(pcap), "icmp"],
+            cwd=lab.folder, env=env, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lab.started.append(proc.pid)
+        assert proc.stderr is not None
+        _wait_for_line(proc.stderr, "capturing on r1 eth1")
+        assert (
+            lab.exec("cp-capture", "r1", BUSYBOX, "ping", "-c", "2", "-W", "1", "10.0.12.2").returncode == 0
+        )
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert asked.read_text().split() == ["-ddd", "-y", "EN10MB", "icmp"]
+        frames = _read_pcap(pcap)
+        assert len(frames) == 4 and len(_icmp(frames)) == 4, [f[12:14].hex() for f in frames]
+        assert "4 packets captured" in err
     finally:
         lab.composer("down", "--progress", "quiet")
