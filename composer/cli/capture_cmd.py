@@ -27,19 +27,22 @@ def register(app: typer.Typer) -> None:
     def capture(
         ctx: typer.Context,
         target: Annotated[
-            str, typer.Argument(help="SERVICE or SERVICE:IFNAME (no IFNAME: every interface).")
+            str, typer.Argument(metavar="SERVICE[:IFNAME]", help="No IFNAME: every interface.")
         ],
         expression: Annotated[
-            list[str] | None, typer.Argument(help="A tcpdump filter (compiled by the host's tcpdump).")
+            list[str] | None,
+            typer.Argument(metavar="FILTER", help="A tcpdump filter (compiled by the host's tcpdump)."),
         ] = None,
         write: Annotated[
-            str | None, typer.Option("-w", "--write", help="pcap file to write (- for stdout).")
+            str | None,
+            typer.Option("-w", "--write", metavar="FILE", help="pcap file to write (- for stdout)."),
         ] = None,
         count: Annotated[
-            int | None, typer.Option("-c", "--count", min=1, help="Stop after N packets.")
+            int | None, typer.Option("-c", "--count", min=1, metavar="N", help="Stop after N packets.")
         ] = None,
         duration: Annotated[
-            float | None, typer.Option("--duration", min=0, help="Stop after this many seconds.")
+            float | None,
+            typer.Option("--duration", min=0, metavar="SECONDS", help="Stop after this many seconds."),
         ] = None,
     ) -> None:
         """Capture packets inside a container's network namespace; Ctrl-C stops and prints the count."""

@@ -118,6 +118,8 @@ def test_duration_ends_an_idle_capture_and_a_filter_without_tcpdump_is_refused(l
         unknown = lab.composer("capture", "r9:eth1", check=False)
         assert unknown.returncode != 0 and "no service 'r9'" in unknown.stderr
         assert "Traceback" not in unknown.stderr
+        no_device = lab.composer("capture", "r1:eth9", check=False)
+        assert no_device.returncode != 0 and "cannot capture on interface eth9" in no_device.stderr
         if shutil.which("tcpdump") is None:
             refused = lab.composer("capture", "r1:eth1", "icmp", check=False)
             assert refused.returncode != 0
