@@ -107,7 +107,7 @@ VERB_MODULES = {
     "stats": "stats_cmd", "events": "events_cmd", "attach": "attach_cmd", "scale": "scale_cmd",
     "volumes": "volumes_cmd", "watch": "watch_cmd",
     "build": "build_cmd", "builder": "build_cmd", "push": "push_cmd",
-    "link": "link_cmd", "test": "test_cmd", "fault": "fault_cmd",
+    "link": "link_cmd", "test": "test_cmd", "fault": "fault_cmd", "capture": "capture_cmd",
 }  # fmt: skip
 VERB_MODULES["convert"] = "convert_cmd"
 _OPTIONS_WITH_VALUES = {"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
