@@ -31,7 +31,7 @@ mapped yet), link types ``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from composer.errors import SpecError, SpecIssue
@@ -45,7 +45,15 @@ _SAME_MEANING = {
     "memory": "mem_limit", "cpu": "cpus", "user": "user", "restart-policy": "restart",
     "network-mode": "network_mode", "dns": "dns",
 }  # fmt: skip
-_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", *_SAME_MEANING}
+_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", "stages", "wait-for",
+            *_SAME_MEANING}  # fmt: skip
+_DURATIONS = {"start_period", "interval", "timeout"}
+# the stage of another node a node's creation can wait for -> compose's depends_on condition
+_WAIT_CONDITION = {"create": "service_started", "healthy": "service_healthy"}
+_KIND_REFUSAL = {
+    "ext-container": "composer makes every container itself and has no daemon to find a foreign one in; "
+                     "make it a kind: linux node of the lab",
+}  # fmt: skip
 _HEALTHCHECK = {"test": "test", "start-period": "start_period", "interval": "interval", "timeout": "timeout",
                 "retries": "retries"}  # fmt: skip
 
@@ -122,12 +130,14 @@ def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str]
 
 def _service(
     lab: str, prefix: str | None, name: str, node: dict[str, Any], mgmt: Mapping[str, Any], ends: int,
-    issues: _Issues,
+    nodes: Collection[str], issues: _Issues,
 ) -> dict[str, Any]:  # fmt: skip
     path = f"topology.nodes.{name}"
     if node["kind"] != "linux":
-        issues.add(f"{path}.kind", f"node {name}: kind {node['kind']!r} is not supported",
-                             "composer runs kind: linux nodes (a Linux container from an image)")  # fmt: skip
+        hint = _KIND_REFUSAL.get(
+            node["kind"], "composer runs kind: linux nodes (a Linux container from an image)"
+        )
+        issues.add(f"{path}.kind", f"node {name}: kind {node['kind']!r} is not supported", hint)
     for key in sorted(set(node) - _HANDLED):
         issues.add(f"{path}.{key}", f"node {name}: {key!r} is not supported by composer",
                              "remove it, or run this lab with containerlab")  # fmt: skip
@@ -142,7 +152,10 @@ def _service(
     if command is not None:
         service["command"] = command
     if "healthcheck" in node:
-        service["healthcheck"] = {_HEALTHCHECK.get(k, k): v for k, v in (node["healthcheck"] or {}).items()}
+        service["healthcheck"] = _healthcheck(node["healthcheck"] or {})
+    depends_on = _depends_on(name, node, nodes, issues)
+    if depends_on:
+        service["depends_on"] = depends_on
     if node.get("exec"):
         _wrap_exec(service, node, path, issues)
     if "network_mode" not in service:
@@ -153,6 +166,57 @@ def _service(
             attach["ipv6_address"] = node["mgmt-ipv6"]
         service["networks"] = {mgmt["network"]: attach}
     return service
+
+
+def _healthcheck(check: Mapping[str, Any]) -> dict[str, Any]:
+    """containerlab's healthcheck as compose's: its durations are whole seconds, compose's are strings."""
+    result = {}
+    for key, value in check.items():
+        target = _HEALTHCHECK.get(key, key)
+        is_seconds = target in _DURATIONS and isinstance(value, int | float) and not isinstance(value, bool)
+        result[target] = f"{value}s" if is_seconds else value
+    return result
+
+
+def _depends_on(
+    name: str, node: Mapping[str, Any], nodes: Collection[str], issues: _Issues
+) -> dict[str, Any]:
+    """``wait-for`` of the node's ``create`` stage as compose's depends_on; a waits for b's create or healthy.
+
+    composer starts a container once it is made, so only the creation can wait: waits in the node's
+    later stages, and waits for other nodes' intermediate stages, have no counterpart and are refused.
+    """
+    path = f"topology.nodes.{name}"
+    waits: list[tuple[str, Any, str]] = []  # (place, other node, its stage)
+    for index, other in enumerate(node.get("wait-for") or []):
+        waits.append((f"{path}.wait-for.{index}", other, "create"))
+    stages = node.get("stages") or {}
+    if not isinstance(stages, dict):
+        issues.add(f"{path}.stages", f"node {name}: stages must be a map of stage names")
+        stages = {}
+    for stage, settings in stages.items():
+        place = f"{path}.stages.{stage}"
+        if stage != "create":
+            hint = "composer can only hold back a node's creation: move the wait-for under stages.create"
+            issues.add(place, f"node {name}: stage {stage!r} cannot be mapped", hint)
+            continue
+        for key in sorted(set(settings or {}) - {"wait-for"}):
+            issues.add(f"{place}.{key}", f"node {name}: stages.create.{key} is not supported by composer",
+                       "remove it, or run this lab with containerlab")  # fmt: skip
+        for index, wait in enumerate((settings or {}).get("wait-for") or []):
+            wait = wait if isinstance(wait, dict) else {}
+            waits.append((f"{place}.wait-for.{index}", wait.get("node"), str(wait.get("stage", "create"))))
+    result: dict[str, Any] = {}
+    for place, other, stage in waits:
+        if other not in nodes or other == name:
+            issues.add(place, f"node {name}: wait-for names {other!r}, which is not another node of the lab")
+        elif stage not in _WAIT_CONDITION:
+            message = f"node {name}: waiting for {other}'s stage {stage!r} cannot be mapped"
+            hint = "wait for its create or healthy stage: compose's service_started or service_healthy"
+            issues.add(f"{place}.stage", message, hint)
+        elif result.get(other, {}).get("condition") != "service_healthy":  # the stronger wait wins
+            result[other] = {"condition": _WAIT_CONDITION[stage]}
+    return result
 
 
 def _wrap_exec(service: dict[str, Any], node: Mapping[str, Any], path: str, issues: _Issues) -> None:
@@ -197,6 +261,7 @@ def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[s
             _node_settings(topology, name, node or {}),
             mgmt,
             counts.get(name, 0),
+            list(topology.get("nodes") or {}),
             issues,
         )
         for name, node in (topology.get("nodes") or {}).items()

@@ -91,3 +91,70 @@ topology:
 def test_only_a_topology_is_converted() -> None:
     with pytest.raises(SpecError, match="needs a name"):
         to_compose({"topology": {"nodes": {}}})
+
+
+def test_wait_for_on_create_and_healthy_becomes_depends_on(tmp_path: Path) -> None:
+    path = tmp_path / "waits.clab.yml"
+    path.write_text("""\
+name: waits
+topology:
+  defaults: {kind: linux, image: alpine, cmd: "sleep 60"}
+  nodes:
+    db: {healthcheck: {test: ["CMD", "true"], interval: 1, start-period: 2, timeout: 1.5s, retries: 3}}
+    cache: {}
+    app:
+      wait-for: [cache]
+      stages:
+        create:
+          wait-for: [{node: db, stage: healthy}, {node: cache, stage: create}]
+""")
+    spec = load(path).spec
+    app = spec.services["app"]
+    assert {name: dep.condition for name, dep in app.depends_on.items()} == {
+        "db": "service_healthy", "cache": "service_started",
+    }  # fmt: skip
+    assert not spec.services["db"].depends_on
+    check = spec.services["db"].healthcheck
+    assert check is not None  # containerlab's whole seconds are compose durations
+    assert (check.interval, check.start_period, check.timeout, check.retries) == (1.0, 2.0, 1.5, 3)
+
+
+def test_the_stronger_wait_for_one_node_wins() -> None:
+    data = {
+        "name": "w",
+        "topology": {
+            "defaults": {"kind": "linux", "image": "alpine"},
+            "nodes": {
+                "a": {"stages": {"create": {"wait-for": [{"node": "b", "stage": "healthy"}, {"node": "b"}]}}},
+                "b": {},
+            },
+        },
+    }
+    assert to_compose(data)["services"]["a"]["depends_on"] == {"b": {"condition": "service_healthy"}}
+
+
+def test_waits_composer_cannot_map_are_refused_naming_node_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "badwait.clab.yml"
+    path.write_text("""\
+name: badwait
+topology:
+  defaults: {kind: linux, image: alpine}
+  nodes:
+    a:
+      wait-for: [ghost]
+      stages:
+        create: {wait-for: [{node: b, stage: configure}], exec: ["true"]}
+        configure: {wait-for: [{node: b, stage: create}]}
+    b: {kind: ext-container}
+""")
+    with pytest.raises(SpecError) as error:
+        load(path)
+    lines = error.value.render().splitlines()[1:]
+    places = [line.split(": ", 2)[1] for line in lines if line.strip().startswith("badwait")]
+    assert places == [
+        "topology.nodes.a.wait-for.0", "topology.nodes.a.stages.create.wait-for.0.stage",
+        "topology.nodes.a.stages.create.exec", "topology.nodes.a.stages.configure", "topology.nodes.b.kind",
+    ]  # fmt: skip
+    text = error.value.render()
+    assert "'ghost', which is not another node" in text and "waiting for b's stage 'configure'" in text
+    assert "no daemon to find a foreign one" in text
