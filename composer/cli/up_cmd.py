@@ -168,6 +168,10 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(result.plan.render(), nl=False)
             return
+        if inputs is not None:
+            from composer.cli import clab_labdir
+
+            clab_labdir.write(inputs.files, result.desired)
         for note in result.plan.notes:
             typer.echo(f"warning: {note}", err=True)
         if not result.plan:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from composer.errors import SpecError, SpecIssue
@@ -276,3 +277,63 @@ def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[s
     if any("networks" in s for s in services.values()):
         result["networks"] = {mgmt["network"]: network}
     return result
+
+
+def lab_directory(file: Path, lab: str) -> Path:
+    """containerlab's lab directory, beside the topology file."""
+    return file.parent / f"clab-{lab}"
+
+
+def topology_data(
+    data: Mapping[str, Any], file: Path, addresses: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """containerlab's ``topology-data.json`` of a topology; ``addresses``: each node's mgmt addresses/len."""
+    topology: Mapping[str, Any] = data["topology"]
+    lab, prefix = str(data["name"]), data.get("prefix")
+    mgmt = {**DEFAULT_MGMT, **(data.get("mgmt") or {})}
+    folder = lab_directory(file.absolute(), lab)
+    nodes = {}
+    for index, (name, node) in enumerate((topology.get("nodes") or {}).items()):
+        settings = _node_settings(topology, name, node or {})
+        entry: dict[str, Any] = {
+            "index": str(index), "shortname": name, "longname": container_name(prefix, lab, name),
+            "fqdn": f"{name}.{lab}.io", "group": settings.get("group", ""), "labdir": str(folder / name),
+            "kind": settings["kind"], "image": settings.get("image", ""),
+            "mgmt-net": "" if "network-mode" in settings else mgmt["network"],
+        }  # fmt: skip
+        for family, address in _by_family(addresses.get(name, ())).items():
+            host, _, length = address.partition("/")
+            entry[f"mgmt-{family}-address"] = host
+            entry[f"mgmt-{family}-prefix-length"] = int(length) if length else 0
+        entry["labels"] = {
+            **{str(k): str(v) for k, v in (settings.get("labels") or {}).items()},
+            "clab-node-name": name, "clab-node-kind": settings["kind"],
+            "clab-node-group": settings.get("group", ""), "clab-node-lab-dir": str(folder / name),
+            "clab-topo-file": str(file.absolute()), "containerlab": lab,
+        }  # fmt: skip
+        nodes[name] = entry
+    links = []
+    for link in topology.get("links") or []:
+        ends = [
+            f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
+            for end in link.get("endpoints") or []
+        ]
+        a_node, _, a_ifname = ends[0].partition(":")
+        z_node, _, z_ifname = ends[1].partition(":")
+        links.append({
+            "a": {"node": a_node, "interface": a_ifname, "peer": "z"},
+            "z": {"node": z_node, "interface": z_ifname, "peer": "a"},
+        })  # fmt: skip
+    config = {
+        "prefix": "clab" if prefix is None else prefix,
+        "mgmt": mgmt,
+        "config-path": str(file.absolute()),
+    }
+    return {"name": lab, "type": "clab", "clab": {"config": config}, "nodes": nodes, "links": links}
+
+
+def _by_family(addresses: tuple[str, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for address in addresses:
+        found.setdefault("ipv6" if ":" in address else "ipv4", address)
+    return found

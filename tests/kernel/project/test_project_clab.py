@@ -54,7 +54,13 @@ def test_a_line_of_three_routers_from_a_clab_file(lab: Lab, busybox_rootfs: Path
         mgmt = json.loads(_in(lab, "clab-lb-clab-r1", "ip", "-j", "-4", "addr", "show", "eth0").stdout)
         assert [a["local"] for a in mgmt[0]["addr_info"]] == ["172.20.20.11"]
         assert lab.composer("-f", str(path), "up", "--dry-run").stdout.startswith("nothing to do")
+        data = json.loads((lab.folder / "clab-lb-clab" / "topology-data.json").read_text())
+        assert (data["name"], data["type"], list(data["nodes"])) == ("lb-clab", "clab", ["r1", "r2", "r3"])
+        assert data["nodes"]["r1"]["mgmt-ipv4-address"] == "172.20.20.11"
+        assert data["nodes"]["r2"]["mgmt-ipv4-address"].startswith("172.20.20.")  # as IPAM gave it
+        assert (lab.folder / "clab-lb-clab" / "r2").is_dir()
         lab.composer("-f", str(path), "down", "-t", "1")
+        assert not (lab.folder / "clab-lb-clab").exists()  # down removes the lab directory
         assert project_leftovers(lab.root, "lb-clab") == []
     finally:
         registry.stop()

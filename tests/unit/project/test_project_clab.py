@@ -158,3 +158,38 @@ topology:
     text = error.value.render()
     assert "'ghost', which is not another node" in text and "waiting for b's stage 'configure'" in text
     assert "no daemon to find a foreign one" in text
+
+
+def test_topology_data_has_containerlab_documented_shape(tmp_path: Path) -> None:
+    import yaml
+
+    from composer.project.clab import lab_directory, topology_data
+
+    data = yaml.safe_load(TOPOLOGY)
+    file = tmp_path / "dc1.clab.yml"
+    content = topology_data(data, file, {"spine": ("172.80.80.2/24", "3fff:172:20:20::5/64")})
+    assert (content["name"], content["type"]) == ("dc1", "clab")
+    assert content["clab"]["config"]["prefix"] == "clab"
+    assert content["clab"]["config"]["mgmt"]["network"] == "fabric"
+    assert list(content["nodes"]) == ["spine", "leaf1", "leaf2"]
+    spine, leaf1, leaf2 = (content["nodes"][n] for n in ("spine", "leaf1", "leaf2"))
+    folder = lab_directory(file, "dc1")
+    assert folder == tmp_path / "clab-dc1"
+    assert spine["index"] == "0" and leaf2["index"] == "2"
+    assert (spine["shortname"], spine["longname"], spine["fqdn"]) == (
+        "spine",
+        "clab-dc1-spine",
+        "spine.dc1.io",
+    )
+    assert (spine["kind"], spine["image"], spine["labdir"]) == ("linux", "alpine:3", str(folder / "spine"))
+    assert (spine["mgmt-net"], spine["mgmt-ipv4-address"], spine["mgmt-ipv4-prefix-length"]) == (
+        "fabric", "172.80.80.2", 24,
+    )  # fmt: skip
+    assert spine["mgmt-ipv6-address"] == "3fff:172:20:20::5"
+    assert leaf1["group"] == "leaves" and leaf1["labels"]["rack"] == "1"
+    assert leaf1["labels"]["clab-node-name"] == "leaf1" and "mgmt-ipv4-address" not in leaf1
+    assert leaf2["mgmt-net"] == ""  # network-mode: none keeps it off the management network
+    assert content["links"] == [
+        {"a": {"node": "spine", "interface": "eth1", "peer": "z"}, "z": {"node": "leaf1", "interface": "eth1", "peer": "a"}},
+        {"a": {"node": "spine", "interface": "eth2", "peer": "z"}, "z": {"node": "leaf2", "interface": "eth1", "peer": "a"}},
+    ]  # fmt: skip
