@@ -18,14 +18,21 @@ error of the project file applies to it:
   extended ``type: veth`` form, with containerlab's MTU of 9500 unless ``mtu``
   says otherwise; each node gets ``CLAB_INTFS`` (its number of link ends);
 * ``exec`` commands run in the node after its links are up and before its own
-  command, which then needs to be known (``cmd``).
+  command, which then needs to be known (``cmd``);
+* ``wait-for`` (a list of nodes) and ``stages.create.wait-for`` become
+  ``depends_on``: another node's ``create`` stage is ``service_started``, its
+  ``healthy`` stage ``service_healthy``;
+* ``up`` writes the lab directory ``clab-<lab>/`` with ``topology-data.json``
+  (``topology_data`` here), ``down`` removes it (composer/cli/clab_labdir.py).
 
 Refused at load, with the node and the key named: kinds other than ``linux``
 (vendor network OSes and VM-based kinds need their images and a different
-life cycle; ``bridge``, ``ovs-bridge``, ``host`` and ``ext-container`` are not
-mapped yet), link types ``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and
-``vxlan``, endpoints on the host, and node keys composer does not honour
-(``startup-delay``, ``stages``, ``wait-for``, ``publish``, ...).
+life cycle; ``bridge``, ``ovs-bridge`` and ``host`` need link ends outside the
+lab, ``ext-container`` a daemon that knows foreign containers), link types
+``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and ``vxlan``, endpoints on the
+host, waits in stages other than ``create`` or on stages other than
+``create``/``healthy``, and node keys composer does not honour
+(``startup-delay``, ``publish``, ...).
 """
 
 from __future__ import annotations
@@ -48,10 +55,21 @@ _SAME_MEANING = {
 }  # fmt: skip
 _HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", "stages", "wait-for",
             *_SAME_MEANING}  # fmt: skip
-_DURATIONS = {"start_period", "interval", "timeout"}
 # the stage of another node a node's creation can wait for -> compose's depends_on condition
 _WAIT_CONDITION = {"create": "service_started", "healthy": "service_healthy"}
+_LINK_REFUSAL = {
+    "dummy": "composer makes no dummy interfaces in a node; where the kernel has the dummy driver, "
+             "create it with the node's exec: (ip link add NAME type dummy)",
+    "host": "composer's links join two nodes of the lab and none ends in the host's namespace; "
+            "use a veth link to another node",
+    "macvlan": "composer puts no macvlan interface on a host interface; use a veth link to another node",
+    "mgmt-net": "every node is already on the management network; remove this link",
+}  # fmt: skip
 _KIND_REFUSAL = {
+    "bridge": "composer attaches no link end to a host bridge; join the nodes with veth links, "
+              "or give them a compose network",
+    "host": "composer's links join two nodes of the lab and none ends in the host's namespace",
+    "ovs-bridge": "composer does not drive Open vSwitch",
     "ext-container": "composer makes every container itself and has no daemon to find a foreign one in; "
                      "make it a kind: linux node of the lab",
 }  # fmt: skip
@@ -110,7 +128,9 @@ def _node_settings(topology: Mapping[str, Any], name: str, node: Mapping[str, An
 def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str] | None:
     kind = link.get("type", "veth")
     if kind != "veth":
-        hint = "composer makes veth links between nodes; use type: veth or the brief form"
+        hint = _LINK_REFUSAL.get(
+            kind, "composer makes veth links between nodes; use type: veth or the brief form"
+        )
         issues.add(f"{path}.type", f"link type {kind!r} is not supported", hint)
         return None
     raw = link.get("endpoints")
@@ -153,7 +173,7 @@ def _service(
     if command is not None:
         service["command"] = command
     if "healthcheck" in node:
-        service["healthcheck"] = _healthcheck(node["healthcheck"] or {})
+        service["healthcheck"] = {_HEALTHCHECK.get(k, k): v for k, v in (node["healthcheck"] or {}).items()}
     depends_on = _depends_on(name, node, nodes, issues)
     if depends_on:
         service["depends_on"] = depends_on
@@ -167,16 +187,6 @@ def _service(
             attach["ipv6_address"] = node["mgmt-ipv6"]
         service["networks"] = {mgmt["network"]: attach}
     return service
-
-
-def _healthcheck(check: Mapping[str, Any]) -> dict[str, Any]:
-    """containerlab's healthcheck as compose's: its durations are whole seconds, compose's are strings."""
-    result = {}
-    for key, value in check.items():
-        target = _HEALTHCHECK.get(key, key)
-        is_seconds = target in _DURATIONS and isinstance(value, int | float) and not isinstance(value, bool)
-        result[target] = f"{value}s" if is_seconds else value
-    return result
 
 
 def _depends_on(

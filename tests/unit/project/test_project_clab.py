@@ -115,7 +115,7 @@ topology:
     }  # fmt: skip
     assert not spec.services["db"].depends_on
     check = spec.services["db"].healthcheck
-    assert check is not None  # containerlab's whole seconds are compose durations
+    assert check is not None  # containerlab writes whole seconds
     assert (check.interval, check.start_period, check.timeout, check.retries) == (1.0, 2.0, 1.5, 3)
 
 
@@ -193,3 +193,31 @@ def test_topology_data_has_containerlab_documented_shape(tmp_path: Path) -> None
         {"a": {"node": "spine", "interface": "eth1", "peer": "z"}, "z": {"node": "leaf1", "interface": "eth1", "peer": "a"}},
         {"a": {"node": "spine", "interface": "eth2", "peer": "z"}, "z": {"node": "leaf2", "interface": "eth1", "peer": "a"}},
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ({"type": "dummy", "endpoint": {"node": "a", "interface": "d0"}}, "no dummy interfaces"),
+        ({"type": "host", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "a-eth1"},
+         "none ends in the host's namespace"),
+        ({"type": "macvlan", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "eno1"},
+         "no macvlan interface"),
+    ],
+)  # fmt: skip
+def test_link_types_composer_cannot_make_are_refused_with_their_reason(
+    link: dict[str, object], reason: str
+) -> None:
+    data = {"name": "l", "topology": {"nodes": {"a": {"kind": "linux", "image": "alpine"}}, "links": [link]}}
+    with pytest.raises(SpecError) as error:
+        to_compose(data)
+    text = error.value.render()
+    assert f"link type {link['type']!r} is not supported" in text and reason in text
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("bridge", "no link end to a host bridge"),
+                                              ("host", "host's namespace"), ("ovs-bridge", "Open vSwitch")])  # fmt: skip
+def test_kinds_composer_cannot_run_are_refused_with_their_reason(kind: str, reason: str) -> None:
+    with pytest.raises(SpecError) as error:
+        to_compose({"name": "k", "topology": {"nodes": {"br": {"kind": kind}}}})
+    assert f"kind {kind!r} is not supported" in error.value.render() and reason in error.value.render()
