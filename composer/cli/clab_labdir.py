@@ -45,18 +45,23 @@ def _mgmt_addresses(desired: DesiredState, data: Any) -> dict[str, tuple[str, ..
     }
 
 
-def write(files: Sequence[Path], desired: DesiredState) -> None:
+def write(files: Sequence[Path], desired: DesiredState) -> str:
+    """Write the lab directory of a topology file; what went wrong, or "" (also when it is no topology)."""
     found = _topology(files)
     if found is None:
-        return
+        return ""
     file, data = found
     content = clab.topology_data(data, file, _mgmt_addresses(desired, data))
     folder = clab.lab_directory(file.absolute(), str(data["name"]))
-    for name in content["nodes"]:
-        (folder / name).mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{DATA_FILE}.tmp"
-    partial.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(partial, folder / DATA_FILE)  # a reader never sees half a file
+    try:
+        for name in content["nodes"]:
+            (folder / name).mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{DATA_FILE}.tmp"
+        partial.write_text(json.dumps(content, indent=2) + "\n")
+        os.replace(partial, folder / DATA_FILE)  # a reader never sees half a file
+    except OSError as error:
+        return f"cannot write the lab directory {folder}: {error.strerror or error}"
+    return ""
 
 
 def remove(files: Sequence[Path], project: str) -> None:

@@ -171,7 +171,9 @@ def register(app: typer.Typer) -> None:
         if inputs is not None:
             from composer.cli import clab_labdir
 
-            clab_labdir.write(inputs.files, result.desired)
+            problem = clab_labdir.write(inputs.files, result.desired)
+            if problem:  # the lab is up; only its description is missing
+                typer.echo(f"warning: {problem}", err=True)
         for note in result.plan.notes:
             typer.echo(f"warning: {note}", err=True)
         if not result.plan:
