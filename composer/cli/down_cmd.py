@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from composer.cli.context import GlobalOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +63,7 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(result.plan.render(), nl=False)
             return
+        _remove_lab_directory(opts, project)
         if not result.plan:
             typer.echo(f"project {project}: nothing to remove", err=True)
         if result.leftovers:
@@ -67,3 +71,10 @@ def register(app: typer.Typer) -> None:
                 f"project {project} still has: {', '.join(result.leftovers)}",
                 hint="run composer down again; if it persists, report it with --debug output",
             )
+
+
+def _remove_lab_directory(opts: GlobalOptions, project: str) -> None:
+    from composer.cli import clab_labdir
+    from composer.project.discovery import project_files
+
+    clab_labdir.remove(project_files(opts.files, opts.project_directory), project)

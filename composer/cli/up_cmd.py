@@ -168,6 +168,12 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(result.plan.render(), nl=False)
             return
+        if inputs is not None:
+            from composer.cli import clab_labdir
+
+            problem = clab_labdir.write(inputs.files, result.desired)
+            if problem:  # the lab is up; only its description is missing
+                typer.echo(f"warning: {problem}", err=True)
         for note in result.plan.notes:
             typer.echo(f"warning: {note}", err=True)
         if not result.plan:

@@ -18,20 +18,28 @@ error of the project file applies to it:
   extended ``type: veth`` form, with containerlab's MTU of 9500 unless ``mtu``
   says otherwise; each node gets ``CLAB_INTFS`` (its number of link ends);
 * ``exec`` commands run in the node after its links are up and before its own
-  command, which then needs to be known (``cmd``).
+  command, which then needs to be known (``cmd``);
+* ``wait-for`` (a list of nodes) and ``stages.create.wait-for`` become
+  ``depends_on``: another node's ``create`` stage is ``service_started``, its
+  ``healthy`` stage ``service_healthy``;
+* ``up`` writes the lab directory ``clab-<lab>/`` with ``topology-data.json``
+  (``topology_data`` here), ``down`` removes it (composer/cli/clab_labdir.py).
 
 Refused at load, with the node and the key named: kinds other than ``linux``
 (vendor network OSes and VM-based kinds need their images and a different
-life cycle; ``bridge``, ``ovs-bridge``, ``host`` and ``ext-container`` are not
-mapped yet), link types ``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and
-``vxlan``, endpoints on the host, and node keys composer does not honour
-(``startup-delay``, ``stages``, ``wait-for``, ``publish``, ...).
+life cycle; ``bridge``, ``ovs-bridge`` and ``host`` need link ends outside the
+lab, ``ext-container`` a daemon that knows foreign containers), link types
+``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and ``vxlan``, endpoints on the
+host, waits in stages other than ``create`` or on stages other than
+``create``/``healthy``, and node keys composer does not honour
+(``startup-delay``, ``publish``, ...).
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from composer.errors import SpecError, SpecIssue
@@ -45,7 +53,26 @@ _SAME_MEANING = {
     "memory": "mem_limit", "cpu": "cpus", "user": "user", "restart-policy": "restart",
     "network-mode": "network_mode", "dns": "dns",
 }  # fmt: skip
-_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", *_SAME_MEANING}
+_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", "stages", "wait-for",
+            *_SAME_MEANING}  # fmt: skip
+# the stage of another node a node's creation can wait for -> compose's depends_on condition
+_WAIT_CONDITION = {"create": "service_started", "healthy": "service_healthy"}
+_LINK_REFUSAL = {
+    "dummy": "composer makes no dummy interfaces in a node; where the kernel has the dummy driver, "
+             "create it with the node's exec: (ip link add NAME type dummy)",
+    "host": "composer's links join two nodes of the lab and none ends in the host's namespace; "
+            "use a veth link to another node",
+    "macvlan": "composer puts no macvlan interface on a host interface; use a veth link to another node",
+    "mgmt-net": "every node is already on the management network; remove this link",
+}  # fmt: skip
+_KIND_REFUSAL = {
+    "bridge": "composer attaches no link end to a host bridge; join the nodes with veth links, "
+              "or give them a compose network",
+    "host": "composer's links join two nodes of the lab and none ends in the host's namespace",
+    "ovs-bridge": "composer does not drive Open vSwitch",
+    "ext-container": "composer makes every container itself and has no daemon to find a foreign one in; "
+                     "make it a kind: linux node of the lab",
+}  # fmt: skip
 _HEALTHCHECK = {"test": "test", "start-period": "start_period", "interval": "interval", "timeout": "timeout",
                 "retries": "retries"}  # fmt: skip
 
@@ -101,7 +128,9 @@ def _node_settings(topology: Mapping[str, Any], name: str, node: Mapping[str, An
 def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str] | None:
     kind = link.get("type", "veth")
     if kind != "veth":
-        hint = "composer makes veth links between nodes; use type: veth or the brief form"
+        hint = _LINK_REFUSAL.get(
+            kind, "composer makes veth links between nodes; use type: veth or the brief form"
+        )
         issues.add(f"{path}.type", f"link type {kind!r} is not supported", hint)
         return None
     raw = link.get("endpoints")
@@ -122,12 +151,14 @@ def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str]
 
 def _service(
     lab: str, prefix: str | None, name: str, node: dict[str, Any], mgmt: Mapping[str, Any], ends: int,
-    issues: _Issues,
+    nodes: Collection[str], issues: _Issues,
 ) -> dict[str, Any]:  # fmt: skip
     path = f"topology.nodes.{name}"
     if node["kind"] != "linux":
-        issues.add(f"{path}.kind", f"node {name}: kind {node['kind']!r} is not supported",
-                             "composer runs kind: linux nodes (a Linux container from an image)")  # fmt: skip
+        hint = _KIND_REFUSAL.get(
+            node["kind"], "composer runs kind: linux nodes (a Linux container from an image)"
+        )
+        issues.add(f"{path}.kind", f"node {name}: kind {node['kind']!r} is not supported", hint)
     for key in sorted(set(node) - _HANDLED):
         issues.add(f"{path}.{key}", f"node {name}: {key!r} is not supported by composer",
                              "remove it, or run this lab with containerlab")  # fmt: skip
@@ -143,6 +174,9 @@ def _service(
         service["command"] = command
     if "healthcheck" in node:
         service["healthcheck"] = {_HEALTHCHECK.get(k, k): v for k, v in (node["healthcheck"] or {}).items()}
+    depends_on = _depends_on(name, node, nodes, issues)
+    if depends_on:
+        service["depends_on"] = depends_on
     if node.get("exec"):
         _wrap_exec(service, node, path, issues)
     if "network_mode" not in service:
@@ -153,6 +187,47 @@ def _service(
             attach["ipv6_address"] = node["mgmt-ipv6"]
         service["networks"] = {mgmt["network"]: attach}
     return service
+
+
+def _depends_on(
+    name: str, node: Mapping[str, Any], nodes: Collection[str], issues: _Issues
+) -> dict[str, Any]:
+    """``wait-for`` of the node's ``create`` stage as compose's depends_on; a waits for b's create or healthy.
+
+    composer starts a container once it is made, so only the creation can wait: waits in the node's
+    later stages, and waits for other nodes' intermediate stages, have no counterpart and are refused.
+    """
+    path = f"topology.nodes.{name}"
+    waits: list[tuple[str, Any, str]] = []  # (place, other node, its stage)
+    for index, other in enumerate(node.get("wait-for") or []):
+        waits.append((f"{path}.wait-for.{index}", other, "create"))
+    stages = node.get("stages") or {}
+    if not isinstance(stages, dict):
+        issues.add(f"{path}.stages", f"node {name}: stages must be a map of stage names")
+        stages = {}
+    for stage, settings in stages.items():
+        place = f"{path}.stages.{stage}"
+        if stage != "create":
+            hint = "composer can only hold back a node's creation: move the wait-for under stages.create"
+            issues.add(place, f"node {name}: stage {stage!r} cannot be mapped", hint)
+            continue
+        for key in sorted(set(settings or {}) - {"wait-for"}):
+            issues.add(f"{place}.{key}", f"node {name}: stages.create.{key} is not supported by composer",
+                       "remove it, or run this lab with containerlab")  # fmt: skip
+        for index, wait in enumerate((settings or {}).get("wait-for") or []):
+            wait = wait if isinstance(wait, dict) else {}
+            waits.append((f"{place}.wait-for.{index}", wait.get("node"), str(wait.get("stage", "create"))))
+    result: dict[str, Any] = {}
+    for place, other, stage in waits:
+        if other not in nodes or other == name:
+            issues.add(place, f"node {name}: wait-for names {other!r}, which is not another node of the lab")
+        elif stage not in _WAIT_CONDITION:
+            message = f"node {name}: waiting for {other}'s stage {stage!r} cannot be mapped"
+            hint = "wait for its create or healthy stage: compose's service_started or service_healthy"
+            issues.add(f"{place}.stage", message, hint)
+        elif result.get(other, {}).get("condition") != "service_healthy":  # the stronger wait wins
+            result[other] = {"condition": _WAIT_CONDITION[stage]}
+    return result
 
 
 def _wrap_exec(service: dict[str, Any], node: Mapping[str, Any], path: str, issues: _Issues) -> None:
@@ -197,6 +272,7 @@ def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[s
             _node_settings(topology, name, node or {}),
             mgmt,
             counts.get(name, 0),
+            list(topology.get("nodes") or {}),
             issues,
         )
         for name, node in (topology.get("nodes") or {}).items()
@@ -211,3 +287,63 @@ def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[s
     if any("networks" in s for s in services.values()):
         result["networks"] = {mgmt["network"]: network}
     return result
+
+
+def lab_directory(file: Path, lab: str) -> Path:
+    """containerlab's lab directory, beside the topology file."""
+    return file.parent / f"clab-{lab}"
+
+
+def topology_data(
+    data: Mapping[str, Any], file: Path, addresses: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """containerlab's ``topology-data.json`` of a topology; ``addresses``: each node's mgmt addresses/len."""
+    topology: Mapping[str, Any] = data["topology"]
+    lab, prefix = str(data["name"]), data.get("prefix")
+    mgmt = {**DEFAULT_MGMT, **(data.get("mgmt") or {})}
+    folder = lab_directory(file.absolute(), lab)
+    nodes = {}
+    for index, (name, node) in enumerate((topology.get("nodes") or {}).items()):
+        settings = _node_settings(topology, name, node or {})
+        entry: dict[str, Any] = {
+            "index": str(index), "shortname": name, "longname": container_name(prefix, lab, name),
+            "fqdn": f"{name}.{lab}.io", "group": settings.get("group", ""), "labdir": str(folder / name),
+            "kind": settings["kind"], "image": settings.get("image", ""),
+            "mgmt-net": "" if "network-mode" in settings else mgmt["network"],
+        }  # fmt: skip
+        for family, address in _by_family(addresses.get(name, ())).items():
+            host, _, length = address.partition("/")
+            entry[f"mgmt-{family}-address"] = host
+            entry[f"mgmt-{family}-prefix-length"] = int(length) if length else 0
+        entry["labels"] = {
+            **{str(k): str(v) for k, v in (settings.get("labels") or {}).items()},
+            "clab-node-name": name, "clab-node-kind": settings["kind"],
+            "clab-node-group": settings.get("group", ""), "clab-node-lab-dir": str(folder / name),
+            "clab-topo-file": str(file.absolute()), "containerlab": lab,
+        }  # fmt: skip
+        nodes[name] = entry
+    links = []
+    for link in topology.get("links") or []:
+        ends = [
+            f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
+            for end in link.get("endpoints") or []
+        ]
+        a_node, _, a_ifname = ends[0].partition(":")
+        z_node, _, z_ifname = ends[1].partition(":")
+        links.append({
+            "a": {"node": a_node, "interface": a_ifname, "peer": "z"},
+            "z": {"node": z_node, "interface": z_ifname, "peer": "a"},
+        })  # fmt: skip
+    config = {
+        "prefix": "clab" if prefix is None else prefix,
+        "mgmt": mgmt,
+        "config-path": str(file.absolute()),
+    }
+    return {"name": lab, "type": "clab", "clab": {"config": config}, "nodes": nodes, "links": links}
+
+
+def _by_family(addresses: tuple[str, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for address in addresses:
+        found.setdefault("ipv6" if ":" in address else "ipv4", address)
+    return found

@@ -54,7 +54,37 @@ def test_a_line_of_three_routers_from_a_clab_file(lab: Lab, busybox_rootfs: Path
         mgmt = json.loads(_in(lab, "clab-lb-clab-r1", "ip", "-j", "-4", "addr", "show", "eth0").stdout)
         assert [a["local"] for a in mgmt[0]["addr_info"]] == ["172.20.20.11"]
         assert lab.composer("-f", str(path), "up", "--dry-run").stdout.startswith("nothing to do")
+        data = json.loads((lab.folder / "clab-lb-clab" / "topology-data.json").read_text())
+        assert (data["name"], data["type"], list(data["nodes"])) == ("lb-clab", "clab", ["r1", "r2", "r3"])
+        assert data["nodes"]["r1"]["mgmt-ipv4-address"] == "172.20.20.11"
+        assert data["nodes"]["r2"]["mgmt-ipv4-address"].startswith("172.20.20.")  # as IPAM gave it
+        assert (lab.folder / "clab-lb-clab" / "r2").is_dir()
         lab.composer("-f", str(path), "down", "-t", "1")
+        assert not (lab.folder / "clab-lb-clab").exists()  # down removes the lab directory
         assert project_leftovers(lab.root, "lb-clab") == []
+    finally:
+        registry.stop()
+
+
+def _status(lab: Lab, project: str, name: str) -> dict[str, object]:
+    path = lab.root / "projects" / project / "containers" / name / "status.json"
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def test_a_node_waits_for_another_nodes_health(lab: Lab, busybox_rootfs: Path) -> None:
+    registry = start_registry(lab.folder / "registry")
+    try:
+        with Pusher(registry.url) as pusher:
+            pusher.push_image("lab/busybox", "1", build_image([tar_tree(busybox_rootfs)], CONFIG))
+        text = (CORPUS / "waits.clab.yml").read_text().replace("IMAGE", f"{registry.host}/lab/busybox:1")
+        path = lab.folder / "waits.clab.yml"
+        path.write_text(text)
+        lab.composer("-f", str(path), "up", "-d", "--progress", "quiet", timeout=180)
+        db, app = (_status(lab, "cl-waits", f"clab-cl-waits-{n}") for n in ("db", "app"))
+        assert db["health"] == "healthy"  # up held app back until then
+        assert float(app["started_at"]) >= float(db["started_at"]) + 2.0  # type: ignore[arg-type]
+        lab.composer("-f", str(path), "down", "-t", "1")
+        assert project_leftovers(lab.root, "cl-waits") == []
     finally:
         registry.stop()

@@ -91,3 +91,133 @@ topology:
 def test_only_a_topology_is_converted() -> None:
     with pytest.raises(SpecError, match="needs a name"):
         to_compose({"topology": {"nodes": {}}})
+
+
+def test_wait_for_on_create_and_healthy_becomes_depends_on(tmp_path: Path) -> None:
+    path = tmp_path / "waits.clab.yml"
+    path.write_text("""\
+name: waits
+topology:
+  defaults: {kind: linux, image: alpine, cmd: "sleep 60"}
+  nodes:
+    db: {healthcheck: {test: ["CMD", "true"], interval: 1, start-period: 2, timeout: 1.5s, retries: 3}}
+    cache: {}
+    app:
+      wait-for: [cache]
+      stages:
+        create:
+          wait-for: [{node: db, stage: healthy}, {node: cache, stage: create}]
+""")
+    spec = load(path).spec
+    app = spec.services["app"]
+    assert {name: dep.condition for name, dep in app.depends_on.items()} == {
+        "db": "service_healthy", "cache": "service_started",
+    }  # fmt: skip
+    assert not spec.services["db"].depends_on
+    check = spec.services["db"].healthcheck
+    assert check is not None  # containerlab writes whole seconds
+    assert (check.interval, check.start_period, check.timeout, check.retries) == (1.0, 2.0, 1.5, 3)
+
+
+def test_the_stronger_wait_for_one_node_wins() -> None:
+    data = {
+        "name": "w",
+        "topology": {
+            "defaults": {"kind": "linux", "image": "alpine"},
+            "nodes": {
+                "a": {"stages": {"create": {"wait-for": [{"node": "b", "stage": "healthy"}, {"node": "b"}]}}},
+                "b": {},
+            },
+        },
+    }
+    assert to_compose(data)["services"]["a"]["depends_on"] == {"b": {"condition": "service_healthy"}}
+
+
+def test_waits_composer_cannot_map_are_refused_naming_node_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "badwait.clab.yml"
+    path.write_text("""\
+name: badwait
+topology:
+  defaults: {kind: linux, image: alpine}
+  nodes:
+    a:
+      wait-for: [ghost]
+      stages:
+        create: {wait-for: [{node: b, stage: configure}], exec: ["true"]}
+        configure: {wait-for: [{node: b, stage: create}]}
+    b: {kind: ext-container}
+""")
+    with pytest.raises(SpecError) as error:
+        load(path)
+    lines = error.value.render().splitlines()[1:]
+    places = [line.split(": ", 2)[1] for line in lines if line.strip().startswith("badwait")]
+    assert places == [
+        "topology.nodes.a.wait-for.0", "topology.nodes.a.stages.create.wait-for.0.stage",
+        "topology.nodes.a.stages.create.exec", "topology.nodes.a.stages.configure", "topology.nodes.b.kind",
+    ]  # fmt: skip
+    text = error.value.render()
+    assert "'ghost', which is not another node" in text and "waiting for b's stage 'configure'" in text
+    assert "no daemon to find a foreign one" in text
+
+
+def test_topology_data_has_containerlab_documented_shape(tmp_path: Path) -> None:
+    import yaml
+
+    from composer.project.clab import lab_directory, topology_data
+
+    data = yaml.safe_load(TOPOLOGY)
+    file = tmp_path / "dc1.clab.yml"
+    content = topology_data(data, file, {"spine": ("172.80.80.2/24", "3fff:172:20:20::5/64")})
+    assert (content["name"], content["type"]) == ("dc1", "clab")
+    assert content["clab"]["config"]["prefix"] == "clab"
+    assert content["clab"]["config"]["mgmt"]["network"] == "fabric"
+    assert list(content["nodes"]) == ["spine", "leaf1", "leaf2"]
+    spine, leaf1, leaf2 = (content["nodes"][n] for n in ("spine", "leaf1", "leaf2"))
+    folder = lab_directory(file, "dc1")
+    assert folder == tmp_path / "clab-dc1"
+    assert spine["index"] == "0" and leaf2["index"] == "2"
+    assert (spine["shortname"], spine["longname"], spine["fqdn"]) == (
+        "spine",
+        "clab-dc1-spine",
+        "spine.dc1.io",
+    )
+    assert (spine["kind"], spine["image"], spine["labdir"]) == ("linux", "alpine:3", str(folder / "spine"))
+    assert (spine["mgmt-net"], spine["mgmt-ipv4-address"], spine["mgmt-ipv4-prefix-length"]) == (
+        "fabric", "172.80.80.2", 24,
+    )  # fmt: skip
+    assert spine["mgmt-ipv6-address"] == "3fff:172:20:20::5"
+    assert leaf1["group"] == "leaves" and leaf1["labels"]["rack"] == "1"
+    assert leaf1["labels"]["clab-node-name"] == "leaf1" and "mgmt-ipv4-address" not in leaf1
+    assert leaf2["mgmt-net"] == ""  # network-mode: none keeps it off the management network
+    assert content["links"] == [
+        {"a": {"node": "spine", "interface": "eth1", "peer": "z"}, "z": {"node": "leaf1", "interface": "eth1", "peer": "a"}},
+        {"a": {"node": "spine", "interface": "eth2", "peer": "z"}, "z": {"node": "leaf2", "interface": "eth1", "peer": "a"}},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ({"type": "dummy", "endpoint": {"node": "a", "interface": "d0"}}, "no dummy interfaces"),
+        ({"type": "host", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "a-eth1"},
+         "none ends in the host's namespace"),
+        ({"type": "macvlan", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "eno1"},
+         "no macvlan interface"),
+    ],
+)  # fmt: skip
+def test_link_types_composer_cannot_make_are_refused_with_their_reason(
+    link: dict[str, object], reason: str
+) -> None:
+    data = {"name": "l", "topology": {"nodes": {"a": {"kind": "linux", "image": "alpine"}}, "links": [link]}}
+    with pytest.raises(SpecError) as error:
+        to_compose(data)
+    text = error.value.render()
+    assert f"link type {link['type']!r} is not supported" in text and reason in text
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("bridge", "no link end to a host bridge"),
+                                              ("host", "host's namespace"), ("ovs-bridge", "Open vSwitch")])  # fmt: skip
+def test_kinds_composer_cannot_run_are_refused_with_their_reason(kind: str, reason: str) -> None:
+    with pytest.raises(SpecError) as error:
+        to_compose({"name": "k", "topology": {"nodes": {"br": {"kind": kind}}}})
+    assert f"kind {kind!r} is not supported" in error.value.render() and reason in error.value.render()

@@ -1,0 +1,82 @@
+"""containerlab's lab directory ``clab-<lab>/``: written by ``up``, removed by ``down``.
+
+Only a project of one containerlab topology file has one.  ``down`` removes
+only what ``up`` wrote (``topology-data.json`` and the empty node folders),
+so files a user put in the lab directory stay, and so does the directory then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from composer.errors import ComposerError
+from composer.model.desired import DesiredState
+from composer.project import clab
+from composer.project.yamlsafe import load_yaml
+
+DATA_FILE = "topology-data.json"
+
+
+def _topology(files: Sequence[Path]) -> tuple[Path, Any] | None:
+    if len(files) != 1:
+        return None
+    try:
+        data = load_yaml(files[0].read_bytes(), str(files[0])).data
+    except (OSError, ComposerError):
+        return None
+    if not clab.is_topology(data) or not data.get("name"):
+        return None
+    return files[0], data
+
+
+def _mgmt_addresses(desired: DesiredState, data: Any) -> dict[str, tuple[str, ...]]:
+    network = str({**clab.DEFAULT_MGMT, **(data.get("mgmt") or {})}["network"])
+    return {
+        container.service: attachment.addresses
+        for container in desired.containers.values()
+        if not container.oneoff
+        for attachment in container.attachments
+        if attachment.network == network
+    }
+
+
+def write(files: Sequence[Path], desired: DesiredState) -> str:
+    """Write the lab directory of a topology file; what went wrong, or "" (also when it is no topology)."""
+    found = _topology(files)
+    if found is None:
+        return ""
+    file, data = found
+    content = clab.topology_data(data, file, _mgmt_addresses(desired, data))
+    folder = clab.lab_directory(file.absolute(), str(data["name"]))
+    try:
+        for name in content["nodes"]:
+            (folder / name).mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{DATA_FILE}.tmp"
+        partial.write_text(json.dumps(content, indent=2) + "\n")
+        os.replace(partial, folder / DATA_FILE)  # a reader never sees half a file
+    except OSError as error:
+        return f"cannot write the lab directory {folder}: {error.strerror or error}"
+    return ""
+
+
+def remove(files: Sequence[Path], project: str) -> None:
+    """The lab directory of ``project``'s topology file (another lab's is left alone)."""
+    found = _topology(files)
+    if found is None or found[1]["name"] != project:
+        return
+    file, data = found
+    folder = clab.lab_directory(file.absolute(), str(data["name"]))
+    (folder / DATA_FILE).unlink(missing_ok=True)
+    for name in data["topology"].get("nodes") or {}:
+        _remove_empty(folder / str(name))
+    _remove_empty(folder)
+
+
+def _remove_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # absent, or holds files that are not ours
+        folder.rmdir()
