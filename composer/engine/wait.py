@@ -1,26 +1,33 @@
 """``up --wait``: return once every container runs (healthy when it has a healthcheck) or completed with 0.
 
 Fails with the first container that exited non-zero or became unhealthy, and
-its last log lines.
+its last log lines.  The supervisor records the statuses and runs the
+healthchecks: when it dies while ``up`` waits (SIGKILL, OOM), a new one is
+started that adopts the containers, so the wait still ends.
 """
 
 from __future__ import annotations
 
 import time
 
-from composer.engine.hosts.base import HostFacts
+from composer.engine.hosts.base import Host
 from composer.errors import ContainerError
 from composer.model.desired import DesiredState
 from composer.store.layout import ProjectLayout
 
 
-def wait_ready(
-    layout: ProjectLayout, desired: DesiredState, host: HostFacts, *, timeout: float = 300.0
-) -> None:
+REVIVE_EVERY = 1.0  # seconds between checks that the supervisor still answers
+
+
+def wait_ready(layout: ProjectLayout, desired: DesiredState, host: Host, *, timeout: float = 300.0) -> None:
     pending = {c.name for c in desired.containers.values()}
     has_health = {c.name for c in desired.containers.values() if c.health is not None}
     deadline = time.monotonic() + timeout
+    next_revive = time.monotonic() + REVIVE_EVERY
     while pending:
+        if time.monotonic() >= next_revive:
+            host.revive_supervisor(layout)  # a dead supervisor records no status and runs no check
+            next_revive = time.monotonic() + REVIVE_EVERY
         for name in sorted(pending):
             status = host.container_status(layout, name)
             if status.state == "exited" and status.exit_code not in (0, None):
