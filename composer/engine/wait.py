@@ -15,7 +15,6 @@ from composer.errors import ContainerError
 from composer.model.desired import DesiredState
 from composer.store.layout import ProjectLayout
 
-
 REVIVE_EVERY = 1.0  # seconds between checks that the supervisor still answers
 
 
