@@ -18,15 +18,32 @@ from composer.store.layout import ProjectLayout
 REVIVE_EVERY = 1.0  # seconds between checks that the supervisor still answers
 
 
+class SupervisorWatch:
+    """For loops that wait on statuses: a dead supervisor records none and runs no healthcheck.
+
+    :meth:`check`, called on each turn, starts a new supervisor (it adopts the
+    containers) at most once per :data:`REVIVE_EVERY` seconds when the old one
+    stopped answering.
+    """
+
+    def __init__(self, host: Host, layout: ProjectLayout) -> None:
+        self.host = host
+        self.layout = layout
+        self._next = time.monotonic() + REVIVE_EVERY
+
+    def check(self) -> None:
+        if time.monotonic() >= self._next:
+            self.host.revive_supervisor(self.layout)
+            self._next = time.monotonic() + REVIVE_EVERY
+
+
 def wait_ready(layout: ProjectLayout, desired: DesiredState, host: Host, *, timeout: float = 300.0) -> None:
     pending = {c.name for c in desired.containers.values()}
     has_health = {c.name for c in desired.containers.values() if c.health is not None}
     deadline = time.monotonic() + timeout
-    next_revive = time.monotonic() + REVIVE_EVERY
+    watch = SupervisorWatch(host, layout)
     while pending:
-        if time.monotonic() >= next_revive:
-            host.revive_supervisor(layout)  # a dead supervisor records no status and runs no check
-            next_revive = time.monotonic() + REVIVE_EVERY
+        watch.check()
         for name in sorted(pending):
             status = host.container_status(layout, name)
             if status.state == "exited" and status.exit_code not in (0, None):

@@ -12,6 +12,7 @@ from pathlib import Path
 import composer
 from composer.engine.hosts.fake import FakeHost
 from composer.engine.wait import wait_ready
+from composer.model.desired import DesiredContainer
 from composer.store.container import ContainerStatus
 from composer.store.layout import ProjectLayout, StateRoot
 from tests.support.projects import load, write_project
@@ -44,3 +45,34 @@ def test_wait_starts_a_new_supervisor_when_the_old_one_died(tmp_path: Path, busy
     waiter.join(timeout=8)
     assert not waiter.is_alive(), "up --wait still waits for a dead supervisor"
     assert str(layout.dir) in host.supervisors
+
+
+class SupervisorDiesAfterStartHost(SupervisedHealthHost):
+    """The supervisor is SIGKILLed right after it started ``victim``."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+
+    def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
+        pid = super().start_container(layout, container)
+        if container.name == self.victim:
+            self.supervisors.clear()
+        return pid
+
+
+def test_a_health_gated_dependency_is_waited_for_through_a_new_supervisor(
+    tmp_path: Path, busybox_rootfs: Path
+) -> None:
+    text = (
+        f"name: g\nservices:\n  db:\n    rootfs: {busybox_rootfs}\n    command: [sleep, 1d]\n"
+        "    healthcheck: {test: [CMD, 'true'], interval: 1s}\n"
+        f"  web:\n    rootfs: {busybox_rootfs}\n    command: [sleep, 1d]\n"
+        "    depends_on: {db: {condition: service_healthy}}\n"
+    )
+    project = load(write_project(tmp_path / "g", text))
+    roots = composer.Roots(state=tmp_path / "state", images=tmp_path / "images")
+    host = SupervisorDiesAfterStartHost("g-db-1")
+    options = composer.UpOptions(wait_timeout=8)
+    composer.up(project, options, roots=roots, host=host)
+    assert set(host.processes) == {"g-db-1", "g-web-1"}
