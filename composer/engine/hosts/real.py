@@ -21,19 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from composer.engine.hosts.base import ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
-from composer.kernel.procfs import ProcessInfo, cgroup_processes
-from composer.model.container import ContainerConfig
-from composer.model.desired import (
-    Attachment,
-    DesiredContainer,
-    DesiredInterface,
-    DesiredLink,
-    DesiredNetwork,
-    DesiredRoute,
-    DesiredState,
-)
+from composer.kernel.procfs import cgroup_processes
 from composer.model.naming import ifalias
-from composer.model.netstate import NetnsState, interface_changes, shaping_changes  # the plan's own
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -43,11 +32,23 @@ from composer.store.container import (
 )
 from composer.store.layout import ProjectLayout, StateRoot
 from composer.store.locks import forwarding_lock
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 from composer.supervisor.client import SupervisorClient
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: ps, exec and the no-op up load none of these
+    from composer.kernel.procfs import ProcessInfo
     from composer.model.build import ImageLike
+    from composer.model.container import ContainerConfig
+    from composer.model.desired import (
+        Attachment,
+        DesiredContainer,
+        DesiredInterface,
+        DesiredLink,
+        DesiredNetwork,
+        DesiredRoute,
+        DesiredState,
+    )
+    from composer.model.netstate import NetnsState
+    from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 
 
 class RealHost:
@@ -433,6 +434,7 @@ class RealHost:
         from composer.kernel.net.dump import read_netns
         from composer.kernel.net.netlink import set_interface
         from composer.kernel.net.tc import clear_shaping
+        from composer.model.netstate import interface_changes, shaping_changes  # the plan's own rules
 
         state = read_netns(interface.netns, [key for key, _ in interface.sysctls])
         if interface.ifname not in state.links or not interface_changes(interface, state):
