@@ -55,12 +55,13 @@ class Case:
     name: str
     argv: list[str]
     env: dict[str, str]
+    cwd: Path
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
     def run_once(self) -> None:
         begin = time.perf_counter()
-        proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         self.wall.append((time.perf_counter() - begin) * 1000)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -78,16 +79,17 @@ def spread(values: list[float]) -> float:
     return statistics.median(abs(v - middle) for v in values)
 
 
-def composer_cases(label: str, env: dict[str, str], with_project: bool) -> list[Case]:
+def composer_cases(label: str, env: dict[str, str], cwd: Path, with_project: bool) -> list[Case]:
+    """The verbs, run from ``cwd`` (not the repository: ``-m`` would put its tree first on the path)."""
     cli = [sys.executable, "-m", "composer.cli.main"]
     cases = [
-        Case(f"{label}--version", [*cli, "--version"], env),
-        Case(f"{label}config -q (ring20)", [*cli, "-f", str(RING), "config", "-q"], env),
+        Case(f"{label}--version", [*cli, "--version"], env, cwd),
+        Case(f"{label}config -q (ring20)", [*cli, "-f", str(RING), "config", "-q"], env, cwd),
     ]
     if with_project:
         cases += [
-            Case(f"{label}ps", [*cli, "-p", PROJECT, "ps"], env),
-            Case(f"{label}exec -T box true", [*cli, "-p", PROJECT, "exec", "-T", "box", "true"], env),
+            Case(f"{label}ps", [*cli, "-p", PROJECT, "ps"], env, cwd),
+            Case(f"{label}exec -T box true", [*cli, "-p", PROJECT, "exec", "-T", "box", "true"], env, cwd),
         ]
     return cases
 
@@ -110,13 +112,13 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     env = dict(os.environ, COMPOSER_ROOT=str(work / "state"))
     with_project = os.geteuid() == 0
     cases = [
-        Case("python -c pass", [sys.executable, "-c", "pass"], env),
-        Case("python -c 'import yaml, pydantic'", [sys.executable, "-c", "import yaml, pydantic"], env),
-        *composer_cases("", env, with_project),
+        Case("python -c pass", [sys.executable, "-c", "pass"], env, work),
+        Case("python -c 'import yaml, pydantic'", [sys.executable, "-c", "import yaml, pydantic"], env, work),
+        *composer_cases("", env, work, with_project),
     ]
     if args.other:
         other_env = dict(env, PYTHONPATH=str(Path(args.other).resolve()))
-        cases += composer_cases("other: ", other_env, with_project)
+        cases += composer_cases("other: ", other_env, work, with_project)
     with running_project(work, env) if with_project else contextlib.nullcontext():
         for case in cases:  # one untimed run each: page cache and bytecode
             case.run_once()
