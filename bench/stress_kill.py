@@ -298,6 +298,12 @@ class Runner:
         name = f"st-{uuid.uuid4().hex[:6]}"
         return Project(name, self.work / "state", self.env, self.reaper, file)
 
+    def sweep_all(self) -> None:
+        """Interrupted or broken: remove whatever any project of the run still holds."""
+        projects = self.work / "state" / "projects"
+        for folder in sorted(projects.iterdir()) if projects.is_dir() else []:
+            Project(folder.name, self.work / "state", self.env, self.reaper).sweep()
+
     def calibrate(self) -> Timings:
         project = self.project()
         begin = time.perf_counter()
@@ -491,8 +497,13 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds through the sweep
+
+
 def main() -> None:
     args = parse_args()
+    signal.signal(signal.SIGTERM, _interrupted)
     if os.geteuid() != 0:
         sys.exit("needs root")
     if os.environ.get(_INSIDE) != "1":
@@ -503,7 +514,10 @@ def main() -> None:
         cache_bytecode(work)
         rootfs = make_busybox_rootfs(work / "rootfs")
         runner = Runner(work, rootfs, reaper, random.Random(args.seed))
-        status = run_concurrent(runner, args) if args.concurrent else run_kill_trials(runner, args)
+        try:
+            status = run_concurrent(runner, args) if args.concurrent else run_kill_trials(runner, args)
+        finally:
+            runner.sweep_all()
     sys.exit(status)
 
 
