@@ -65,7 +65,8 @@ from bench.updown import (  # noqa: E402
     kill_cgroup_tree,
     process_start_time,
 )
-from tests.support.lab import project_leftovers  # noqa: E402
+from tests.support.lab import _mounts_under as lab_mounts_under  # noqa: E402
+from tests.support.lab import _processes_under as lab_processes_under  # noqa: E402
 from tests.support.rootfs import make_busybox_rootfs  # noqa: E402
 
 _INSIDE = "COMPOSER_STRESS_SANDBOX"
@@ -98,6 +99,17 @@ def children() -> set[int]:
     for task in Path("/proc/self/task").iterdir():
         with contextlib.suppress(OSError):
             found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+def cgroups_named(project: str) -> list[str]:
+    """Every ``composer/<project>`` cgroup in any hierarchy (os.walk skips folders that vanish meanwhile)."""
+    found = []
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        for folder, subfolders, _ in os.walk(hierarchy):
+            if folder.endswith(f"/composer/{project}"):
+                found.append(folder)
+                subfolders.clear()
     return found
 
 
@@ -226,14 +238,17 @@ class Project:
         return None if not wrong else "not converged: " + ", ".join(wrong)
 
     def leftovers(self) -> list[str]:
-        for _ in range(5):
-            try:
-                found = project_leftovers(self.state, self.name)
-                break
-            except FileNotFoundError:  # another user's cgroup vanished under the glob: look again
-                time.sleep(0.05)
-        else:
-            found = project_leftovers(self.state, self.name)
+        """lab.project_leftovers' checks, with a cgroup walk that survives other users' cgroups vanishing."""
+        from composer.kernel.net import netlink, nft
+
+        found = [f"interface {link.name}" for link in netlink.list_owned_links(self.name)]
+        if nft.table_text(self.name) is not None:
+            found.append("nftables table")
+        found += [f"mount {m}" for m in lab_mounts_under(self.folder)]
+        found += [f"cgroup {c}" for c in cgroups_named(self.name)]
+        found += [f"process {p}" for p in lab_processes_under(self.folder)]
+        if self.folder.exists():
+            found.append(f"state folder {self.folder}")
         return found + self.reaper.strays()
 
     def sweep(self) -> None:
