@@ -28,9 +28,9 @@ For each N of ``--sizes`` (default 1,10,50,100), in the same run:
 
 Python processes run with a bytecode cache in the temporary folder (as an
 installed composer would; ``--no-bytecode-cache`` leaves the environment as it is),
-and one untimed N=1 round of (a) and (b) warms the caches before the table; a
-second N=1 round is the reference of the per-container cost, (up(N) - up(1)) /
-(N - 1), printed for composer and the baseline.  ``down -t 1`` is compared with
+and one untimed N=1 round of (a) and (b) warms the caches before the table; the
+median of three more N=1 rounds is the reference of the per-container cost,
+(up(N) - up(1)) / (N - 1), printed for composer and the baseline.  ``down -t 1`` is compared with
 the baseline's down plus one second, ``down -t 0`` with the baseline's down.
 Sizes up to 1000 work (one bridge takes 1024 ports; the network is a /16).
 The whole run happens in a throwaway network and mount namespace (the script
@@ -667,14 +667,24 @@ def cache_bytecode(work: Path) -> None:
         )
 
 
+REFERENCE_RUNS = 3
+
+
 def warm_up(work: Path, rootfs: Path) -> tuple[BaselineRun, ComposerRun]:
-    """N=1 rounds of each: the first pays for cold caches (untimed), the second is the N=1 reference."""
+    """N=1 rounds of each: the first pays for cold caches (untimed), the median of the next ones is
+    the N=1 reference of the per-container cost (one N=1 up moves a lot on a shared machine)."""
     for problem in run_baseline(work, rootfs, 1).errors + run_composer(work, rootfs, 1).errors:
         print(f"warm-up: {problem}")
-    base, ours = run_baseline(work, rootfs, 1), run_composer(work, rootfs, 1)
-    for problem in base.errors + ours.errors:
+    bases = [run_baseline(work, rootfs, 1) for _ in range(REFERENCE_RUNS)]
+    ours = [run_composer(work, rootfs, 1) for _ in range(REFERENCE_RUNS)]
+    errors = [e for b in bases for e in b.errors] + [e for o in ours for e in o.errors]
+    for problem in errors:
         print(f"N=1 reference: {problem}")
-    return base, ours
+    base_ups = [b.up for b in bases if b.up is not None]
+    our_ups = [o.up for o in ours if o.up is not None]
+    base = BaselineRun(up=statistics.median(base_ups) if base_ups else None)
+    mine = ComposerRun(up=statistics.median(our_ups) if our_ups else None)
+    return base, mine
 
 
 Result = tuple[int, BaselineRun, ComposerRun, "PodmanRun | None"]
