@@ -413,10 +413,12 @@ def run_kill_trials(runner: Runner, args: argparse.Namespace) -> int:
     print(f"calibration: up -d --wait {timings.up:.2f} s, down {timings.down:.2f} s", flush=True)
     failed: list[Trial] = []
     by_kind: dict[str, list[int]] = {kind: [0, 0] for kind in KINDS}
+    killed: dict[str, int] = dict.fromkeys(KINDS, 0)
     begin = time.perf_counter()
     for number in range(args.trials):
         trial = runner.trial(number, timings)
         by_kind[trial.kind][1] += 1
+        killed[trial.kind] += trial.killed
         if trial.failures:
             failed.append(trial)
             print(f"FAIL {trial.describe()}:", flush=True)
@@ -435,7 +437,7 @@ def run_kill_trials(runner: Runner, args: argparse.Namespace) -> int:
     total = sum(t for _, t in by_kind.values())
     clean = total - len(failed)
     print(f"clean {clean}/{total} (seed {args.seed}); " + ", ".join(
-        f"kill {kind}: {c}/{t}" for kind, (c, t) in by_kind.items()
+        f"kill {kind}: {c}/{t} ({killed[kind]} killed while running)" for kind, (c, t) in by_kind.items()
     ))  # fmt: skip
     for trial in failed:
         print(f"  {trial.describe()}: {'; '.join(trial.failures)[:400]}")
