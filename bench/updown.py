@@ -9,6 +9,10 @@ For each N of ``--sizes`` (default 1,10,50,100), in the same run:
     with ``composer ps``), of a second ``up -d`` that must do nothing, the
     supervisor's resident memory (VmRSS of the pid in ``supervisor.pid``), and
     the wall time of ``composer down``;
+    Then, twice more, N services whose PID 1 is ``sleep`` (it ignores SIGTERM):
+    ``up -d`` and ``down -t 1`` (one grace period to wait out, then SIGKILL),
+    ``up -d`` and ``down -t 0``; composer's up figure is the median of the
+    three ups;
 (b) baseline: ``bench/baseline_updown.py``, one Python process doing the same
     syscalls with no composer code (bridge, netns + veth + address, v1 memory
     and pids cgroups with limits, overlay with a writable upper, a child in new
@@ -24,7 +28,11 @@ For each N of ``--sizes`` (default 1,10,50,100), in the same run:
 
 Python processes run with a bytecode cache in the temporary folder (as an
 installed composer would; ``--no-bytecode-cache`` leaves the environment as it is),
-and one untimed N=1 round of (a) and (b) warms the caches before the table.
+and one untimed N=1 round of (a) and (b) warms the caches before the table; the
+median of three more N=1 rounds is the reference of the per-container cost,
+(up(N) - up(1)) / (N - 1), printed for composer and the baseline.  ``down -t 1`` is compared with
+the baseline's down plus one second, ``down -t 0`` with the baseline's down.
+Sizes up to 1000 work (one bridge takes 1024 ports; the network is a /16).
 The whole run happens in a throwaway network and mount namespace (the script
 re-executes itself under ``unshare --net --mount --fork``) with composer's state
 root, the rootfs and podman's storage in one temporary folder.  Whatever
@@ -32,7 +40,7 @@ fails, each run is brought down and then swept: processes of the run killed by
 PID (the supervisor from its pid file, containers from their cgroups), cgroups
 removed, mounts under the temporary folder detached.  Run as root:
 
-    python bench/updown.py [--sizes 1,10,50,100] [--podman] [--podman-compose PATH]
+    python bench/updown.py [--sizes 1,10,50,100,500,1000] [--podman] [--podman-compose PATH]
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +67,9 @@ from tests.support.rootfs import make_busybox_rootfs  # noqa: E402
 
 _INSIDE = "COMPOSER_BENCH_UPDOWN_SANDBOX"
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+# PID 1 of its namespace, ``sleep`` ignores SIGTERM: ``down -t T`` then pays the grace period T.
+STUBBORN = ["sleep", "3600"]
+DOWN_TIMEOUTS = ("1", "0")
 MEM_LIMIT = "64m"
 PIDS_LIMIT = 64
 IMAGE = "localhost/composer-bench-busybox:latest"
@@ -70,6 +82,9 @@ PODMAN_COMPOSE_GUESSES = ("/tmp/podman-compose-venv/bin/podman-compose",)
 GOAL_UP_RATIO = 1.5
 GOAL_PODMAN_SPEEDUP = 10.0
 GOAL_DOWN_RATIO = 2.0
+GOAL_DOWN_T1_RATIO = 1.3  # against the floor's down plus one grace period
+GOAL_DOWN_T0_RATIO = 2.0
+GOAL_PER_CONTAINER_GROWTH = 1.25  # per-container up cost at the largest N against N=100
 NOOP_RUNS = 3
 GOAL_NOOP_S = 0.3
 GOAL_RSS_MIB = 40.0
@@ -166,6 +181,8 @@ class ComposerRun:
     rss_mib: float | None = None
     down: float | None = None
     errors: list[str] = field(default_factory=list)
+    downs: dict[str, float | None] = field(default_factory=dict)  # ``down -t T`` of STUBBORN containers
+    ups: list[float] = field(default_factory=list)  # every up of this N (the STUBBORN ones too)
 
 
 def composer_argv() -> list[str]:
@@ -173,13 +190,13 @@ def composer_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "composer.cli.main"]
 
 
-def write_composer_project(path: Path, rootfs: Path, count: int) -> None:
+def write_composer_project(path: Path, rootfs: Path, count: int, command: list[str] = COMMAND) -> None:
     lines = ["networks:", "  lan: {}", "services:"]
     for index in range(count):
         lines += [
             f"  s{index}:",
             f"    rootfs: {rootfs}",
-            f"    command: {json.dumps(COMMAND)}",
+            f"    command: {json.dumps(command)}",
             f"    mem_limit: {MEM_LIMIT}",
             f"    pids_limit: {PIDS_LIMIT}",
             "    networks: [lan]",
@@ -237,6 +254,7 @@ def run_composer(work: Path, rootfs: Path, count: int) -> ComposerRun:
             run.errors.append(failure("composer up -d", result))
             return run
         run.up = elapsed
+        run.ups.append(elapsed)
         running = running_containers(cli, env)
         if running != count:
             run.errors.append(f"after up -d, composer ps shows {running} running containers, not {count}")
@@ -258,6 +276,30 @@ def run_composer(work: Path, rootfs: Path, count: int) -> ComposerRun:
         else:
             run.errors.append(failure("composer down", result))
         return run
+    finally:
+        sweep_composer(cli, env, state_root / "projects" / project, project, downed, run.errors)
+
+
+def run_composer_down(work: Path, rootfs: Path, count: int, timeout: str, run: ComposerRun) -> None:
+    """``up -d`` of N containers that ignore SIGTERM, then ``down -t timeout``: into ``run``."""
+    project = f"bud{count}t{timeout}x{uuid.uuid4().hex[:6]}"
+    state_root = work / "state"
+    env = dict(os.environ, COMPOSER_ROOT=str(state_root))
+    compose_file = work / f"{project}.yaml"
+    write_composer_project(compose_file, rootfs, count, STUBBORN)
+    cli = [*composer_argv(), "-p", project, "-f", str(compose_file)]
+    downed = False
+    try:
+        elapsed, result = timed([*cli, "up", "-d", "--progress", "plain"], env)
+        if result.returncode != 0:
+            run.errors.append(failure(f"composer up -d (for down -t {timeout})", result))
+            return
+        run.ups.append(elapsed)
+        elapsed, result = timed([*cli, "down", "-t", timeout, "--progress", "plain"], env)
+        downed = result.returncode == 0
+        run.downs[timeout] = elapsed if downed else None
+        if not downed:
+            run.errors.append(failure(f"composer down -t {timeout}", result))
     finally:
         sweep_composer(cli, env, state_root / "projects" / project, project, downed, run.errors)
 
@@ -527,18 +569,53 @@ def row(count: int, base: BaselineRun, ours: ComposerRun, podman: PodmanRun | No
     )
 
 
+DOWN_HEADER = (
+    f"{'N':>4} | {'base dn':>8} {'dn -t 1':>8} {'/(b+1s)':>8} {'dn -t 0':>8} {'/base':>6} | "
+    f"{'ups':>4} {'comp up':>8} | per container up ms: {'base':>6} {'comp':>6} {'c/b':>6}"
+)
+
+
+def per_container(up: float | None, up_one: float | None, count: int) -> float | None:
+    """The marginal cost of one container: (up(N) - up(1)) / (N - 1), in seconds."""
+    if up is None or up_one is None or count <= 1:
+        return None
+    return (up - up_one) / (count - 1)
+
+
+def millis(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def plus(value: float | None, extra: float) -> float | None:
+    return None if value is None else value + extra
+
+
+def down_row(count: int, base: BaselineRun, ours: ComposerRun, one: tuple[BaselineRun, ComposerRun]) -> str:
+    t1, t0 = ours.downs.get("1"), ours.downs.get("0")
+    base_each = per_container(base.up, one[0].up, count)
+    ours_each = per_container(ours.up, one[1].up, count)
+    return (
+        f"{count:>4} | {seconds(base.down):>8} {seconds(t1):>8} {ratio(t1, plus(base.down, 1.0)):>8} "
+        f"{seconds(t0):>8} {ratio(t0, base.down):>6} | {len(ours.ups):>4} {seconds(ours.up):>8} | "
+        f"{'':21}{millis(base_each):>6} {millis(ours_each):>6} {ratio(ours_each, base_each):>6}"
+    )
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "NOT met")
 
 
-def goals(count: int, base: BaselineRun, ours: ComposerRun, podman: PodmanRun | None) -> list[str]:
-    def check(a: float | None, b: float | None, limit: float) -> bool | None:
-        return None if a is None or b is None else a / b <= limit
+def check(a: float | None, b: float | None, limit: float) -> bool | None:
+    return None if a is None or b is None else a / b <= limit
 
+
+def goals(count: int, base: BaselineRun, ours: ComposerRun, podman: PodmanRun | None) -> list[str]:
     pod_up = podman.up if podman else None
     speedup = None if pod_up is None or ours.up is None else pod_up / ours.up >= GOAL_PODMAN_SPEEDUP
     noop = None if ours.noop is None else ours.noop < GOAL_NOOP_S
     rss = None if ours.rss_mib is None else ours.rss_mib < GOAL_RSS_MIB
+    t1, t0 = ours.downs.get("1"), ours.downs.get("0")
+    floor_t1 = plus(base.down, 1.0)
     return [
         f"goals at N={count} (the issue states them for N=100):",
         f"  up within {GOAL_UP_RATIO}x of the baseline: {ratio(ours.up, base.up)} "
@@ -547,9 +624,28 @@ def goals(count: int, base: BaselineRun, ours: ComposerRun, podman: PodmanRun | 
         f"-> {verdict(speedup)}",
         f"  down within {GOAL_DOWN_RATIO}x of the baseline: {ratio(ours.down, base.down)} "
         f"-> {verdict(check(ours.down, base.down, GOAL_DOWN_RATIO))}",
+        f"  down -t 1 within {GOAL_DOWN_T1_RATIO}x of the baseline's down + 1 s: "
+        f"{ratio(t1, floor_t1)} -> {verdict(check(t1, floor_t1, GOAL_DOWN_T1_RATIO))}",
+        f"  down -t 0 within {GOAL_DOWN_T0_RATIO}x of the baseline's down: {ratio(t0, base.down)} "
+        f"-> {verdict(check(t0, base.down, GOAL_DOWN_T0_RATIO))}",
         f"  no-op up < {GOAL_NOOP_S} s: {seconds(ours.noop)} s -> {verdict(noop)}",
         f"  supervisor RSS < {GOAL_RSS_MIB:.0f} MiB: {mib(ours.rss_mib)} MiB -> {verdict(rss)}",
     ]
+
+
+def growth_goal(results: list[Result], one: tuple[BaselineRun, ComposerRun]) -> str | None:
+    """Per-container up cost at the largest N against N=100 (both measured in this run)."""
+    sizes = {count: ours for count, _, ours, _ in results}
+    largest = max(sizes)
+    if 100 not in sizes or largest <= 100:
+        return None
+    at_100 = per_container(sizes[100].up, one[1].up, 100)
+    at_max = per_container(sizes[largest].up, one[1].up, largest)
+    ok = check(at_max, at_100, GOAL_PER_CONTAINER_GROWTH)
+    return (
+        f"  per-container up cost at N={largest} within {GOAL_PER_CONTAINER_GROWTH}x of N=100: "
+        f"{millis(at_max)} ms / {millis(at_100)} ms = {ratio(at_max, at_100)} -> {verdict(ok)}"
+    )
 
 
 # --- driver ----------------------------------------------------------------------------------------
@@ -571,10 +667,39 @@ def cache_bytecode(work: Path) -> None:
         )
 
 
-def warm_up(work: Path, rootfs: Path) -> None:
-    """One untimed N=1 round of each: the first run pays for cold page caches and first imports."""
+REFERENCE_RUNS = 3
+
+
+def warm_up(work: Path, rootfs: Path) -> tuple[BaselineRun, ComposerRun]:
+    """N=1 rounds of each: the first pays for cold caches (untimed), the median of the next ones is
+    the N=1 reference of the per-container cost (one N=1 up moves a lot on a shared machine)."""
     for problem in run_baseline(work, rootfs, 1).errors + run_composer(work, rootfs, 1).errors:
         print(f"warm-up: {problem}")
+    bases = [run_baseline(work, rootfs, 1) for _ in range(REFERENCE_RUNS)]
+    ours = [run_composer(work, rootfs, 1) for _ in range(REFERENCE_RUNS)]
+    errors = [e for b in bases for e in b.errors] + [e for o in ours for e in o.errors]
+    for problem in errors:
+        print(f"N=1 reference: {problem}")
+    base_ups = [b.up for b in bases if b.up is not None]
+    our_ups = [o.up for o in ours if o.up is not None]
+    base = BaselineRun(up=statistics.median(base_ups) if base_ups else None)
+    mine = ComposerRun(up=statistics.median(our_ups) if our_ups else None)
+    return base, mine
+
+
+Result = tuple[int, BaselineRun, ComposerRun, "PodmanRun | None"]
+
+
+def measure_size(work: Path, rootfs: Path, count: int, podman: Podman | None) -> Result:
+    """Baseline, composer (up, no-op, down; then up + down -t T per timeout) and podman, in turn."""
+    base = run_baseline(work, rootfs, count)
+    ours = run_composer(work, rootfs, count)
+    for timeout in DOWN_TIMEOUTS:
+        run_composer_down(work, rootfs, count, timeout, ours)
+    if ours.ups:
+        ours.up = statistics.median(ours.ups)
+    pod = podman.run(count) if podman else None
+    return count, base, ours, pod
 
 
 def measure(args: argparse.Namespace, work: Path) -> None:
@@ -586,16 +711,15 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         podman, why = open_podman(work, rootfs, args.podman_compose)
         if podman is None:
             print(f"podman-compose skipped: {why}")
-    results = []
+    results: list[Result] = []
     try:
-        warm_up(work, rootfs)
-        print(HEADER)
+        one = warm_up(work, rootfs)
         for count in args.sizes:
-            base = run_baseline(work, rootfs, count)
-            ours = run_composer(work, rootfs, count)
-            pod = podman.run(count) if podman else None
-            results.append((count, base, ours, pod))
-            print(row(count, base, ours, pod), flush=True)
+            result = measure_size(work, rootfs, count, podman)
+            results.append(result)
+            _, base, ours, pod = result
+            print(HEADER + "\n" + row(*result), flush=True)
+            print(DOWN_HEADER + "\n" + down_row(count, base, ours, one), flush=True)
             for problem in base.errors + ours.errors + (pod.errors if pod else []):
                 print(f"     ! {problem}", flush=True)
     finally:
@@ -608,7 +732,10 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         )
     )
     if results:
-        print("\n".join(goals(*results[-1])))
+        print("\n".join(goals(*next((r for r in results if r[0] == 100), results[-1]))))
+        growth = growth_goal(results, one)
+        if growth:
+            print(growth)
 
 
 def parse_args() -> argparse.Namespace:

@@ -22,6 +22,7 @@ from composer.engine.hosts.base import Host
 from composer.engine.observe import ObservedState
 from composer.engine.plan import Action, Verb
 from composer.engine.reconcile import firewall_hash
+from composer.engine.wait import SupervisorWatch
 from composer.errors import ContainerError, PlanError
 from composer.events import Event, EventSink, Status
 from composer.model.desired import DesiredContainer, DesiredLink, DesiredRoute, DesiredState
@@ -244,7 +245,9 @@ class Applier:
         name = rid.name
         self._event(rid, "Waiting")
         deadline = time.monotonic() + self.wait_timeout
+        watch = SupervisorWatch(self.host, self.layout)
         while True:
+            watch.check()
             status = self.host.container_status(self.layout, name)
             if status.health == "healthy":
                 self._event(rid, "Healthy")
@@ -266,7 +269,9 @@ class Applier:
         name = rid.name
         self._event(rid, "Waiting")
         deadline = time.monotonic() + self.wait_timeout
+        watch = SupervisorWatch(self.host, self.layout)
         while True:
+            watch.check()
             status = self.host.container_status(self.layout, name)
             if status.state == "exited" and status.exit_code is None:
                 pass  # the process is gone but the supervisor has not recorded its exit status yet

@@ -61,8 +61,14 @@ class Executor:
         for k in plan.order:
             for dep in plan.after[k]:
                 dependents[dep].append(k)
-        ready = [(rank[k], k) for k in plan.order if waiting[k] == 0]
-        heapq.heapify(ready)
+        # One ready queue per pool: a full pool leaves its queue alone (popping and pushing back every
+        # queued action after each completion made a first up of N containers quadratic).
+        ready: dict[bool, list[tuple[tuple[int, int], ActionKey]]] = {False: [], True: []}
+        for k in plan.order:
+            if waiting[k] == 0:
+                ready[k.verb in WAITING_VERBS].append((rank[k], k))
+        for queue in ready.values():
+            heapq.heapify(queue)
         failures: list[tuple[Action, BaseException]] = []
         running: dict[Future[None], ActionKey] = {}
         busy = {False: 0, True: 0}  # running actions, by whether they only wait
@@ -72,18 +78,12 @@ class Executor:
         with workers, waiters:
             while True:
                 # Submit no more than there are threads: after a failure nothing queued runs.
-                deferred: list[tuple[tuple[int, int], ActionKey]] = []
-                while ready and not failures:
-                    item = heapq.heappop(ready)
-                    waits = item[1].verb in WAITING_VERBS
-                    if busy[waits] >= limit[waits]:
-                        deferred.append(item)
-                        continue
-                    busy[waits] += 1
+                for waits, queue in ready.items():
                     pool = waiters if waits else workers
-                    running[pool.submit(self.handler, plan.actions[item[1]])] = item[1]
-                for item in deferred:
-                    heapq.heappush(ready, item)
+                    while queue and not failures and busy[waits] < limit[waits]:
+                        _, key = heapq.heappop(queue)
+                        busy[waits] += 1
+                        running[pool.submit(self.handler, plan.actions[key])] = key
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -97,6 +97,6 @@ class Executor:
                     for nxt in dependents[k]:
                         waiting[nxt] -= 1
                         if waiting[nxt] == 0:
-                            heapq.heappush(ready, (rank[nxt], nxt))
+                            heapq.heappush(ready[nxt.verb in WAITING_VERBS], (rank[nxt], nxt))
         if failures:
             raise PlanFailed(failures)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from composer.engine.plan import Plan
-from composer.model.desired import DesiredState
 from composer.store.layout import DEFAULT_IMAGE_ROOT, DEFAULT_STATE_ROOT
+
+if TYPE_CHECKING:  # the results' field types: ps and exec import the roots alone
+    from composer.engine.plan import Plan
+    from composer.model.desired import DesiredState
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,49 @@
 """``up --wait``: return once every container runs (healthy when it has a healthcheck) or completed with 0.
 
 Fails with the first container that exited non-zero or became unhealthy, and
-its last log lines.
+its last log lines.  The supervisor records the statuses and runs the
+healthchecks: when it dies while ``up`` waits (SIGKILL, OOM), a new one is
+started that adopts the containers, so the wait still ends.
 """
 
 from __future__ import annotations
 
 import time
 
-from composer.engine.hosts.base import HostFacts
+from composer.engine.hosts.base import Host
 from composer.errors import ContainerError
 from composer.model.desired import DesiredState
 from composer.store.layout import ProjectLayout
 
+REVIVE_EVERY = 1.0  # seconds between checks that the supervisor still answers
 
-def wait_ready(
-    layout: ProjectLayout, desired: DesiredState, host: HostFacts, *, timeout: float = 300.0
-) -> None:
+
+class SupervisorWatch:
+    """For loops that wait on statuses: a dead supervisor records none and runs no healthcheck.
+
+    :meth:`check`, called on each turn, starts a new supervisor (it adopts the
+    containers) at most once per :data:`REVIVE_EVERY` seconds when the old one
+    stopped answering.
+    """
+
+    def __init__(self, host: Host, layout: ProjectLayout) -> None:
+        self.host = host
+        self.layout = layout
+        self._next = time.monotonic() + REVIVE_EVERY
+
+    def check(self) -> None:
+        if time.monotonic() >= self._next:
+            self.host.revive_supervisor(self.layout)
+            self._next = time.monotonic() + REVIVE_EVERY
+
+
+def wait_ready(layout: ProjectLayout, desired: DesiredState, host: Host, *, timeout: float = 300.0) -> None:
     pending = {c.name for c in desired.containers.values()}
     has_health = {c.name for c in desired.containers.values() if c.health is not None}
     deadline = time.monotonic() + timeout
+    watch = SupervisorWatch(host, layout)
     while pending:
+        watch.check()
         for name in sorted(pending):
             status = host.container_status(layout, name)
             if status.state == "exited" and status.exit_code not in (0, None):

@@ -127,7 +127,7 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     }
     addressing = _plan_addressing(spec, names, inputs)
     networks = _networks(project, spec.networks, addressing)
-    hosts_by_container = _hosts_entries(spec, names, addressing)
+    hosts_by_container = _hosts_blocks(spec, names, addressing)
     containers: dict[ResourceId, DesiredContainer] = {}
     issues: list[SpecIssue] = []
     for service, svc in sorted(spec.services.items()):
@@ -261,10 +261,17 @@ def _networks(
     return result
 
 
-def _hosts_entries(
+def _hosts_blocks(
     spec: Any, names: Mapping[str, list[str]], addressing: Mapping[str, NetworkAddressing]
-) -> dict[str, list[tuple[str, list[str]]]]:
-    """container -> [(address, [names...])] of every container sharing a network with it."""
+) -> dict[str, list[str]]:
+    """container -> the /etc/hosts lines (blocks of text) of every container sharing a network with it.
+
+    Each network's block is rendered once and shared by its members: a file lists
+    every peer, so N containers on one network are N^2 lines, and building them
+    line by line per container was most of ``up``'s planning at N = 1000.  When
+    two networks give the same address (overlapping subnets), that address's
+    names are merged per container instead.
+    """
     members: dict[str, list[tuple[str, str, list[str]]]] = {}  # network -> (container, address, names)
     for service, svc in sorted(spec.services.items()):
         for net_name, attach in svc.networks.items():
@@ -278,11 +285,17 @@ def _hosts_entries(
                 short = f"{service}-{number}"
                 aliases = [service, name, short, *attach.aliases] if number == 1 else [name, short, service]
                 members.setdefault(net_name, []).append((name, address, aliases))
-    result: dict[str, list[tuple[str, list[str]]]] = {}
-    for entries in members.values():
+    addresses = [address for entries in members.values() for _, address, _ in entries]
+    if len(set(addresses)) != len(addresses):
+        return _merged_blocks(members)
+    blocks = {
+        net: "\n".join(f"{address}\t{' '.join(dict.fromkeys(aliases))}" for _, address, aliases in entries)
+        for net, entries in members.items()
+    }
+    result: dict[str, list[str]] = {}
+    for net, entries in members.items():
         for container, _, _ in entries:
-            for _, address, aliases in entries:
-                result.setdefault(container, []).append((address, aliases))
+            result.setdefault(container, []).append(blocks[net])
     _add_link_aliases(spec, names, members, result)
     return result
 
@@ -291,13 +304,13 @@ def _add_link_aliases(
     spec: Any,
     names: Mapping[str, list[str]],
     members: Mapping[str, list[tuple[str, str, list[str]]]],
-    result: dict[str, list[tuple[str, list[str]]]],
+    result: dict[str, list[str]],
 ) -> None:
     """Legacy ``links: [db, "db:database"]``: the alias names db's first container on a shared network."""
     for service, svc in sorted(spec.services.items()):
         for link in svc.links:
             target, _, alias = link.partition(":")
-            if target not in names or not names[target]:
+            if not alias or target not in names or not names[target]:
                 continue
             wanted = names[target][0]
             for container in names[service]:
@@ -311,20 +324,27 @@ def _add_link_aliases(
                     ),
                     None,
                 )
-                if address is not None and alias:
-                    result.setdefault(container, []).append((address, [alias]))
+                if address is not None:
+                    result.setdefault(container, []).append(f"{address}\t{alias}")
 
 
-def _render_hosts(
-    name: str, hostname: str, entries: list[tuple[str, list[str]]], extra: Sequence[tuple[str, str]]
-) -> str:
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    seen: dict[str, list[str]] = {}
-    for address, aliases in entries:
-        bucket = seen.setdefault(address, [])
-        bucket.extend(a for a in aliases if a not in bucket)
-    lines += [f"{address}\t{' '.join(aliases)}" for address, aliases in seen.items()]
-    if not entries:
+def _merged_blocks(members: Mapping[str, list[tuple[str, str, list[str]]]]) -> dict[str, list[str]]:
+    """The slow rule, for networks sharing addresses: one line per address, its names merged."""
+    seen: dict[str, dict[str, dict[str, None]]] = {}  # container -> address -> names
+    for entries in members.values():
+        for container, _, _ in entries:
+            mine = seen.setdefault(container, {})
+            for _, address, aliases in entries:
+                mine.setdefault(address, {}).update(dict.fromkeys(aliases))
+    return {
+        container: ["\n".join(f"{address}\t{' '.join(names)}" for address, names in lines.items())]
+        for container, lines in seen.items()
+    }
+
+
+def _render_hosts(name: str, hostname: str, blocks: Sequence[str], extra: Sequence[tuple[str, str]]) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", *blocks]
+    if not blocks:
         lines.append(f"127.0.1.1\t{hostname} {name}" if hostname != name else f"127.0.1.1\t{hostname}")
     lines += [f"{address}\t{host}" for host, address in extra]
     return "\n".join(lines) + "\n"
@@ -340,7 +360,7 @@ def _container(
     names: Mapping[str, list[str]],
     addressing: Mapping[str, NetworkAddressing],
     networks: Mapping[ResourceId, DesiredNetwork],
-    hosts_by_container: Mapping[str, list[tuple[str, list[str]]]],
+    hosts_by_container: Mapping[str, list[str]],
 ) -> DesiredContainer:
     base = f"services.{service}"
     image = inputs.images.get(service)
@@ -353,7 +373,7 @@ def _container(
     extra_hosts = [
         (host, gateway if address == "host-gateway" else address) for host, address in svc.extra_hosts
     ]
-    hosts = _render_hosts(name, hostname, list(hosts_by_container.get(name, [])), extra_hosts)
+    hosts = _render_hosts(name, hostname, hosts_by_container.get(name, []), extra_hosts)
     userns = svc.userns_mode not in (None, "", "host")
     files, file_mounts = _projected(loaded, service, svc, inputs.paths.container(name), userns)
     config = ContainerConfig(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ from composer.errors import StateError
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary sibling and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # on first write: the read-only verbs (ps, exec, logs) never load it
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as handle:

@@ -164,6 +164,7 @@ class SupervisorClient:
             return False
         if self.ping():
             return False
+        self._seen_running = False  # it answered this command before, but it is gone now
         self.ensure_running()
         return True
 

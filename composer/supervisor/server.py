@@ -35,6 +35,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -473,13 +474,7 @@ class Supervisor:
         self.selector.register(fd, selectors.EVENT_READ, ("pidfd", watched.name))
 
     def _reap_children(self) -> None:
-        while True:
-            try:
-                pid, wait_status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, wait_status in reap_children(self.by_pid):
             name = self.by_pid.pop(pid, None)
             watched = self.watched.get(name) if name else None
             if watched is None:
@@ -632,6 +627,34 @@ def _fifo_paths(watched: Watched) -> tuple[str, str]:
     if not all(path.exists() for path in current) and all(path.exists() for path in files.legacy_fifos):
         current = files.legacy_fifos
     return str(current[0]), str(current[1])
+
+
+def reap_children(known: Collection[int]) -> list[tuple[int, int]]:
+    """Reap the exited children in ``known`` (pid, wait status); never another thread's child.
+
+    Healthcheck workers fork the probe and wait for it themselves: a waitpid(-1)
+    here could take the probe's status first, and the probe then "could not run"
+    (ECHILD), which counts as a failed check.  So look before reaping (WNOWAIT);
+    while a child that is not ours waits for its worker, reap ours one by one.
+    """
+    reaped: list[tuple[int, int]] = []
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped
+        if info is None:
+            return reaped
+        if info.si_pid not in known:
+            for pid in list(known):
+                with contextlib.suppress(ChildProcessError):
+                    done, wait_status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        reaped.append((done, wait_status))
+            return reaped
+        done, wait_status = os.waitpid(info.si_pid, os.WNOHANG)
+        if done:
+            reaped.append((done, wait_status))
 
 
 def _decode(wait_status: int) -> int:

@@ -24,24 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
-from composer.kernel.procfs import ProcessInfo
-from composer.kernel.stats import Sample
-from composer.model.desired import (
-    DesiredContainer,
-    DesiredInterface,
-    DesiredLink,
-    DesiredNetwork,
-    DesiredRoute,
-    DesiredState,
-)
-from composer.model.netstate import NetnsState
-from composer.model.rootless import LimitSupport
-from composer.store.container import ContainerStatus
-from composer.store.layout import ProjectLayout
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
-
-if TYPE_CHECKING:  # build_desired is not needed to observe: the no-op path does not load it
+if TYPE_CHECKING:  # annotations only: ps and exec, which take a host, load none of these
+    from composer.kernel.procfs import ProcessInfo
+    from composer.kernel.stats import Sample
     from composer.model.build import ImageLike
+    from composer.model.desired import (
+        DesiredContainer,
+        DesiredInterface,
+        DesiredLink,
+        DesiredNetwork,
+        DesiredRoute,
+        DesiredState,
+    )
+    from composer.model.netstate import NetnsState
+    from composer.model.rootless import LimitSupport
+    from composer.store.container import ContainerStatus
+    from composer.store.layout import ProjectLayout
+    from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 
 
 class HostFacts(Protocol):

@@ -22,26 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
-from composer.kernel.procfs import ProcessInfo, cgroup_processes
-from composer.kernel.stats import Sample
-from composer.model.container import ContainerConfig, HookConfig
-from composer.model.desired import (
-    Attachment,
-    DesiredContainer,
-    DesiredInterface,
-    DesiredLink,
-    DesiredNetwork,
-    DesiredRoute,
-    DesiredState,
-)
+from composer.kernel.procfs import cgroup_processes
 from composer.model.naming import BRIDGE_PREFIX, ifalias
-from composer.model.netstate import (
-    NetemState,
-    NetnsState,
-    interface_changes,
-    shaping_changes,
-)  # the plan's own
-from composer.model.rootless import FULL_SUPPORT, Forward, LimitSupport
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -51,11 +33,25 @@ from composer.store.container import (
 )
 from composer.store.layout import ProjectLayout, StateRoot
 from composer.store.locks import forwarding_lock
-from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 from composer.supervisor.client import SupervisorClient
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: ps, exec and the no-op up load none of these
+    from composer.kernel.procfs import ProcessInfo
+    from composer.kernel.stats import Sample
     from composer.model.build import ImageLike
+    from composer.model.container import ContainerConfig, HookConfig
+    from composer.model.desired import (
+        Attachment,
+        DesiredContainer,
+        DesiredInterface,
+        DesiredLink,
+        DesiredNetwork,
+        DesiredRoute,
+        DesiredState,
+    )
+    from composer.model.netstate import NetnsState
+    from composer.model.rootless import LimitSupport
+    from composer.store.records import ContainerRecord, LinkRecord, NetworkRecord, RouteRecord
 
 
 def segment_port_name(bridge: str) -> str:
@@ -116,7 +112,7 @@ class RealHost:
         return cgroup_processes(cgroup_paths)
 
     def container_sample(self, layout: ProjectLayout, name: str) -> Sample:
-        from composer.kernel.stats import host_memory, read_sample
+        from composer.kernel.stats import Sample, host_memory, read_sample
 
         folder = ContainerFolder(layout.container(name))
         status = live_status(folder)
@@ -147,6 +143,8 @@ class RealHost:
 
     def limit_support(self) -> LimitSupport:
         """Root sets every limit; without root only a delegated cgroup v2 subtree holds any."""
+        from composer.model.rootless import FULL_SUPPORT
+
         if not self.rootless:
             return FULL_SUPPORT
         if self._limits is None:
@@ -669,6 +667,7 @@ class RealHost:
     def _shape(self, interface: DesiredInterface, root: Any = None) -> None:
         """Replace the root qdisc as the interface asks; ``root`` is the current one (None: default)."""
         from composer.kernel.net.tc import Shaping, apply_shaping
+        from composer.model.netstate import NetemState
 
         shaping = Shaping(
             rate_bps=interface.rate,
@@ -690,6 +689,7 @@ class RealHost:
 
     def update_interface(self, interface: DesiredInterface) -> None:
         from composer.kernel.net.dump import read_netns
+        from composer.model.netstate import interface_changes, shaping_changes  # the plan's own rules
 
         state = read_netns(interface.netns, [key for key, _ in interface.sysctls])
         if interface.ifname not in state.links or not interface_changes(interface, state):
@@ -781,6 +781,7 @@ class RealHost:
         ensure_project_table(project, NatPlan(bridges, tuple(ports)))
         if self.rootless and (ports or any(not b.internal for b in bridges)):
             from composer.engine.hosts.rootless import request_ports
+            from composer.model.rootless import Forward
 
             # The namespace's way out, and the host end of the published ports (pasta, from outside).
             forwards = [Forward(p.protocol, p.host_port, p.host_ip or "") for p in ports]

@@ -181,7 +181,7 @@ AbsPath = Annotated[Path, BeforeValidator(_to_abs_path, json_schema_input_type=s
 class _Model(BaseModel):
     """Base of every model: frozen, unknown keys rejected, ``x-*`` extension keys ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
