@@ -172,11 +172,11 @@ def run_oneoff(
     from composer.engine.up import build_images, refuse_unhonoured, waiting
 
     refuse_unhonoured(loaded)
-    if request.build != "never":
-        build_images(loaded, UpOptions(services=(request.service,), build=request.build), roots, events)
     host = host or default_host(roots)
     name = request.name or oneoff_name(loaded.name, request.service, suffix)
     project = oneoff_project(loaded, request, name)
+    if request.build != "never":  # after oneoff_project, which names an unknown service
+        build_images(loaded, UpOptions(services=(request.service,), build=request.build), roots, events)
     root = StateRoot(roots.state)
     with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
         if container_id(name) in store.containers():
