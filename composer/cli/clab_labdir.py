@@ -10,24 +10,34 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from composer.errors import ComposerError
-from composer.model.desired import DesiredState
-from composer.project import clab
-from composer.project.yamlsafe import load_yaml
+if TYPE_CHECKING:
+    from composer.model.desired import DesiredState
 
 DATA_FILE = "topology-data.json"
+_TOPOLOGY_KEY = re.compile(rb"""^["']?topology["']?\s*:""", re.MULTILINE)  # a compose file has none: skip parsing it
 
 
 def _topology(files: Sequence[Path]) -> tuple[Path, Any] | None:
     if len(files) != 1:
         return None
     try:
-        data = load_yaml(files[0].read_bytes(), str(files[0])).data
-    except (OSError, ComposerError):
+        raw = files[0].read_bytes()
+    except OSError:
+        return None
+    if _TOPOLOGY_KEY.search(raw) is None:  # every up reads this: a compose file costs one search
+        return None
+    from composer.errors import ComposerError
+    from composer.project import clab
+    from composer.project.yamlsafe import load_yaml
+
+    try:
+        data = load_yaml(raw, str(files[0])).data
+    except ComposerError:
         return None
     if not clab.is_topology(data) or not data.get("name"):
         return None
@@ -35,6 +45,8 @@ def _topology(files: Sequence[Path]) -> tuple[Path, Any] | None:
 
 
 def _mgmt_addresses(desired: DesiredState, data: Any) -> dict[str, tuple[str, ...]]:
+    from composer.project import clab
+
     network = str({**clab.DEFAULT_MGMT, **(data.get("mgmt") or {})}["network"])
     return {
         container.service: attachment.addresses
@@ -50,6 +62,8 @@ def write(files: Sequence[Path], desired: DesiredState) -> str:
     found = _topology(files)
     if found is None:
         return ""
+    from composer.project import clab
+
     file, data = found
     content = clab.topology_data(data, file, _mgmt_addresses(desired, data))
     folder = clab.lab_directory(file.absolute(), str(data["name"]))
@@ -69,6 +83,8 @@ def remove(files: Sequence[Path], project: str) -> None:
     found = _topology(files)
     if found is None or found[1]["name"] != project:
         return
+    from composer.project import clab
+
     file, data = found
     folder = clab.lab_directory(file.absolute(), str(data["name"]))
     (folder / DATA_FILE).unlink(missing_ok=True)
