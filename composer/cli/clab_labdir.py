@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from composer.model.desired import DesiredState
 
 DATA_FILE = "topology-data.json"
-_TOPOLOGY_KEY = re.compile(rb"""^["']?topology["']?\s*:""", re.MULTILINE)  # a compose file has none: skip parsing it
+# a top-level "topology:" key: a compose file has none, so it is not parsed a second time
+_TOPOLOGY_KEY = re.compile(
+    rb"""^["']?topology["']?\s*:""", re.MULTILINE
+)  # a compose file has none: skip parsing it
 
 
 def _topology(files: Sequence[Path]) -> tuple[Path, Any] | None:

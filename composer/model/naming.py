@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 PREFIX = "composer"
 IFALIAS_PREFIX = "composer:"
@@ -75,3 +76,16 @@ def owner_of_ifalias(alias: str | None) -> tuple[str, str] | None:
 
 def is_valid_ifname(name: str) -> bool:
     return bool(_IFNAME_RE.match(name)) and name not in (".", "..") and len(name.encode()) <= IFNAME_MAX
+
+
+def attachment_mac(addresses: Sequence[str]) -> str | None:
+    """The hardware address of a network attachment without ``mac_address``: ``02:42`` and its IPv4
+    address, as Docker makes it.  The same address gives the same MAC, so a recreated container is
+    reached at once: the bridge's neighbour entry for its address stays right (a random MAC left the
+    old one in the cache and published ports timed out until it expired).  None without IPv4."""
+    for cidr in addresses:
+        address = cidr.split("/", 1)[0]
+        parts = address.split(".")
+        if len(parts) == 4 and all(p.isdigit() for p in parts):
+            return "02:42:" + ":".join(f"{int(p):02x}" for p in parts)
+    return None

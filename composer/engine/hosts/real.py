@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from composer.engine.hosts.base import CopyRequest, ExecRequest, Host
 from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import cgroup_processes
-from composer.model.naming import BRIDGE_PREFIX, ifalias
+from composer.model.naming import BRIDGE_PREFIX, attachment_mac, ifalias
 from composer.store.container import (
     ContainerFolder,
     ContainerStatus,
@@ -352,7 +352,8 @@ class RealHost:
                 network.bridge, veth, ifalias(container.config.project, container.rid),
                 str(container.config.netns_path), attachment.ifname, attachment.addresses, network.mtu,
                 attachment.gateway4, attachment.gateway6, host_ipr=self._host_iproute(),
-                bridge_index=self._bridge_index(network.bridge), mac_address=attachment.mac_address,
+                bridge_index=self._bridge_index(network.bridge),
+                mac_address=attachment.mac_address or attachment_mac(attachment.addresses),
             )  # fmt: skip
 
         try:

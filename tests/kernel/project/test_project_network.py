@@ -191,3 +191,20 @@ services:
     assert row["State"] == "exited"
     assert row["ExitCode"] == 137 and row["OOMKilled"] is True
     lab.composer("down")
+
+
+def test_a_recreated_container_keeps_the_mac_of_its_address(lab: Lab) -> None:
+    """Docker's rule (02:42 + the IPv4 address): the bridge's neighbour entry stays right when a
+    container is recreated at the same address, so its published ports answer at once."""
+    lab.write(_project("macs", "10.89.0.0/24"))
+    lab.composer("up", "-d", "--progress", "quiet")
+    try:
+        first = lab.exec("macs", "app", "cat", "/sys/class/net/eth0/address").stdout.strip()
+        address = lab.exec("macs", "app", "ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3]
+        octets = address.split("/")[0].split(".")
+        assert first == "02:42:" + ":".join(f"{int(o):02x}" for o in octets)
+        lab.composer("up", "-d", "--force-recreate", "--progress", "quiet")
+        again = lab.exec("macs", "app", "cat", "/sys/class/net/eth0/address").stdout.strip()
+        assert again == first
+    finally:
+        lab.composer("down", "--progress", "quiet")
