@@ -204,18 +204,7 @@ class LogCollector:
         ``rotation`` is the container's own (its ``logging:``); None keeps the collector's.
         """
         fd = os.open(fifo_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        writer = self._writers.get(log_file)
-        if writer is None:
-            size, files, discard = (
-                (self.max_size, self.max_files, False)
-                if rotation is None
-                else (rotation.max_size, rotation.max_files, rotation.discard)
-            )
-            writer = self._writers[log_file] = JsonLogWriter(log_file, size, files, discard=discard)
-        self._sources[fd] = _Source(container_name, stream, fd, writer)
-        if self.selector is not None:
-            self.selector.register(fd, selectors.EVENT_READ, partial(self.on_readable, fd))
-        return fd
+        return self.add_fd(container_name, stream, fd, log_file, rotation)
 
     def add_fd(
         self, container_name: str, stream: str, fd: int, log_file: str, rotation: LogRotation | None = None
