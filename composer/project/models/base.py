@@ -159,6 +159,18 @@ def _to_float(raw: object) -> object:
     return raw
 
 
+def _to_file_mode(raw: object) -> object:
+    """A quoted mode is octal, as compose-go reads it ("1777"); a YAML number is taken as written."""
+    if isinstance(raw, str):
+        try:
+            raw = int(raw, 8)
+        except ValueError:
+            raise ValueError(f'mode {raw!r} is not an octal number (e.g. 0440 or "1777")') from None
+    if isinstance(raw, int) and not isinstance(raw, bool) and not 0 <= raw <= 0o7777:
+        raise ValueError(f'mode {raw:o} (octal) is not a file mode: write it as 0o1777 or "1777"')
+    return raw
+
+
 BytesInput = int | str
 DurationInput = int | float | str
 OptBytes = Annotated[int | None, BeforeValidator(to_bytes, json_schema_input_type=BytesInput | None)]
@@ -176,6 +188,7 @@ StrMap = Annotated[
     dict[str, str], BeforeValidator(to_str_map, json_schema_input_type=dict[str, Scalar] | list[str])
 ]
 AbsPath = Annotated[Path, BeforeValidator(_to_abs_path, json_schema_input_type=str)]
+OptFileMode = Annotated[int | None, BeforeValidator(_to_file_mode, json_schema_input_type=int | str | None)]
 
 
 class _Model(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from composer.project.models.base import AbsPath, StrMap, _Model
+from composer.project.models.base import AbsPath, OptFileMode, StrMap, _Model
 
 
 def _refuse_external(data: Any, kind: str) -> Any:
@@ -85,7 +85,7 @@ class ServiceSecretSpec(_Model):
     target: str | None = None
     uid: str | None = None
     gid: str | None = None
-    mode: int | None = None
+    mode: OptFileMode = None
 
     @model_validator(mode="before")
     @classmethod
@@ -97,12 +97,6 @@ class ServiceSecretSpec(_Model):
                 **data,
                 **{key: str(data[key]) for key in ("uid", "gid") if isinstance(data.get(key), int)},
             }
-            mode = data.get("mode")
-            if isinstance(mode, str):  # "0440": compose reads a quoted mode as octal
-                try:
-                    data["mode"] = int(mode, 8)
-                except ValueError:
-                    raise ValueError(f"mode {mode!r} is not an octal number (e.g. 0440)") from None
         return data
 
     @model_validator(mode="after")
@@ -111,8 +105,6 @@ class ServiceSecretSpec(_Model):
             value = getattr(self, key)
             if value is not None and not value.isdigit():
                 raise ValueError(f"{key} {value!r} must be a number (composer does not look names up)")
-        if self.mode is not None and not 0 <= self.mode <= 0o7777:
-            raise ValueError(f"mode {self.mode:o} is not a file mode (0000-7777 octal)")
         return self
 
     def path(self, default_folder: str) -> str:

@@ -38,6 +38,7 @@ from composer.project.models.base import (
     EnvMap,
     ListOfStr,
     OptBytes,
+    OptFileMode,
     OptFloat,
     OptSeconds,
     Seconds,
@@ -343,7 +344,7 @@ class ImageOptions(_Model):
 
 class TmpfsOptions(_Model):
     size: OptBytes = None
-    mode: int | None = None
+    mode: OptFileMode = None
 
 
 class ServiceVolumeSpec(_Model):
