@@ -653,8 +653,15 @@ def _mounts(
                 MountConfig("bind", volume.target, source, volume.read_only, create_host_path=create)
             )
         else:
+            folder = str(_volume_dir(paths, name, volume))
             mounts.append(
-                MountConfig("volume", volume.target, str(_volume_dir(paths, name, volume)), volume.read_only)
+                MountConfig(
+                    "volume",
+                    volume.target,
+                    folder,
+                    volume.read_only,
+                    seed_from_image=_seeded(volume),
+                )
             )
     for entry in svc.tmpfs:
         target, _, options = entry.partition(":")
@@ -663,8 +670,15 @@ def _mounts(
             targets.add(target)
     for target in (image_config.volumes or []) if image_config else []:
         if target not in targets:  # the image's anonymous volumes, as Docker makes them
-            mounts.append(MountConfig("volume", target, str(paths.container(name).anonymous_volume(target))))
+            folder = str(paths.container(name).anonymous_volume(target))
+            mounts.append(MountConfig("volume", target, folder, seed_from_image=True))
     return mounts
+
+
+def _seeded(volume: Any) -> bool:
+    """Docker copies the image's files into an empty volume unless ``nocopy``; a ``subpath`` is left as is."""
+    options = volume.volume
+    return options is None or not (options.nocopy or options.subpath)
 
 
 def _volume_dir(paths: ProjectPaths, container: str, volume: Any) -> Path:

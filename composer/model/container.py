@@ -28,6 +28,8 @@ class MountConfig:
     tmpfs_size: int | None = None  # bytes
     tmpfs_mode: int | None = None
     create_host_path: bool = True  # bind: create a missing source folder (compose's default)
+    # volume: an empty volume first gets the image's files at the target (Docker's copy-up; not nocopy)
+    seed_from_image: bool = False
 
 
 @dataclass(frozen=True)

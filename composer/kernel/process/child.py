@@ -204,6 +204,7 @@ def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: S
     for target, source in mounts.write_etc_files(cfg, hostname).items():
         mounts.bind_file(source, rootfs, target)
     stage.name = "volumes"
+    _seed_volumes(cfg, rootfs)
     for volume in cfg.mounts:
         mounts.mount_volume(volume, rootfs)
     if cfg.init and args.host_init:
@@ -223,6 +224,16 @@ def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: S
         mounts.mask_paths()
     if cfg.read_only:
         mounts.make_root_readonly()
+
+
+def _seed_volumes(cfg: ContainerConfig, rootfs: str) -> None:
+    """Every empty volume gets the image's files first, before any volume hides them."""
+    seeded = [volume for volume in cfg.mounts if volume.kind == "volume" and volume.seed_from_image]
+    if seeded:
+        from composer.kernel.volume_seed import seed_volume
+
+        for volume in seeded:
+            seed_volume(volume, rootfs)
 
 
 def _apply_sysctls(sysctls: Sequence[tuple[str, str]]) -> None:

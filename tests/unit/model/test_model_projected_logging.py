@@ -149,6 +149,25 @@ def test_volume_subpath_mounts_the_folder_below_the_volume(tmp_path: Path) -> No
     assert mounts["/w"] == mounts["/all"] + "/sub/dir"
 
 
+def test_volumes_are_seeded_from_the_image_unless_nocopy_or_a_subpath(tmp_path: Path) -> None:
+    text = (
+        "services:\n  s:\n    rootfs: .\n    command: [true]\n    volumes:\n"
+        "      - v:/named\n      - /anonymous\n      - v:/short-nocopy:nocopy\n      - ./host:/bind\n"
+        "      - {type: volume, source: v, target: /long-nocopy, volume: {nocopy: true}}\n"
+        "      - {type: volume, source: v, target: /sub, volume: {subpath: a}}\n"
+        "volumes:\n  v: {}\n"
+    )
+    seeded = {m.target: m.seed_from_image for m in config_of(tmp_path, text).mounts}
+    assert seeded == {
+        "/named": True,
+        "/anonymous": True,
+        "/short-nocopy": False,
+        "/bind": False,
+        "/long-nocopy": False,
+        "/sub": False,
+    }
+
+
 def test_bind_propagation_other_than_private_is_refused_at_up(tmp_path: Path) -> None:
     from composer.project.refusals import refusals
 
