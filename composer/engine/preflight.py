@@ -2,7 +2,8 @@
 
 * links and attachments with delay, jitter, loss, corrupt, duplicate or reorder need the kernel's netem qdisc;
 * a published port must not be held by a listening socket that is not ours;
-* without root, limits the user's cgroups cannot hold are named once (or refused, strictly).
+* without root, limits the user's cgroups cannot hold are named once (or refused, strictly);
+* on cgroup v2, the v1-only mem_swappiness and oom_kill_disable are named once as ignored (as Docker does).
 
 Everything is asked of the host interface, so the same checks run against the
 fake host in the tests.
@@ -43,7 +44,7 @@ def check_host(
 
 
 def limit_notes(desired: DesiredState, plan: Plan, host: PlanningFacts, *, strict: bool) -> tuple[str, ...]:
-    """The one note naming the limits that cannot hold here; PlanError instead when ``strict``."""
+    """The notes naming the limits that cannot hold here; PlanError instead when ``strict`` (rootless)."""
     from composer.model.rootless import limits_note, lost_limits
 
     if not plan:
@@ -56,8 +57,25 @@ def limit_notes(desired: DesiredState, plan: Plan, host: PlanningFacts, *, stric
             hint="delegate cgroup v2 to your user (systemd: Delegate=yes), or run without strict"
             " limits to start the containers without them",
         )
-    note = limits_note(limits, support)
-    return () if note is None else (note,)
+    notes = (limits_note(limits, support), _cgroup_v2_note(desired, host))
+    return tuple(note for note in notes if note is not None)
+
+
+def _cgroup_v2_note(desired: DesiredState, host: PlanningFacts) -> str | None:
+    """mem_swappiness and oom_kill_disable have no cgroup v2 equivalent: say once they are ignored.
+
+    Only what the rootless note has not already named (a limit whose controller is not delegated).
+    """
+    from composer.model.container import cgroup_v2_ignored
+    from composer.model.rootless import enforceable_limits
+
+    if host.cgroup_version() != 2:
+        return None
+    support = host.limit_support()
+    by_service = {
+        c.service: enforceable_limits(c.config.cgroup, support) for c in desired.containers.values()
+    }
+    return cgroup_v2_ignored(by_service)
 
 
 def _rootless_refusals(loaded: LoadedProject, desired: DesiredState, host: PlanningFacts) -> list[SpecIssue]:

@@ -32,7 +32,9 @@ v2 (``CgroupV2Driver``)
 
 Values follow Docker/runc: cpus -> quota over a 100 ms period, cpu_shares -> v2
 ``cpu.weight`` = 1 + (shares - 2) * 9999 / 262142, memswap_limit is memory+swap
-(-1 unlimited; unset = twice the memory limit, like Docker).
+(-1 unlimited; unset = twice the memory limit, like Docker).  mem_swappiness and
+oom_kill_disable exist only on v1 (``memory.swappiness``, ``memory.oom_control``); v2 has no
+such setting, and the v2 driver leaves them out as Docker does (up says so, once).
 """
 
 from __future__ import annotations
@@ -352,6 +354,10 @@ class CgroupV1Driver:
                 _write(memsw, str(swap))
         if limits.memory_reservation is not None:
             _write(memory / "memory.soft_limit_in_bytes", str(limits.memory_reservation))
+        if limits.memory_swappiness is not None:
+            _write(memory / "memory.swappiness", str(limits.memory_swappiness))
+        if limits.oom_kill_disable:
+            _write(memory / "memory.oom_control", "1")  # tasks over the limit wait instead of being killed
 
     def open(self, paths: Mapping[str, str]) -> CgroupHandle:
         return CgroupV1Handle(paths)
@@ -508,6 +514,7 @@ class CgroupV2Driver:
 
     @staticmethod
     def _apply(folder: Path, limits: CgroupLimits) -> None:
+        # memory_swappiness and oom_kill_disable have no v2 file: up warned that they are ignored.
         if limits.memory is not None:
             _write(folder / "memory.max", str(limits.memory))
             swap = _memswap(limits)

@@ -405,6 +405,8 @@ def _container(
             cpu_shares=svc.cpu_shares,
             cpuset=svc.cpuset,
             pids=svc.pids_max,
+            memory_swappiness=svc.mem_swappiness,
+            oom_kill_disable=True if svc.oom_kill_disable else None,  # false is the kernel's default
         ),
         cap_add=tuple(svc.cap_add),
         cap_drop=tuple(svc.cap_drop),

@@ -10,6 +10,7 @@ the container again (restart policies) without reading the project file.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -148,9 +149,33 @@ class CgroupLimits:
     cpu_shares: int | None = None  # v1 shares; converted to cpu.weight on v2
     cpuset: str | None = None  # "0-1"
     pids: int | None = None  # pids.max
+    memory_swappiness: int | None = None  # 0-100, v1 memory.swappiness; cgroup v2 has no such file
+    oom_kill_disable: bool | None = None  # True or unset, v1 memory.oom_control; cgroup v2 has none
 
     def is_empty(self) -> bool:
         return all(v is None for v in asdict(self).values())
+
+
+# The limits only cgroup v1 has (field -> compose key).  cgroup v2 has no swappiness per cgroup and
+# no switch for the OOM killer; Docker discards both there with a warning, and so does composer.
+V1_ONLY_LIMITS = {"memory_swappiness": "mem_swappiness", "oom_kill_disable": "oom_kill_disable"}
+
+
+def cgroup_v2_ignored(by_service: Mapping[str, CgroupLimits]) -> str | None:
+    """The one warning naming each service's v1-only keys that a cgroup v2 host ignores, or None."""
+    ignored = [
+        f"services.{service}.{key}"
+        for service in sorted(by_service)
+        for name, key in V1_ONLY_LIMITS.items()
+        if getattr(by_service[service], name) is not None
+    ]
+    if not ignored:
+        return None
+    return (
+        f"ignored: {', '.join(ignored)}: this host runs cgroup v2 and the cgroup v2 kernel has no such"
+        " setting (no per-cgroup swappiness, no switch for the OOM killer); the containers run without it,"
+        " as with Docker"
+    )
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,8 @@ LIMIT_CONTROLLERS = {  # a limit field -> the cgroup v2 controller that enforces
     "memory": "memory",
     "memory_swap": "memory",
     "memory_reservation": "memory",
+    "memory_swappiness": "memory",
+    "oom_kill_disable": "memory",
     "cpus": "cpu",
     "cpu_shares": "cpu",
     "cpuset": "cpuset",

@@ -141,12 +141,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "composer's overlay root has no storage options",
         "remove `storage_opt:`",
     ),
-    Refusal(
-        "oom_kill_disable",
-        _uses("oom_kill_disable"),
-        "the OOM killer setting is not applied yet",
-        "remove `oom_kill_disable:`",
-    ),
     Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
     Refusal(
         "volumes",
@@ -158,12 +152,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "remove `bind.propagation` (or set rprivate)",
     ),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
-    Refusal(
-        "mem_swappiness",
-        _uses("mem_swappiness"),
-        "swappiness is not set yet",
-        "remove `mem_swappiness:`",
-    ),
     *(
         Refusal(
             name, _uses(name), "real-time and Windows CPU settings are not applied", "use `cpus:` instead"

@@ -91,6 +91,10 @@ class PlanningFacts(Protocol):
         """Which cgroup limits this host lets composer set (all as root; without root, what is delegated)."""
         ...
 
+    def cgroup_version(self) -> int:
+        """1 or 2: the cgroup hierarchy containers are placed in (0: none, rootless on cgroup v1)."""
+        ...
+
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         """What of ``project`` still exists on the machine (marked interfaces only when ``interfaces``)."""
         ...

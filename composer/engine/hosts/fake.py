@@ -107,6 +107,7 @@ class FakeHost:
     listening: set[tuple[str, int]] = field(default_factory=set)  # (protocol, port)
     has_netem: bool = True
     limits: LimitSupport = FULL_SUPPORT
+    cgroups: int = 1  # the cgroup version the fake machine reports
     rootless: bool = False
     images: dict[str, FakeImage] = field(default_factory=dict)  # reference -> image
     pins: set[tuple[str, str]] = field(default_factory=set)  # (project, image id)
@@ -187,6 +188,9 @@ class FakeHost:
 
     def limit_support(self) -> LimitSupport:
         return self.limits
+
+    def cgroup_version(self) -> int:
+        return self.cgroups
 
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         found = [f"nftables table of project {project}"] if project in self.firewalls else []

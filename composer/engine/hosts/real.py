@@ -153,6 +153,9 @@ class RealHost:
             self._limits = limit_support()
         return self._limits
 
+    def cgroup_version(self) -> int:
+        return int(self._cgroup_driver().version)
+
     def netem_available(self) -> bool:
         from composer.kernel.net.tc import netem_available
 

@@ -147,3 +147,12 @@ def test_parse_proc_cgroup_and_v1_detection(tmp_path: Path) -> None:
     assert isinstance(driver, CgroupV1Driver)
     assert driver.base("memory") == tmp_path / "memory/box/1/composer"
     assert driver.base("cpu") == tmp_path / "cpu/composer"
+
+
+def test_v1_only_memory_keys_write_nothing_on_v2(fake_v2: tuple[Path, Path]) -> None:
+    """cgroup v2 has no memory.swappiness nor memory.oom_control: the driver leaves both out (up warns)."""
+    root, proc = fake_v2
+    driver = detect_cgroup_driver(root, proc, Attached())
+    driver.create("p", "db", CgroupLimits(memory=64 << 20, memory_swappiness=0, oom_kill_disable=True))
+    folder = root / "user.slice/session/composer/p/db"
+    assert sorted(p.name for p in folder.iterdir()) == ["memory.max"]  # the limit, nothing pretended
