@@ -93,6 +93,25 @@ def _rootless_refusals(loaded: LoadedProject, desired: DesiredState, host: Plann
                 "remove userns_mode (the containers' root is already not the host's root)",
             )
         )  # fmt: skip
+    return issues + _rootless_host_namespaces(loaded, desired)
+
+
+def _rootless_host_namespaces(loaded: LoadedProject, desired: DesiredState) -> list[SpecIssue]:
+    """uts/ipc/cgroup: host would be the user's own namespaces, which the project's user namespace
+    does not own: the container could not mount its mqueue or set anything there (pid: host is fine,
+    it is the project's pid namespace)."""
+    kept = {(c.service, kind) for c in desired.containers.values() for kind in c.config.host_namespaces}
+    issues = []
+    for service, kind in sorted(k for k in kept if k[1] != "pid"):
+        path = f"services.{service}.{kind}"
+        issues.append(
+            SpecIssue.at(
+                loaded.locate(path), path,
+                f"`{kind}: host` is not supported without root: the host's {kind} namespace is not the"
+                " project's user namespace's to use",
+                f"remove `{kind}: host` (without root only `pid: host` works: the project's pid namespace)",
+            )
+        )  # fmt: skip
     return issues
 
 

@@ -178,7 +178,11 @@ def _mount_dev(cfg: ContainerConfig, dev: str, nodes: Sequence[DeviceNode]) -> N
     shm = os.path.join(dev, "shm")
     os.mkdir(shm, 0o1777)
     size = cfg.shm_size or DEFAULT_SHM_SIZE
-    sc.mount("shm", shm, "tmpfs", _NOSUID_NODEV_NOEXEC, f"mode=1777,size={size}")
+    if "ipc" in cfg.host_namespaces and os.path.isdir("/dev/shm"):
+        # ipc: host shares POSIX shm too, as Docker does: the host's /dev/shm, not a new tmpfs.
+        sc.mount("/dev/shm", shm, None, sc.MS_BIND | sc.MS_REC)
+    else:
+        sc.mount("shm", shm, "tmpfs", _NOSUID_NODEV_NOEXEC, f"mode=1777,size={size}")
     mqueue = os.path.join(dev, "mqueue")
     os.mkdir(mqueue, 0o755)
     sc.mount("mqueue", mqueue, "mqueue", _NOSUID_NODEV_NOEXEC)

@@ -350,6 +350,18 @@ def _render_hosts(name: str, hostname: str, blocks: Sequence[str], extra: Sequen
     return "\n".join(lines) + "\n"
 
 
+HOST_NAMESPACE_FIELDS = ("cgroup", "ipc", "pid", "uts")
+
+
+def host_namespaces(svc: ServiceSpec) -> tuple[str, ...]:
+    """The namespace kinds the service keeps from composer (``pid: host``...), in a fixed order.
+
+    Every other kind the container gets anew; capabilities, seccomp, masked paths
+    and the device cgroup stay as they are, as Docker does.
+    """
+    return tuple(kind for kind in HOST_NAMESPACE_FIELDS if getattr(svc, kind) == "host")
+
+
 def _container(
     loaded: LoadedLike,
     inputs: BuildInputs,
@@ -397,6 +409,7 @@ def _container(
         ),
         shm_size=svc.shm_size or DEFAULT_SHM,
         netns_path=str(netns_path) if netns_path else None,
+        host_namespaces=host_namespaces(svc),
         cgroup=CgroupLimits(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,

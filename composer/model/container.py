@@ -203,6 +203,7 @@ class ContainerConfig:
     mounts: tuple[MountConfig, ...] = ()
     shm_size: int | None = None  # bytes; default 64 MiB like Docker
     netns_path: str | None = None  # a bind-mounted netns to join; None = the host's network
+    host_namespaces: tuple[str, ...] = ()  # of "cgroup", "ipc", "pid", "uts": not unshared (pid: host...)
     cgroup: CgroupLimits = field(default_factory=CgroupLimits)
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
@@ -256,7 +257,10 @@ class ContainerConfig:
                 HookConfig(tuple(h["argv"]), h["user"], h["working_dir"], tuple(tuple(e) for e in h["env"]))
                 for h in values.get(key, ())
             )
-        for key in ("argv", "rootfs_layers", "cap_add", "cap_drop", "dns_search", "dns_options", "group_add"):
+        for key in (
+            "argv", "rootfs_layers", "cap_add", "cap_drop", "dns_search", "dns_options", "group_add",
+            "host_namespaces",
+        ):  # fmt: skip
             values[key] = tuple(values.get(key, ()))
         for key in ("env", "sysctls", "labels"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))

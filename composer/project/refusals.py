@@ -64,7 +64,29 @@ def _image_mount(service: ServiceSpec) -> bool:
     return any(volume.type == "image" for volume in service.volumes)
 
 
-_NAMESPACES = "composer gives every container its own namespaces"
+# pid/ipc/uts: host keep composer's namespace (without root: the project's, see the README);
+# service:NAME and container:NAME would join another container's, which composer does not do yet.
+_JOINING = "joining another container's namespace (service:NAME, container:NAME) is not supported yet"
+
+
+def _joins(name: str) -> Callable[[ServiceSpec], bool]:
+    return lambda service: getattr(service, name) not in (None, "", "host")
+
+
+def _hostname_with_host_uts(name: str, service: ServiceSpec, locate: Locator) -> list[SpecIssue]:
+    """``uts: host`` shares the host's name: a name of its own contradicts it (Docker refuses too)."""
+    if service.uts != "host":
+        return []
+    issues = []
+    for field in ("hostname", "domainname"):
+        if getattr(service, field):
+            path = f"services.{name}.{field}"
+            message = (
+                f"`{field}` of service `{name}` conflicts with `uts: host`: the container has the host's name"
+            )
+            issues.append(SpecIssue.at(locate(path), path, message, f"remove `{field}:` or `uts: host`"))
+    return issues
+
 
 REFUSALS: tuple[Refusal, ...] = (
     *(
@@ -109,17 +131,15 @@ REFUSALS: tuple[Refusal, ...] = (
     ),
     Refusal(
         "ipc",
-        lambda service: service.ipc not in (None, "", "private", "shareable"),
-        f"{_NAMESPACES}: ipc is not shared yet (private and shareable are what composer does)",
-        "remove `ipc:`",
+        lambda service: service.ipc not in (None, "", "private", "shareable", "host"),
+        f"{_JOINING} (private, shareable and host are what composer does)",
+        "remove `ipc:`, or set `ipc: host`",
     ),
-    Refusal("pid", _uses("pid"), f"{_NAMESPACES}: pid is not shared yet", "remove `pid:`"),
-    Refusal("uts", _uses("uts"), f"{_NAMESPACES}: uts is not shared yet", "remove `uts:`"),
     Refusal(
-        "cgroup",
-        lambda service: service.cgroup == "host",
-        "composer gives every container its own cgroup namespace (cgroup: private)",
-        "remove `cgroup: host`",
+        "pid", _joins("pid"), f"{_JOINING} (host is what composer does)", "remove `pid:`, or set `pid: host`"
+    ),
+    Refusal(
+        "uts", _joins("uts"), f"{_JOINING} (host is what composer does)", "remove `uts:`, or set `uts: host`"
     ),
     Refusal(
         "cgroup_parent",
@@ -183,6 +203,7 @@ def refusals(project: ProjectSpec, locate: Locator, machine: str = "") -> list[S
             )
             fix = "remove `platform:`, or run the project on a machine of that platform"
             issues.append(SpecIssue.at(locate(path), path, message, fix))
+        issues += _hostname_with_host_uts(name, service, locate)
         for refusal in REFUSALS:
             if refusal.applies(service):
                 path = f"services.{name}.{refusal.field}"

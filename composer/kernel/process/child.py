@@ -83,8 +83,11 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
         sc.setns(fd, sc.CLONE_NEWNET)
         os.close(fd)
     stage.name = "namespaces"
-    sc.unshare(sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWCGROUP)
-    hostname = cfg.hostname or cfg.service or cfg.name
+    sc.unshare(namespace_flags(cfg.host_namespaces))
+    # uts: host keeps the host's name (a `hostname:` with it is refused at up, as Docker does).
+    hostname = (
+        os.uname().nodename if "uts" in cfg.host_namespaces else cfg.hostname or cfg.service or cfg.name
+    )
     _prepare_root(cfg, args, hostname, stage)
     stage.name = "rlimits"
     _apply_rlimits(cfg)
@@ -110,6 +113,18 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     elif cfg.init:
         _run_builtin_init(argv, env, args.err_fd)
     exec_command(argv, env, args.err_fd)
+
+
+_UNSHARED = {"uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC, "cgroup": sc.CLONE_NEWCGROUP}
+
+
+def namespace_flags(host_namespaces: Sequence[str]) -> int:
+    """unshare() flags of the container: a new mount namespace always, the others unless kept."""
+    flags = sc.CLONE_NEWNS
+    for kind, flag in _UNSHARED.items():
+        if kind not in host_namespaces:
+            flags |= flag
+    return flags
 
 
 def _set_oom_score_adj(value: int) -> None:
@@ -213,10 +228,11 @@ def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: S
         mounts.make_folder(rootfs, cfg.working_dir)
     stage.name = "pivot_root"
     mounts.pivot(rootfs)
-    stage.name = "hostname"
-    sc.sethostname(hostname)
-    if cfg.domainname:
-        sc.setdomainname(cfg.domainname)
+    if "uts" not in cfg.host_namespaces:  # never rename the host
+        stage.name = "hostname"
+        sc.sethostname(hostname)
+        if cfg.domainname:
+            sc.setdomainname(cfg.domainname)
     stage.name = "sysctls"
     _apply_sysctls(cfg.sysctls)
     stage.name = "masks"

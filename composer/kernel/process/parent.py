@@ -93,7 +93,7 @@ def start_container(
         signals_to_reset(), err_w, sync_w, ack_r,
     )  # fmt: skip
     try:
-        pid = fork_in_pidns(None)
+        pid = os.fork() if "pid" in cfg.host_namespaces else fork_in_pidns(None)
     except BaseException:
         close_all(err_r, err_w, sync_r, sync_w, ack_r, ack_w)
         raise
