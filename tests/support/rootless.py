@@ -130,11 +130,12 @@ def user_python(user: RootlessUser) -> str:
         pytest.skip(f"{user.name} cannot run {sys.executable} and there is no /usr/bin/{version}")
     venv = Path(f"/tmp/composer-rl-venv-{user.uid}")
     site = venv / "lib" / version / "site-packages"
-    if not (site / "composer-tests.pth").exists():
+    pth = site / "composer-tests.pth"
+    wanted = f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+    if not pth.exists() or pth.read_text() != wanted:  # missing, or left by another checkout's run
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
-        purelib = sysconfig.get_paths()["purelib"]
-        (site / "composer-tests.pth").write_text(f"import site; site.addsitedir({purelib!r})\n")
+        pth.write_text(wanted)
     python = str(venv / "bin" / "python")
     if user.run([python, *probe[1:]], Path("/")).returncode != 0:
         pytest.skip(f"{user.name} cannot import composer from {python} (is the checkout readable by it?)")
