@@ -69,8 +69,10 @@ def _image_mount(service: ServiceSpec) -> bool:
 _JOINING = "joining another container's namespace (service:NAME, container:NAME) is not supported yet"
 
 
-def _joins(name: str) -> Callable[[ServiceSpec], bool]:
-    return lambda service: getattr(service, name) not in (None, "", "host")
+def _joins(name: str, *own: str) -> Callable[[ServiceSpec], bool]:
+    """The field names another container's namespace (anything but host and the values in ``own``)."""
+    allowed = (None, "", "host", *own)
+    return lambda service: getattr(service, name) not in allowed
 
 
 def _hostname_with_host_uts(name: str, service: ServiceSpec, locate: Locator) -> list[SpecIssue]:
@@ -131,7 +133,7 @@ REFUSALS: tuple[Refusal, ...] = (
     ),
     Refusal(
         "ipc",
-        lambda service: service.ipc not in (None, "", "private", "shareable", "host"),
+        _joins("ipc", "private", "shareable"),
         f"{_JOINING} (private, shareable and host are what composer does)",
         "remove `ipc:`, or set `ipc: host`",
     ),

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runtime_support import Lab, leaks
-
-from composer.kernel.cgroups import detect_cgroup_driver
+from runtime_support import Lab
 
 pytestmark = pytest.mark.kernel
 
 _IPC_PRIVATE, _IPC_CREAT, _IPC_RMID = 0, 0o1000, 0
-
-
-@pytest.fixture
-def hn_lab(tmp_path: Path, busybox_rootfs: Path) -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    box = Lab("hn" + uuid.uuid4().hex[:10], tmp_path / "state", busybox_rootfs, detect_cgroup_driver())
-    try:
-        yield box
-    finally:
-        box.cleanup()
-    found = leaks(box)
-    assert not found, f"left behind: {found}"
 
 
 @pytest.fixture
@@ -47,52 +31,52 @@ def _host_comm_of_pid_1() -> str:
     return Path("/proc/1/comm").read_text().strip()
 
 
-def test_pid_host_sees_the_hosts_pid_1_through_its_own_proc(hn_lab: Lab) -> None:
-    code, out, err = hn_lab.sh("echo pid=$$; cat /proc/1/comm", host_namespaces=("pid",))
+def test_pid_host_sees_the_hosts_pid_1_through_its_own_proc(lab: Lab) -> None:
+    code, out, err = lab.sh("echo pid=$$; cat /proc/1/comm", host_namespaces=("pid",))
     assert code == 0, err
     first, comm = out.split()
     assert first != "pid=1"  # not the first process of a namespace of its own
     assert comm == _host_comm_of_pid_1()
 
 
-def test_uts_host_has_the_hosts_name_and_leaves_it_alone(hn_lab: Lab) -> None:
+def test_uts_host_has_the_hosts_name_and_leaves_it_alone(lab: Lab) -> None:
     before = os.uname().nodename
-    code, out, err = hn_lab.sh("hostname; cat /etc/hostname", host_namespaces=("uts",))
+    code, out, err = lab.sh("hostname; cat /etc/hostname", host_namespaces=("uts",))
     assert code == 0, err
     assert out.split() == [before, before]
     assert os.uname().nodename == before
 
 
-def test_ipc_host_sees_a_sysv_segment_made_on_the_host(hn_lab: Lab, host_shm_segment: int) -> None:
+def test_ipc_host_sees_a_sysv_segment_made_on_the_host(lab: Lab, host_shm_segment: int) -> None:
     script = "awk 'NR > 1 {print $2}' /proc/sysvipc/shm"
-    code, out, err = hn_lab.sh(script, name="shared", host_namespaces=("ipc",))
+    code, out, err = lab.sh(script, name="shared", host_namespaces=("ipc",))
     assert code == 0, err
     assert str(host_shm_segment) in out.split()
-    code, out, err = hn_lab.sh(script, name="private")
+    code, out, err = lab.sh(script, name="private")
     assert code == 0, err
     assert str(host_shm_segment) not in out.split()
 
 
-def test_cgroup_host_shows_the_full_host_path(hn_lab: Lab) -> None:
-    code, out, err = hn_lab.sh("cat /proc/self/cgroup", name="full", host_namespaces=("cgroup",))
+def test_cgroup_host_shows_the_full_host_path(lab: Lab) -> None:
+    code, out, err = lab.sh("cat /proc/self/cgroup", name="full", host_namespaces=("cgroup",))
     assert code == 0, err
-    assert hn_lab.project in out
-    code, out, err = hn_lab.sh("cat /proc/self/cgroup", name="own")
+    assert lab.project in out
+    code, out, err = lab.sh("cat /proc/self/cgroup", name="own")
     assert code == 0, err
-    assert hn_lab.project not in out
+    assert lab.project not in out
 
 
-def test_default_container_keeps_namespaces_of_its_own(hn_lab: Lab, host_shm_segment: int) -> None:
+def test_default_container_keeps_namespaces_of_its_own(lab: Lab, host_shm_segment: int) -> None:
     script = "echo pid=$$; hostname; cat /proc/self/cgroup; awk 'NR > 1 {print $2}' /proc/sysvipc/shm"
-    code, out, err = hn_lab.sh(script, hostname="hn-own")
+    code, out, err = lab.sh(script, hostname="hn-own")
     assert code == 0, err
     lines = out.split()
     assert lines[:2] == ["pid=1", "hn-own"]
-    assert hn_lab.project not in out
+    assert lab.project not in out
     assert str(host_shm_segment) not in lines
 
 
-def test_all_four_together_and_stop_leaves_nothing(hn_lab: Lab) -> None:
-    code, out, err = hn_lab.sh("cat /proc/1/comm; hostname", host_namespaces=("cgroup", "ipc", "pid", "uts"))
+def test_all_four_together_and_stop_leaves_nothing(lab: Lab) -> None:
+    code, out, err = lab.sh("cat /proc/1/comm; hostname", host_namespaces=("cgroup", "ipc", "pid", "uts"))
     assert code == 0, err
     assert out.split() == [_host_comm_of_pid_1(), os.uname().nodename]
