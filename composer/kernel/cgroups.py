@@ -142,10 +142,30 @@ def _rmdir_retry(path: Path, timeout: float) -> None:
             time.sleep(0.005)
 
 
-def _rmdir_quiet(path: Path) -> None:
-    # Not empty (another container or project) or already gone: both are fine.
-    with contextlib.suppress(OSError):
-        path.rmdir()
+def _rmdir_emptied(path: Path, timeout: float = 1.0) -> None:
+    """Remove a parent folder whose last child was just removed.
+
+    The kernel takes a removed child offline asynchronously, and until then rmdir of the parent
+    says EBUSY; a parent that still holds folders or tasks is someone else's and stays.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            path.rmdir()
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline or _in_use(path):
+                return
+        time.sleep(0.005)
+
+
+def _in_use(folder: Path) -> bool:
+    try:
+        if any(child.is_dir() for child in folder.iterdir()):
+            return True
+        return bool((folder / "cgroup.procs").read_text().strip())
+    except OSError:
+        return True
 
 
 def _read_procs(files: list[str]) -> set[int]:
@@ -265,8 +285,8 @@ class CgroupV1Handle:
             self.kill_all(signal.SIGKILL)
         for path in self._paths.values():
             _rmdir_retry(Path(path), timeout)
-            _rmdir_quiet(Path(path).parent)  # the project folder, once its last container is gone
-            _rmdir_quiet(Path(path).parent.parent)  # and composer's own folder, once no project is left
+            _rmdir_emptied(Path(path).parent)  # the project folder, once its last container is gone
+            _rmdir_emptied(Path(path).parent.parent)  # and composer's own folder, once no project is left
 
 
 class CgroupV1Driver:
@@ -365,6 +385,7 @@ class CgroupV1Driver:
     def remove_project(self, project: str) -> None:
         for controller in self.mounts:
             _remove_tree(self.base(controller) / project)
+            _rmdir_emptied(self.base(controller))
 
 
 def _remove_tree(folder: Path) -> None:
@@ -437,8 +458,8 @@ class CgroupV2Handle:
         if self.pids():
             self.kill_all(signal.SIGKILL)
         _rmdir_retry(self.path, timeout)
-        _rmdir_quiet(self.path.parent)
-        _rmdir_quiet(self.path.parent.parent)
+        _rmdir_emptied(self.path.parent)
+        _rmdir_emptied(self.path.parent.parent)
 
 
 class CgroupV2Driver:
@@ -536,6 +557,7 @@ class CgroupV2Driver:
 
     def remove_project(self, project: str) -> None:
         _remove_tree(self.base() / project)
+        _rmdir_emptied(self.base())
 
 
 # --- detection ----------------------------------------------------------------------------------

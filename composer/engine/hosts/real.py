@@ -806,6 +806,13 @@ class RealHost:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
+    def remove_project_cgroups(self, project: str) -> list[str]:
+        try:
+            self._cgroup_driver().remove_project(project)
+        except HostError as error:
+            return [f"cgroup of project {project} ({error})"]
+        return []
+
 
 def _has_outside_helper() -> bool:
     """Started by composer's rootless entry, whose outside process starts pasta on request."""

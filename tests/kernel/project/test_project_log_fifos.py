@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
 import time
 
 import pytest
@@ -47,3 +48,24 @@ def test_fifos_are_roots_alone_and_adopted_by_a_new_supervisor(lab: Lab) -> None
     assert ticks == list(range(len(ticks))), "a line was lost or repeated"  # the FIFO kept them meanwhile
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "hd-fifos") == []
+
+
+def test_down_sweeps_a_cgroup_an_interrupted_removal_left(lab: Lab) -> None:
+    """A folder beneath the project's cgroup that no record names (a removal cut short) goes with down."""
+    from composer.kernel.cgroups import detect_cgroup_driver
+
+    lab.write(PROJECT.replace("hd-fifos", "hd-sweep"))
+    lab.composer("up", "-d")
+    driver = detect_cgroup_driver()
+    stray = driver.base("memory") / "hd-sweep" / "stray"
+    stray.mkdir()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        (stray / "cgroup.procs").write_text(str(sleeper.pid))
+        lab.composer("down", "-t", "1")
+        assert sleeper.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not stray.exists()
+    assert project_leftovers(lab.root, "hd-sweep") == []
