@@ -178,7 +178,9 @@ def _mount_dev(cfg: ContainerConfig, dev: str, nodes: Sequence[DeviceNode]) -> N
     shm = os.path.join(dev, "shm")
     os.mkdir(shm, 0o1777)
     size = cfg.shm_size or DEFAULT_SHM_SIZE
-    if "ipc" in cfg.host_namespaces and os.path.isdir("/dev/shm"):
+    if cfg.shm_path:  # ipc: service:NAME: the tmpfs its owner and the joiners share (as Docker)
+        sc.mount(cfg.shm_path, shm, None, sc.MS_BIND)
+    elif "ipc" in cfg.host_namespaces and os.path.isdir("/dev/shm"):
         # ipc: host shares POSIX shm too, as Docker does: the host's /dev/shm, not a new tmpfs.
         sc.mount("/dev/shm", shm, None, sc.MS_BIND | sc.MS_REC)
     else:
@@ -190,6 +192,17 @@ def _mount_dev(cfg: ContainerConfig, dev: str, nodes: Sequence[DeviceNode]) -> N
         os.symlink(target, os.path.join(dev, name))
     for node in nodes:
         make_device_node(dev, node)
+
+
+def ensure_shared_shm(path: str, size: int | None) -> None:
+    """The tmpfs at ``path`` that containers sharing an ipc namespace bind at /dev/shm; made once.
+
+    It lives in the owner's folder, so the owner's removal takes it; a restart keeps its segments.
+    """
+    if os.path.ismount(path):
+        return
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    sc.mount("shm", path, "tmpfs", _NOSUID_NODEV_NOEXEC, f"mode=1777,size={size or DEFAULT_SHM_SIZE}")
 
 
 def make_device_node(dev: str, node: DeviceNode) -> None:

@@ -362,6 +362,45 @@ def host_namespaces(svc: ServiceSpec) -> tuple[str, ...]:
     return tuple(kind for kind in HOST_NAMESPACE_FIELDS if getattr(svc, kind) == "host")
 
 
+JOINABLE_NAMESPACES = ("ipc", "pid")
+
+
+def joined_namespaces(
+    svc: ServiceSpec, names: Mapping[str, list[str]], base: str
+) -> tuple[tuple[str, str], ...]:
+    """``pid: service:NAME``, ``ipc: service:NAME``: the kind and the first container of NAME (as Docker)."""
+    joins = []
+    for kind in JOINABLE_NAMESPACES:
+        target = _service_reference(getattr(svc, kind))
+        if not target:
+            continue
+        if not names.get(target):
+            raise _Problem(
+                f"{base}.{kind}", f"service `{target}` has no container whose {kind} namespace to join",
+                f"scale `{target}` to at least 1, or remove `{kind}:`",
+            )  # fmt: skip
+        joins.append((kind, names[target][0]))
+    return tuple(joins)
+
+
+def shared_shm_path(
+    spec: Any, service: str, svc: ServiceSpec, name: str, names: Mapping[str, list[str]], paths: ProjectPaths
+) -> str | None:
+    """Where the shared /dev/shm of an ipc namespace lives: in its owner's folder, for owner and joiners."""
+    target = _service_reference(svc.ipc)
+    if target and names.get(target):
+        return str(paths.container(names[target][0]).folder / "shm")
+    joined = any(_service_reference(other.ipc) == service for other in spec.services.values())
+    if joined and names.get(service) and names[service][0] == name:
+        return str(paths.container(name).folder / "shm")
+    return None
+
+
+def _service_reference(value: str | None) -> str:
+    kind, _, target = (value or "").partition(":")
+    return target if kind == "service" else ""
+
+
 def _container(
     loaded: LoadedLike,
     inputs: BuildInputs,
@@ -410,6 +449,8 @@ def _container(
         shm_size=svc.shm_size or DEFAULT_SHM,
         netns_path=str(netns_path) if netns_path else None,
         host_namespaces=host_namespaces(svc),
+        joins=joined_namespaces(svc, names, base),
+        shm_path=shared_shm_path(loaded.spec, service, svc, name, names, inputs.paths),
         cgroup=CgroupLimits(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,
@@ -550,14 +591,23 @@ def _projected(
 
 
 def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
-    """``depends_on``, plus the services of ``links`` and ``volumes_from`` (compose starts those first)."""
+    """``depends_on``, plus the services whose containers this one uses (compose-go infers these too).
+
+    ``links``, ``volumes_from`` and ``network_mode: service:`` start them first; a joined pid or ipc
+    namespace also restarts this container when its owner is recreated (the old namespace is gone).
+    """
     found = {
         name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
     }
     implied = [link.partition(":")[0] for link in svc.links]
     implied += [entry.partition(":")[0] for entry in svc.volumes_from if not entry.startswith("container:")]
-    for service in implied:
+    implied += [_service_reference(svc.network_mode)]
+    for service in filter(None, implied):
         found.setdefault(service, Dependency("service_started", True, False))
+    for kind in JOINABLE_NAMESPACES:
+        service = _service_reference(getattr(svc, kind))
+        if service:
+            found.setdefault(service, Dependency("service_started", True, True))
     return found
 
 

@@ -204,6 +204,12 @@ class ContainerConfig:
     shm_size: int | None = None  # bytes; default 64 MiB like Docker
     netns_path: str | None = None  # a bind-mounted netns to join; None = the host's network
     host_namespaces: tuple[str, ...] = ()  # of "cgroup", "ipc", "pid", "uts": not unshared (pid: host...)
+    # (kind, container): the "ipc" or "pid" namespace of another container of the project is joined
+    # (pid: service:NAME); the supervisor finds that container's process when this one starts.
+    joins: tuple[tuple[str, str], ...] = ()
+    # A tmpfs made outside the container (in its folder) and bound at /dev/shm, for the containers that
+    # share it: the owner of an ipc namespace another one joins, and that one (POSIX shm, as Docker).
+    shm_path: str | None = None
     cgroup: CgroupLimits = field(default_factory=CgroupLimits)
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
@@ -262,7 +268,7 @@ class ContainerConfig:
             "host_namespaces",
         ):  # fmt: skip
             values[key] = tuple(values.get(key, ()))
-        for key in ("env", "sysctls", "labels"):
+        for key in ("env", "sysctls", "labels", "joins"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
         return cls(**values)
 

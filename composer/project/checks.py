@@ -123,6 +123,7 @@ def _check_service(c: _Checker, name: str, service: ServiceSpec) -> None:
         c.add(f"{base}.rootfs", "`image` and `rootfs` exclude each other", "keep only one")
     _check_depends_on(c, name, service)
     _check_network_mode(c, name, service)
+    _check_joined_namespaces(c, name, service)
     _check_service_networks(c, name, service)
     _check_volumes(c, name, service)
     _check_names(c, name, service)
@@ -230,6 +231,27 @@ def _check_network_mode(c: _Checker, name: str, service: ServiceSpec) -> None:
             c.add(path, f"`{name}` cannot share its own network namespace")
     elif mode not in ("none", "host"):
         c.add(path, f"unsupported network_mode `{mode}`", "use none, host or service:NAME")
+
+
+# what pid: and ipc: may say besides service:NAME (container:NAME is refused with its reason)
+_NAMESPACE_MODES = {"pid": ("host",), "ipc": ("host", "private", "shareable")}
+
+
+def _check_joined_namespaces(c: _Checker, name: str, service: ServiceSpec) -> None:
+    """``pid: service:NAME`` and ``ipc: service:NAME`` name another service of the file."""
+    for kind, modes in _NAMESPACE_MODES.items():
+        value = getattr(service, kind)
+        if value is None or value in modes or value.startswith("container:"):
+            continue
+        path = f"services.{name}.{kind}"
+        prefix, _, target = value.partition(":")
+        if prefix != "service" or not target:
+            c.add(path, f"unsupported {kind} `{value}`", f"use {', '.join(modes)} or service:NAME")
+        elif target == name:
+            c.add(path, f"`{name}` cannot join its own {kind} namespace", f"remove `{kind}:`")
+        elif target not in c.project.services:
+            hint = c.suggest(target, list(c.project.services), "services")
+            c.add(path, f"unknown service `{target}`", hint)
 
 
 def _check_service_networks(c: _Checker, name: str, service: ServiceSpec) -> None:

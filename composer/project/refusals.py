@@ -64,15 +64,13 @@ def _image_mount(service: ServiceSpec) -> bool:
     return any(volume.type == "image" for volume in service.volumes)
 
 
-# pid/ipc/uts: host keep composer's namespace (without root: the project's, see the README);
-# service:NAME and container:NAME would join another container's, which composer does not do yet.
-_JOINING = "joining another container's namespace (service:NAME, container:NAME) is not supported yet"
+def _joins_container(name: str) -> Callable[[ServiceSpec], bool]:
+    return lambda service: (getattr(service, name) or "").startswith("container:")
 
 
-def _joins(name: str, *own: str) -> Callable[[ServiceSpec], bool]:
-    """The field names another container's namespace (anything but host and the values in ``own``)."""
-    allowed = (None, "", "host", *own)
-    return lambda service: getattr(service, name) not in allowed
+def _joins(name: str) -> Callable[[ServiceSpec], bool]:
+    """uts is host or the container's own: compose has no uts: service:NAME."""
+    return lambda service: getattr(service, name) not in (None, "", "host")
 
 
 def _hostname_with_host_uts(name: str, service: ServiceSpec, locate: Locator) -> list[SpecIssue]:
@@ -131,17 +129,20 @@ REFUSALS: tuple[Refusal, ...] = (
         "network_mode container:NAME joins a container outside the project",
         "use network_mode: service:NAME",
     ),
-    Refusal(
-        "ipc",
-        _joins("ipc", "private", "shareable"),
-        f"{_JOINING} (private, shareable and host are what composer does)",
-        "remove `ipc:`, or set `ipc: host`",
+    *(
+        Refusal(
+            name,
+            _joins_container(name),
+            f"{name} container:NAME joins a container outside the project",
+            f"use `{name}: service:NAME`",
+        )
+        for name in ("ipc", "pid")
     ),
     Refusal(
-        "pid", _joins("pid"), f"{_JOINING} (host is what composer does)", "remove `pid:`, or set `pid: host`"
-    ),
-    Refusal(
-        "uts", _joins("uts"), f"{_JOINING} (host is what composer does)", "remove `uts:`, or set `uts: host`"
+        "uts",
+        _joins("uts"),
+        "composer keeps the host's uts namespace (host) or gives one of its own",
+        "remove `uts:`, or set `uts: host`",
     ),
     Refusal(
         "cgroup_parent",

@@ -333,12 +333,13 @@ class Supervisor:
 
         config = watched.spec.config
         try:
+            joined = self._joined_pids(watched)
             if config.tty:
-                pending = self._spawn_on_terminal(watched)
+                pending = self._spawn_on_terminal(watched, joined)
             else:
                 stdout_path, stderr_path = make_log_fifos(config.files)
                 self._collect_logs(watched, stdout_path, stderr_path)
-                pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path)
+                pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path, joined)
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
             return
@@ -430,7 +431,22 @@ class Supervisor:
             else:
                 self._exited(watched, exit_code=-1)
 
-    def _spawn_on_terminal(self, watched: Watched) -> Any:
+    def _joined_pids(self, watched: Watched) -> dict[str, int]:
+        """The PIDs of the containers whose namespaces this one joins (pid: service:db): running ones."""
+        joined: dict[str, int] = {}
+        for kind, target in watched.spec.config.joins:
+            other = self.watched.get(target)
+            if other is None or other.pending is not None or not is_alive(other.status):
+                from composer.errors import ContainerError
+
+                raise ContainerError(
+                    f"container {target} is not running: its {kind} namespace cannot be joined",
+                    hint=f"start {target} first",
+                )
+            joined[kind] = other.status.pid
+        return joined
+
+    def _spawn_on_terminal(self, watched: Watched, joined: dict[str, int]) -> Any:
         """``tty: true``: a fresh pseudo-terminal per start, its master logged as stdout until the
         container side closes (a new supervisor adopting the container cannot get the master back)."""
         from composer.kernel.logs import LogRotation
@@ -443,7 +459,7 @@ class Supervisor:
             rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
             self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
             self._logged[watched.name] = ("", "")  # no FIFOs: the terminal's master is logged
-            return start_container(watched.spec.config, self._cgroup_of(watched), slave, slave)
+            return start_container(watched.spec.config, self._cgroup_of(watched), slave, slave, joined)
         finally:
             os.close(slave)
 

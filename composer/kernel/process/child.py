@@ -64,6 +64,7 @@ class SpawnArgs:
     err_fd: int
     sync_fd: int
     ack_fd: int
+    ipc_ns_fd: int = -1  # the ipc namespace of another container to enter (ipc: service:NAME)
 
 
 def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
@@ -83,7 +84,12 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
         sc.setns(fd, sc.CLONE_NEWNET)
         os.close(fd)
     stage.name = "namespaces"
-    sc.unshare(namespace_flags(cfg.host_namespaces))
+    kept = cfg.host_namespaces
+    if args.ipc_ns_fd >= 0:
+        sc.setns(args.ipc_ns_fd, sc.CLONE_NEWIPC)
+        os.close(args.ipc_ns_fd)
+        kept = (*kept, "ipc")
+    sc.unshare(namespace_flags(kept))
     # uts: host keeps the host's name (a `hostname:` with it is refused at up, as Docker does).
     hostname = (
         os.uname().nodename if "uts" in cfg.host_namespaces else cfg.hostname or cfg.service or cfg.name

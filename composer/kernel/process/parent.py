@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from composer.errors import ContainerError
 from composer.kernel import syscalls as sc
 from composer.kernel.cgroups import CgroupHandle
 from composer.kernel.devices import nodes_for
+from composer.kernel.mounts import ensure_shared_shm
 from composer.kernel.process.child import SpawnArgs, Stage, container_child, report_and_exit
 from composer.kernel.process.helpers import check_sysctls, find_host_init
 from composer.kernel.process.security import security_for
@@ -74,10 +76,21 @@ def spawn_container(cfg: ContainerConfig, cgroup: CgroupHandle, stdout: str | in
 
 
 def start_container(
-    cfg: ContainerConfig, cgroup: CgroupHandle, stdout: str | int, stderr: str | int
+    cfg: ContainerConfig,
+    cgroup: CgroupHandle,
+    stdout: str | int,
+    stderr: str | int,
+    joined: Mapping[str, int] | None = None,
 ) -> PendingContainer:
-    """Fork the container and return at once; ``.wait()`` gives its PID (see spawn_container)."""
+    """Fork the container and return at once; ``.wait()`` gives its PID (see spawn_container).
+
+    ``joined`` gives, for each kind of ``cfg.joins``, the PID of the container whose namespace of
+    that kind this one enters (``pid: service:db``: db's PID).
+    """
     _check_config(cfg)
+    if cfg.shm_path:  # made here, outside the container, so that the containers sharing it bind one tmpfs
+        ensure_shared_shm(cfg.shm_path, cfg.shm_size)
+    namespaces = _joined_namespaces(cfg, joined or {})
     for folder in cfg.files.created_folders:
         os.makedirs(folder, exist_ok=True)
     host_init = find_host_init() if cfg.init else None
@@ -90,21 +103,53 @@ def start_container(
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
     args = SpawnArgs(
         cfg, tuple(cgroup.procs_files()), stdout, stderr, security, host_init, device_nodes,
-        signals_to_reset(), err_w, sync_w, ack_r,
+        signals_to_reset(), err_w, sync_w, ack_r, namespaces.ipc_fd,
     )  # fmt: skip
     try:
-        pid = os.fork() if "pid" in cfg.host_namespaces else fork_in_pidns(None)
+        if "pid" in cfg.host_namespaces:
+            pid = os.fork()
+        else:
+            pid = fork_in_pidns(namespaces.pid_fd if namespaces.pid_fd >= 0 else None)
     except BaseException:
-        close_all(err_r, err_w, sync_r, sync_w, ack_r, ack_w)
+        close_all(err_r, err_w, sync_r, sync_w, ack_r, ack_w, namespaces.ipc_fd)
         raise
+    finally:
+        close_all(namespaces.pid_fd)
     if pid == 0:
         stage = Stage()
         try:
             container_child(args, stage)
         except BaseException as exc:
             report_and_exit(err_w, stage.name, exc)
-    close_all(err_w, sync_w, ack_r)  # the child's ends: EOF on err_r must mean the child is done
+    close_all(err_w, sync_w, ack_r, namespaces.ipc_fd)  # the child's ends: EOF on err_r means it is done
     return PendingContainer(pid, cfg, err_r, sync_r, ack_w)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """Namespaces of other containers this one enters: fds on them (-1: none)."""
+
+    pid_fd: int = -1
+    ipc_fd: int = -1
+
+
+def _joined_namespaces(cfg: ContainerConfig, pids: Mapping[str, int]) -> _Joined:
+    fds: dict[str, int] = {}
+    try:
+        for kind, target in cfg.joins:
+            pid = pids.get(kind, 0)
+            if pid <= 0:
+                raise ContainerError(f"{kind}: service: container {target} is not running, nothing to join")
+            try:
+                fds[kind] = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise ContainerError(
+                    f"cannot join the {kind} namespace of container {target}: {exc.strerror}"
+                ) from None
+    except BaseException:
+        close_all(*fds.values())
+        raise
+    return _Joined(fds.get("pid", -1), fds.get("ipc", -1))
 
 
 # --- shared with exec ---------------------------------------------------------------------------

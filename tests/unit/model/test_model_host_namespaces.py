@@ -7,6 +7,7 @@ from textwrap import dedent
 
 import pytest
 
+from composer.errors import SpecError
 from composer.kernel import syscalls as sc
 from composer.kernel.process.child import namespace_flags
 from composer.model.build import BuildInputs, build_desired
@@ -14,8 +15,6 @@ from composer.model.container import ContainerConfig
 from composer.project.loader import load_project
 from composer.project.refusals import refusals
 from composer.store.layout import ProjectLayout
-
-_IPC_NOTE = " (private, shareable and host are what composer does)"
 
 
 def _write(tmp_path: Path, service: str) -> Path:
@@ -72,15 +71,100 @@ def test_a_name_of_its_own_with_uts_host_is_an_error_at_its_line(tmp_path: Path,
     assert fix == f"remove `{field}:` or `uts: host`"
 
 
-@pytest.mark.parametrize("field", ["pid", "ipc", "uts"])
-@pytest.mark.parametrize("value", ["service:other", "container:other"])
-def test_joining_another_container_stays_refused(tmp_path: Path, field: str, value: str) -> None:
-    found = _refused(tmp_path, f"    {field}: '{value}'\n")
-    assert [(f, m) for f, _line, m, _fix in found] == [
+@pytest.mark.parametrize("field", ["pid", "ipc"])
+def test_container_references_are_refused_with_the_service_form(tmp_path: Path, field: str) -> None:
+    found = _refused(tmp_path, f"    {field}: 'container:other'\n")
+    assert [(f, m, fix) for f, _line, m, fix in found] == [
         (
             f"services.s.{field}",
-            f"`{field}` of service `s` cannot be honoured: joining another container's namespace"
-            " (service:NAME, container:NAME) is not supported yet"
-            + (_IPC_NOTE if field == "ipc" else " (host is what composer does)"),
+            f"`{field}` of service `s` cannot be honoured: {field} container:NAME joins a container outside"
+            " the project",
+            f"use `{field}: service:NAME`",
         )
     ]
+
+
+@pytest.mark.parametrize("value", ["service:other", "container:other"])
+def test_uts_joins_nothing(tmp_path: Path, value: str) -> None:
+    found = _refused(tmp_path, f"    uts: '{value}'\n")
+    assert [(f, fix) for f, _line, _m, fix in found] == [
+        ("services.s.uts", "remove `uts:`, or set `uts: host`")
+    ]
+
+
+_TWO = """\
+name: p
+services:
+  db:
+    rootfs: .
+    command: [sleep, "60"]
+    scale: SCALE
+  app:
+    rootfs: .
+    command: [sleep, "60"]
+    FIELD
+"""
+
+
+def _two(tmp_path: Path, field: str, scale: int = 1) -> Path:
+    path = tmp_path / "compose.yaml"
+    path.write_text(_TWO.replace("FIELD", field).replace("SCALE", str(scale)))
+    return path
+
+
+def _desired_two(tmp_path: Path, field: str, scale: int = 1) -> dict[str, ContainerConfig]:
+    loaded = load_project([_two(tmp_path, field, scale)], environ={})
+    desired = build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    return {c.name: c.config for c in desired.containers.values()}
+
+
+def test_joined_namespaces_name_the_first_container_and_survive_the_stored_config(tmp_path: Path) -> None:
+    configs = _desired_two(tmp_path, "pid: service:db\n    ipc: service:db", scale=2)
+    app = configs["p-app-1"]
+    assert app.joins == (("ipc", "p-db-1"), ("pid", "p-db-1"))
+    assert app.host_namespaces == ()
+    assert configs["p-db-1"].joins == ()
+    assert ContainerConfig.from_json(app.to_json()) == app
+
+
+def test_a_joined_namespace_makes_its_owner_a_dependency_that_restarts_it(tmp_path: Path) -> None:
+    loaded = load_project([_two(tmp_path, "pid: service:db")], environ={})
+    desired = build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    app = next(c for c in desired.containers.values() if c.service == "app")
+    dependency = app.depends_on["db"]
+    assert (dependency.condition, dependency.required, dependency.restart) == ("service_started", True, True)
+
+
+def test_network_mode_of_a_service_makes_it_a_dependency(tmp_path: Path) -> None:
+    loaded = load_project([_two(tmp_path, "network_mode: service:db")], environ={})
+    desired = build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    app = next(c for c in desired.containers.values() if c.service == "app")
+    assert app.depends_on["db"].condition == "service_started"
+
+
+@pytest.mark.parametrize(
+    ("field", "message", "fix"),
+    [
+        ("pid: service:dbx", "unknown service `dbx`", "did you mean `db`?"),
+        ("pid: service:app", "`app` cannot join its own pid namespace", "remove `pid:`"),
+        ("ipc: sharable", "unsupported ipc `sharable`", "use host, private, shareable or service:NAME"),
+        ("pid: private", "unsupported pid `private`", "use host or service:NAME"),
+    ],
+)
+def test_bad_references_are_errors_at_their_line(tmp_path: Path, field: str, message: str, fix: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_project([_two(tmp_path, field)], environ={})
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.line, issue.message, issue.hint) == (
+        f"services.app.{field.partition(':')[0]}",
+        10,
+        message,
+        fix,
+    )
+
+
+def test_an_owner_scaled_to_zero_is_an_error(tmp_path: Path) -> None:
+    loaded = load_project([_two(tmp_path, "ipc: service:db", scale=0)], environ={})
+    with pytest.raises(SpecError) as caught:
+        build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    assert "service `db` has no container whose ipc namespace to join" in str(caught.value)
