@@ -92,7 +92,11 @@ def one_run(argv: list[str], folder: Path, env: dict[str, str], count: int) -> R
             return run
         run.up = up_time
         _, ps = timed([*argv, "ps", "--format", "json"], folder, env)
-        rows = json.loads(ps.stdout or "[]") if ps.returncode == 0 else []
+        rows = (
+            [json.loads(line) for line in ps.stdout.splitlines() if line.strip()]
+            if ps.returncode == 0
+            else []
+        )
         running = sum(1 for row in rows if row.get("State") == "running")
         if running != count:
             run.errors.append(f"{running} of {count} running after up")

@@ -230,7 +230,7 @@ class Project:
         result = self.run("ps", "-a", "--format", "json")
         if result.returncode != 0:
             return tail("ps", result)
-        rows = json.loads(result.stdout or "[]")
+        rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
         states = {str(row.get("Service")): (row.get("State"), row.get("Health")) for row in rows}
         wrong = [f"{s}={states.get(s)}" for s in SERVICES if (states.get(s) or ("",))[0] != "running"]
         if states.get("db", (None, None))[1] != "healthy":

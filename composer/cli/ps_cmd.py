@@ -54,8 +54,9 @@ def register(app: typer.Typer) -> None:
         elif service_names:
             for name in dict.fromkeys(row.Service for row in rows):
                 typer.echo(name)
-        elif fmt == "json":
-            typer.echo(json.dumps([asdict(r) for r in rows], indent=None))
+        elif fmt == "json":  # one object per line, as docker compose prints them (jq reads each)
+            for row in rows:
+                typer.echo(json.dumps(asdict(row)))
         elif fmt == "table":
             _table(rows)
             _live_links(layout)

@@ -63,10 +63,9 @@ def down(
 def _finish(store: ProjectStore, host: Host, options: DownOptions, observed: ObservedState) -> list[str]:
     """Stop the supervisor, drop empty folders, and name anything of the project still there."""
     layout = store.layout
-    found: list[str] = []
     if not store.containers():
         host.shutdown_supervisor(layout)
-        found += host.remove_project_cgroups(store.project)  # one an interrupted removal left
+        host.prune_project_cgroups(store.project)  # folders an interrupted removal left
         for folder in (layout.containers, layout.netns_dir):
             with contextlib.suppress(OSError):
                 folder.rmdir()
@@ -81,5 +80,5 @@ def _finish(store: ProjectStore, host: Host, options: DownOptions, observed: Obs
     had_interfaces = bool(observed.networks or observed.links) or any(
         c.record.sandbox.veths for c in observed.containers.values()
     )
-    found += [f"{rid} (still recorded)" for rid in sorted(store.records) if rid.kind != "volume"]
+    found = [f"{rid} (still recorded)" for rid in sorted(store.records) if rid.kind != "volume"]
     return found + host.project_leftovers(store.project, interfaces=had_interfaces)

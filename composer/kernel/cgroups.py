@@ -98,6 +98,7 @@ class CgroupDriver(Protocol):
     def open(self, paths: Mapping[str, str]) -> CgroupHandle: ...
 
     def remove_project(self, project: str) -> None: ...
+    def prune_project(self, project: str) -> None: ...
 
 
 # --- small file helpers -------------------------------------------------------------------------
@@ -385,7 +386,25 @@ class CgroupV1Driver:
     def remove_project(self, project: str) -> None:
         for controller in self.mounts:
             _remove_tree(self.base(controller) / project)
-            _rmdir_emptied(self.base(controller))
+
+    def prune_project(self, project: str) -> None:
+        for controller in self.mounts:
+            if _prune_empty(self.base(controller) / project):
+                _rmdir_emptied(self.base(controller))  # composer's own folder, once no project is left
+
+
+def _prune_empty(folder: Path) -> bool:
+    """Remove the folders beneath and at ``folder`` that hold no task, leaves first; True if it went.
+
+    Nothing is killed: a folder with tasks may be another state root's project of the same name.
+    """
+    if not folder.is_dir():
+        return True
+    children = [child for child in folder.iterdir() if child.is_dir()]
+    if not all([_prune_empty(child) for child in children]) or _in_use(folder):
+        return False
+    _rmdir_emptied(folder)
+    return not folder.is_dir()
 
 
 def _remove_tree(folder: Path) -> None:
@@ -557,7 +576,10 @@ class CgroupV2Driver:
 
     def remove_project(self, project: str) -> None:
         _remove_tree(self.base() / project)
-        _rmdir_emptied(self.base())
+
+    def prune_project(self, project: str) -> None:
+        if _prune_empty(self.base() / project):
+            _rmdir_emptied(self.base())  # composer's own folder, once no project is left
 
 
 # --- detection ----------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ class NoCgroupDriver:
     def remove_project(self, project: str) -> None:
         return None
 
+    def prune_project(self, project: str) -> None:
+        return None
+
 
 class DelegatedV2Driver(CgroupV2Driver):
     """The v2 driver in a delegated subtree, writing only the limits its controllers enforce."""

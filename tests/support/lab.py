@@ -29,6 +29,11 @@ from composer.kernel import syscalls
 BUSYBOX = "/bin/busybox"
 
 
+def ps_rows(out: str) -> list[dict[str, object]]:
+    """``ps --format json``: one object per line."""
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
 @dataclass
 class Lab:
     root: Path
@@ -65,9 +70,7 @@ class Lab:
         return proc
 
     def ps(self, project: str) -> list[dict[str, object]]:
-        out = self.composer("-p", project, "ps", "-a", "--format", "json").stdout
-        rows: list[dict[str, object]] = json.loads(out)
-        return rows
+        return ps_rows(self.composer("-p", project, "ps", "-a", "--format", "json").stdout)
 
     def exec(self, project: str, service: str, *argv: str) -> subprocess.CompletedProcess[str]:
         return self.composer("-p", project, "exec", "-T", service, *argv, check=False)

@@ -271,6 +271,5 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
 
     def shutdown_supervisor(self, layout: ProjectLayout) -> None: ...
 
-    def remove_project_cgroups(self, project: str) -> list[str]:
-        """Kill and remove what is left beneath the project's cgroup folders; name what stays."""
-        ...
+    def prune_project_cgroups(self, project: str) -> None:
+        """Remove the project's cgroup folders that hold no task (left by a removal cut short)."""

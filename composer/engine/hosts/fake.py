@@ -457,8 +457,8 @@ class FakeHost:
     def shutdown_supervisor(self, layout: ProjectLayout) -> None:
         self.supervisors.discard(str(layout.dir))
 
-    def remove_project_cgroups(self, project: str) -> list[str]:
-        return []  # the fake's cgroups are its sandboxes, which remove_sandbox drops
+    def prune_project_cgroups(self, project: str) -> None:
+        return None  # the fake's cgroups are its sandboxes, which remove_sandbox drops
 
 
 if TYPE_CHECKING:  # mypy proves that the class implements the whole host interface

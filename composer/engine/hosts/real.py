@@ -806,12 +806,8 @@ class RealHost:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    def remove_project_cgroups(self, project: str) -> list[str]:
-        try:
-            self._cgroup_driver().remove_project(project)
-        except HostError as error:
-            return [f"cgroup of project {project} ({error})"]
-        return []
+    def prune_project_cgroups(self, project: str) -> None:
+        self._cgroup_driver().prune_project(project)
 
 
 def _has_outside_helper() -> bool:

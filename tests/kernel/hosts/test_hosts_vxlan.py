@@ -15,7 +15,6 @@ with ``kb-``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.lab import ps_rows
 
 pytestmark = pytest.mark.kernel
 
@@ -189,8 +190,8 @@ def test_traffic_crosses_the_tunnel_and_routes_work_end_to_end(machines: dict[st
     back = h2.exec("r3", "ping", "-c", "2", "-W", "2", "10.0.12.1")
     assert back.returncode == 0, back.stdout + back.stderr
     # Only r1 runs on h1, r2 and r3 on h2; the tunnel end is a VXLAN device in r1.
-    assert sorted(r["Service"] for r in json.loads(h1.composer("ps", "--format", "json").stdout)) == ["r1"]
-    assert sorted(r["Service"] for r in json.loads(h2.composer("ps", "--format", "json").stdout)) == [
+    assert sorted(r["Service"] for r in ps_rows(h1.composer("ps", "--format", "json").stdout)) == ["r1"]
+    assert sorted(r["Service"] for r in ps_rows(h2.composer("ps", "--format", "json").stdout)) == [
         "r2",
         "r3",
     ]
@@ -247,7 +248,7 @@ def test_down_on_one_host_removes_only_its_part(machines: dict[str, Machine]) ->
     assert refused.returncode != 0 and "host h2's part" in refused.stderr
     h1.composer("down", "--host", "h1")
     assert h1.leftovers(shared_by=h2.services()) == []
-    assert sorted(r["Service"] for r in json.loads(h2.composer("ps", "--format", "json").stdout)) == [
+    assert sorted(r["Service"] for r in ps_rows(h2.composer("ps", "--format", "json").stdout)) == [
         "r2",
         "r3",
     ]
@@ -259,7 +260,7 @@ def test_down_on_one_host_removes_only_its_part(machines: dict[str, Machine]) ->
 def test_kill_9_then_down_leaves_nothing_on_that_host(machines: dict[str, Machine]) -> None:
     _up_both(machines)
     h2 = machines["h2"]
-    rows = json.loads(h2.composer("ps", "--format", "json").stdout)
+    rows = ps_rows(h2.composer("ps", "--format", "json").stdout)
     pids = [int(r["Pid"]) for r in rows if r.get("Pid")]
     supervisor = [
         int(p.name) for p in Path("/proc").iterdir()

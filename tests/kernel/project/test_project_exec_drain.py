@@ -8,14 +8,13 @@ everything the command wrote before its exit.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.support.lab import Lab
+from tests.support.lab import Lab, ps_rows
 
 pytestmark = pytest.mark.kernel
 
@@ -69,6 +68,6 @@ def test_a_healthcheck_that_leaves_a_daemon_is_not_timed_out(lab: Lab) -> None:
     start = time.monotonic()
     lab.composer("up", "-d", "--wait", timeout=60)
     took = time.monotonic() - start
-    rows = json.loads(lab.composer("-p", "hd-exec", "ps", "--format", "json").stdout)
+    rows = ps_rows(lab.composer("-p", "hd-exec", "ps", "--format", "json").stdout)
     assert rows[0]["Health"] == "healthy", rows
     assert took < 15, f"up --wait took {took:.1f} s: the probe waited for its background sleep"

@@ -50,22 +50,30 @@ def test_fifos_are_roots_alone_and_adopted_by_a_new_supervisor(lab: Lab) -> None
     assert project_leftovers(lab.root, "hd-fifos") == []
 
 
-def test_down_sweeps_a_cgroup_an_interrupted_removal_left(lab: Lab) -> None:
-    """A folder beneath the project's cgroup that no record names (a removal cut short) goes with down."""
+def test_down_prunes_empty_cgroups_and_spares_ones_with_tasks(lab: Lab) -> None:
+    """An empty folder beneath the project's cgroup (a removal cut short) goes with down; one with a task
+    may be another state root's project of the same name, and is left alone, its task alive."""
     from composer.kernel.cgroups import detect_cgroup_driver
 
     lab.write(PROJECT.replace("hd-fifos", "hd-sweep"))
     lab.composer("up", "-d")
-    driver = detect_cgroup_driver()
-    stray = driver.base("memory") / "hd-sweep" / "stray"
-    stray.mkdir()
+    project = detect_cgroup_driver().base("memory") / "hd-sweep"
+    (project / "stray" / "deeper").mkdir(parents=True)
+    lab.composer("down", "-t", "1")
+    assert not project.exists()
+    assert project_leftovers(lab.root, "hd-sweep") == []
+
+    lab.composer("up", "-d")
+    other = project / "other-root-1"
+    other.mkdir()
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        (stray / "cgroup.procs").write_text(str(sleeper.pid))
+        (other / "cgroup.procs").write_text(str(sleeper.pid))
         lab.composer("down", "-t", "1")
-        assert sleeper.wait(timeout=5) == -signal.SIGKILL
+        assert sleeper.poll() is None and other.is_dir()
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert not stray.exists()
+    other.rmdir()
+    project.rmdir()
     assert project_leftovers(lab.root, "hd-sweep") == []

@@ -8,7 +8,6 @@ that a root run of the same example at the same time cannot collide with it.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.lab import ps_rows
 from tests.support.rootless import RootlessUser, tun_usable
 
 pytestmark = [pytest.mark.kernel, pytest.mark.e2e]
@@ -42,7 +42,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def running(rl: RootlessUser, folder: Path, project: str) -> list[dict[str, str]]:
-    rows = json.loads(ok(rl.composer(folder, "-p", project, "ps", "--format", "json")) or "[]")
+    rows = ps_rows(ok(rl.composer(folder, "-p", project, "ps", "--format", "json")))
     return [row for row in rows if row["State"] == "running"]
 
 
