@@ -31,10 +31,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.images.builder.cache import BuildCache, CachedLayer, chain_key
 from composer.images.builder.context import BuildContext, SourceItem, digest_items
+from composer.images.builder.digests import FileDigests
 from composer.images.builder.dockerfile import (
     PROXY_ARGS,
     BuildError,
@@ -50,7 +51,10 @@ from composer.images.builder.layers import StackView, pack_layer
 from composer.images.builder.stage import CONFIG_INSTRUCTIONS, ConfigContext, Layer, StageState, apply_config
 from composer.images.config import ResolvedImage
 from composer.images.store import ImageStore
-from composer.model.container import MountConfig
+
+if TYPE_CHECKING:
+    # loaded where a RUN has mounts: the container model costs a warm rebuild's start-up ~7 ms
+    from composer.model.container import MountConfig
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -142,6 +146,7 @@ class Builder:
         self.progress = progress
         self.cache = BuildCache(store.root / "build-cache")
         self.context = BuildContext(request.context, self._dockerfile_path())
+        self.files = FileDigests(self._digests_path(), trust=not request.no_cache)
         self.states: dict[int, StageState] = {}
         self.step_number = 0
         self.total = 0
@@ -158,7 +163,10 @@ class Builder:
         self.total = sum(len(parsed.stages[i].instructions) + 1 for i in needed)
         global_args = self._global_args(parsed)
         with self.store.building():
-            self._run_stages(parsed, needed, global_args)
+            try:
+                self._run_stages(parsed, needed, global_args)
+            finally:
+                self.files.save()  # digests read before a failing step spare the next attempt
             image = self._save(self.states[target.index])
         return BuildResult(image, self.step_number, self.cached, time.monotonic() - started)
 
@@ -203,6 +211,12 @@ class Builder:
             return None
         path = self.request.dockerfile or Path("Dockerfile")
         return path if path.is_absolute() else self.request.context / path
+
+    def _digests_path(self) -> Path:
+        """The file digests of builds of this context with this Dockerfile (see builder/digests.py)."""
+        dockerfile = self._dockerfile_path()
+        which = f"{self.context.root}\0{dockerfile.resolve() if dockerfile is not None else ''}"
+        return self.store.root / "build-cache" / "files" / f"{chain_key('files', which)[7:39]}.json"
 
     def _parse(self) -> Dockerfile:
         if self.request.dockerfile_inline is not None:
@@ -426,7 +440,7 @@ class Builder:
                 base_target = dest if (is_dir or not to_dir) else os.path.join(dest, os.path.basename(rel))
                 for item in self.context.items(rel, excludes):
                     pairs.append((os.path.join(base_target, item.rel) if item.rel else base_target, item))
-        digest = digest_items(pairs)
+        digest = digest_items(pairs, self.files)
 
         def fill(layer: Path) -> None:
             writer = LayerWriter(layer, view)
@@ -539,6 +553,8 @@ class Builder:
         self, parsed: Dockerfile, ins: Instruction, spec: dict[str, str], scratch: list[Path]
     ) -> MountConfig | None:
         """A secret bound read-only at its target (default /run/secrets/ID); None when optional and absent."""
+        from composer.model.container import MountConfig
+
         ident = spec.get("id") or os.path.basename(spec.get("target") or spec.get("dst") or "")
         target = spec.get("target") or spec.get("dst") or f"/run/secrets/{ident}"
         if ident in self.request.secret_files:
@@ -567,6 +583,10 @@ class Builder:
         self, parsed: Dockerfile, state: StageState, ins: Instruction, scratch: list[Path]
     ) -> tuple[list[MountConfig], list[str]]:
         mounts: list[MountConfig] = []
+        if not ins.flag_all("mount"):
+            return mounts, []
+        from composer.model.container import MountConfig
+
         for spec in _mounts(ins):
             kind = spec.get("type", "bind")
             target = spec.get("target") or spec.get("dst") or spec.get("destination") or ""

@@ -62,11 +62,12 @@ class BuildCache:
         os.replace(tmp, self._path(key))
 
     def prune(self) -> int:
-        """Drop every entry and the RUN --mount=type=cache folders; returns how many entries."""
+        """Drop every entry, the RUN --mount=type=cache folders and the file digests; how many entries."""
         count = 0
         if self.root.is_dir():
             for path in self.root.glob("*.json"):
                 path.unlink(missing_ok=True)
                 count += 1
             shutil.rmtree(self.root / "mounts", ignore_errors=True)
+            shutil.rmtree(self.root / "files", ignore_errors=True)
         return count

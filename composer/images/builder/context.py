@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.images.builder.digests import FileDigests, file_sha256
 from composer.images.builder.dockerfile import BuildError
 
 GLOB_CHARS = frozenset("*?[")
@@ -107,6 +108,8 @@ class IgnoreMatcher:
 
     def excluded(self, rel: str) -> bool:
         """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
+        if not self.rules:
+            return False
         parents = _prefixes(rel)
         result = False
         for rule in self.rules:
@@ -191,14 +194,18 @@ class BuildContext:
         yield from self._walk(rel, "", excludes)
 
     def _walk(self, base: str, below: str, excludes: list[str]) -> Iterator[SourceItem]:
-        folder = self.root / base / below if below else self.root / base
-        for name in sorted(os.listdir(folder)):
+        # scandir's entry types save two stats a file over isdir + islink on a large context
+        root = str(self.root)
+        with os.scandir(os.path.join(root, base, below)) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            name = entry.name
             sub = f"{below}/{name}" if below else name
             rel = f"{base}/{sub}" if base else sub
             if _excluded_by(rel, excludes):  # --exclude patterns are context-relative, like the sources
                 continue
-            host = str(self.root / rel)
-            is_dir = os.path.isdir(host) and not os.path.islink(host)
+            host = os.path.join(root, rel)
+            is_dir = entry.is_dir(follow_symlinks=False)
             if self.ignore.excluded(rel):
                 if is_dir and self.ignore.has_exceptions:
                     yield from self._walk(base, sub, excludes)  # an exception may re-include below
@@ -212,8 +219,12 @@ def _excluded_by(rel: str, excludes: list[str]) -> bool:
     return any(_pattern_regex(_clean(p)).match(q) for p in excludes for q in _prefixes(rel))
 
 
-def digest_items(items: list[tuple[str, SourceItem]]) -> str:
-    """The content digest of (destination, item) pairs: paths, types, modes, targets, bytes."""
+def digest_items(items: list[tuple[str, SourceItem]], files: FileDigests | None = None) -> str:
+    """The content digest of (destination, item) pairs: paths, types, modes, targets, bytes.
+
+    ``files`` supplies the files' content digests (reused while their ``lstat`` is
+    unchanged); without it every file is read.
+    """
     hasher = hashlib.sha256()
     for dest, item in items:
         hasher.update(f"{dest}\0{item.rel}\0".encode())
@@ -225,13 +236,5 @@ def digest_items(items: list[tuple[str, SourceItem]]) -> str:
         if stat.S_ISLNK(st.st_mode):
             hasher.update(os.readlink(item.host).encode(errors="surrogateescape"))
         elif stat.S_ISREG(st.st_mode):
-            hasher.update(_file_digest(item.host))
+            hasher.update(files.digest(item.host, st) if files is not None else file_sha256(item.host))
     return "sha256:" + hasher.hexdigest()
-
-
-def _file_digest(path: str) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.digest()

@@ -62,6 +62,16 @@ def test_sources_globs_and_ignored_files(tmp_path: Path) -> None:
         context.select("*.rs", [], "Dockerfile:6")
 
 
+def test_walk_lists_a_linked_folder_as_a_link_and_does_not_enter_it(tmp_path: Path) -> None:
+    context = make_context(tmp_path)
+    (tmp_path / "src" / "deep").mkdir()
+    (tmp_path / "src" / "deep" / "f").write_text("f")
+    (tmp_path / "src" / "zlink").symlink_to("deep")
+    items = list(context.items("src", []))
+    assert [i.rel for i in items] == ["", "a.py", "b.py", "deep", "deep/f", "zlink"]
+    assert items[-1].host == str(tmp_path.resolve() / "src" / "zlink")
+
+
 def test_the_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
     make_context(tmp_path)
     (tmp_path / "Dockerfile.dockerignore").write_text("app.py\n")
