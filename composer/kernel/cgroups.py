@@ -43,6 +43,7 @@ import contextlib
 import errno
 import os
 import signal
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,8 +53,8 @@ from composer.errors import HostError
 from composer.kernel.devices import attach_program, v1_lines
 from composer.model.container import DEFAULT_DEVICE_RULES, CgroupLimits, DeviceRule
 
-V1_CONTROLLERS = ("memory", "cpu", "cpuset", "pids", "devices")
-V2_CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
+V1_CONTROLLERS = ("memory", "cpu", "cpuset", "pids", "devices", "blkio")
+V2_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "pids")
 CFS_PERIOD = 100_000
 _V2_KEY = "unified"
 
@@ -328,6 +329,8 @@ class CgroupV1Driver:
         wanted = {"memory", "pids", "devices"}
         if limits.cpus is not None or limits.cpu_shares is not None:
             wanted.add("cpu")
+        if limits.blkio_weight is not None or limits.blkio_devices:
+            wanted.add("blkio")
         if limits.cpuset:
             wanted.add("cpuset")
         return [c for c in self.mounts if c in wanted]
@@ -361,6 +364,9 @@ class CgroupV1Driver:
         pids = handle.folder("pids")
         if pids is not None and limits.pids is not None:
             _write(pids / "pids.max", "max" if limits.pids <= 0 else str(limits.pids))
+        blkio = handle.folder("blkio")
+        if blkio is not None:
+            _apply_blkio_v1(blkio, limits)
 
     @staticmethod
     def _apply_memory(memory: Path, limits: CgroupLimits) -> None:
@@ -391,6 +397,67 @@ class CgroupV1Driver:
         for controller in self.mounts:
             if _prune_empty(self.base(controller) / project):
                 _rmdir_emptied(self.base(controller))  # composer's own folder, once no project is left
+
+
+# --- block I/O (blkio_config) --------------------------------------------------------------------
+
+_V1_THROTTLE = {
+    "read_bps": "blkio.throttle.read_bps_device", "write_bps": "blkio.throttle.write_bps_device",
+    "read_iops": "blkio.throttle.read_iops_device", "write_iops": "blkio.throttle.write_iops_device",
+}  # fmt: skip
+_V2_IO_MAX = {"read_bps": "rbps", "write_bps": "wbps", "read_iops": "riops", "write_iops": "wiops"}
+# I/O weights exist only where the kernel weighs I/O (the BFQ scheduler, or io.weight's cost model)
+_V1_WEIGHT = ("blkio.weight", "blkio.bfq.weight")
+_V1_WEIGHT_DEVICE = ("blkio.weight_device", "blkio.bfq.weight_device")
+_V2_WEIGHT = ("io.weight", "io.bfq.weight")
+
+
+def block_device_number(path: str) -> str:
+    """``MAJOR:MINOR`` of the block device at ``path`` (symlinks such as /dev/disk/by-id/... followed)."""
+    hint = "name a block device of this host (lsblk lists them), e.g. /dev/sda"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise HostError(f"blkio_config: cannot use the device {path}", errno=exc.errno, hint=hint) from exc
+    if not stat.S_ISBLK(info.st_mode):
+        raise HostError(f"blkio_config: {path} is not a block device", hint=hint)
+    return f"{os.major(info.st_rdev)}:{os.minor(info.st_rdev)}"
+
+
+def weighs_io(folder: Path, version: int) -> bool:
+    """The kernel has an I/O weight file in the cgroup ``folder`` (else weights are ignored, as Docker)."""
+    return _first_file(folder, _V1_WEIGHT if version == 1 else _V2_WEIGHT) is not None
+
+
+def _first_file(folder: Path, names: Sequence[str]) -> Path | None:
+    return next((folder / name for name in names if (folder / name).exists()), None)
+
+
+def _apply_blkio_v1(folder: Path, limits: CgroupLimits) -> None:
+    weight = _first_file(folder, _V1_WEIGHT)
+    if limits.blkio_weight is not None and weight is not None:
+        _write(weight, str(limits.blkio_weight))
+    for setting, path, value in limits.blkio_devices or ():
+        number = block_device_number(path)
+        if setting != "weight":
+            _write(folder / _V1_THROTTLE[setting], f"{number} {value}")
+        elif (per_device := _first_file(folder, _V1_WEIGHT_DEVICE)) is not None:
+            _write(per_device, f"{number} {value}")
+
+
+def _apply_io_v2(folder: Path, limits: CgroupLimits) -> None:
+    weight = _first_file(folder, _V2_WEIGHT)
+    if limits.blkio_weight is not None and weight is not None:
+        _write(weight, f"default {limits.blkio_weight}")
+    throttles: dict[str, list[str]] = {}
+    for setting, path, value in limits.blkio_devices or ():
+        number = block_device_number(path)
+        if setting != "weight":
+            throttles.setdefault(number, []).append(f"{_V2_IO_MAX[setting]}={value if value else 'max'}")
+        elif weight is not None:
+            _write(weight, f"{number} {value}")
+    for number, settings in throttles.items():  # one line per device: io.max keeps what a line omits
+        _write(folder / "io.max", f"{number} {' '.join(settings)}")
 
 
 def _prune_empty(folder: Path) -> bool:
@@ -570,6 +637,8 @@ class CgroupV2Driver:
             _write(folder / "cpuset.cpus", limits.cpuset)
         if limits.pids is not None:
             _write(folder / "pids.max", "max" if limits.pids <= 0 else str(limits.pids))
+        if limits.blkio_weight is not None or limits.blkio_devices:
+            _apply_io_v2(folder, limits)
 
     def open(self, paths: Mapping[str, str]) -> CgroupHandle:
         return CgroupV2Handle(paths[_V2_KEY])

@@ -383,6 +383,17 @@ def joined_namespaces(
     return tuple(joins)
 
 
+def blkio_devices(svc: ServiceSpec) -> tuple[tuple[str, str, int], ...] | None:
+    """``blkio_config``'s per-device settings as (setting, path, value), or None when it has none."""
+    config = svc.blkio_config
+    if config is None:
+        return None
+    found = [("weight", d.path, d.weight) for d in config.weight_device]
+    for setting in ("read_bps", "write_bps", "read_iops", "write_iops"):
+        found += [(setting, d.path, d.rate) for d in getattr(config, f"device_{setting}")]
+    return tuple(found) or None
+
+
 def shared_shm_path(
     spec: Any, service: str, svc: ServiceSpec, name: str, names: Mapping[str, list[str]], paths: ProjectPaths
 ) -> str | None:
@@ -461,6 +472,8 @@ def _container(
             pids=svc.pids_max,
             memory_swappiness=svc.mem_swappiness,
             oom_kill_disable=True if svc.oom_kill_disable else None,  # false is the kernel's default
+            blkio_weight=svc.blkio_config.weight if svc.blkio_config else None,
+            blkio_devices=blkio_devices(svc),
         ),
         cap_add=tuple(svc.cap_add),
         cap_drop=tuple(svc.cap_drop),

@@ -151,6 +151,15 @@ class CgroupLimits:
     pids: int | None = None  # pids.max
     memory_swappiness: int | None = None  # 0-100, v1 memory.swappiness; cgroup v2 has no such file
     oom_kill_disable: bool | None = None  # True or unset, v1 memory.oom_control; cgroup v2 has none
+    blkio_weight: int | None = None  # 10-1000: blkio.weight / io.weight where the kernel weighs I/O
+    # (setting, device path, value): setting is weight, read_bps, write_bps, read_iops or write_iops
+    blkio_devices: tuple[tuple[str, str, int], ...] | None = None
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> CgroupLimits:
+        devices = values.get("blkio_devices")
+        fixed = {"blkio_devices": tuple(tuple(d) for d in devices)} if devices is not None else {}
+        return cls(**{**values, **fixed})
 
     def is_empty(self) -> bool:
         return all(v is None for v in asdict(self).values())
@@ -252,7 +261,7 @@ class ContainerConfig:
     def from_dict(cls, data: dict[str, Any]) -> ContainerConfig:
         values = dict(data)
         values["mounts"] = tuple(MountConfig(**m) for m in values.get("mounts", ()))
-        values["cgroup"] = CgroupLimits(**values.get("cgroup", {}))
+        values["cgroup"] = CgroupLimits.from_dict(values.get("cgroup", {}))
         values["ulimits"] = tuple(Ulimit(**u) for u in values.get("ulimits", ()))
         values["devices"] = tuple(DeviceMapping(**d) for d in values.get("devices", ()))
         values["device_rules"] = tuple(DeviceRule(**r) for r in values.get("device_rules", ()))

@@ -193,6 +193,8 @@ LIMIT_CONTROLLERS = {  # a limit field -> the cgroup v2 controller that enforces
     "cpu_shares": "cpu",
     "cpuset": "cpuset",
     "pids": "pids",
+    "blkio_weight": "io",
+    "blkio_devices": "io",
 }
 
 

@@ -187,7 +187,6 @@ REFUSALS: tuple[Refusal, ...] = (
         "a CPU period alone sets no limit",
         "give `cpu_quota` with it, or `cpus:`",
     ),
-    Refusal("blkio_config", _uses("blkio_config"), "block I/O limits are not applied yet", "remove it"),
 )
 
 

@@ -376,6 +376,34 @@ class ServiceVolumeSpec(_Model):
         return self
 
 
+class BlkioWeightDevice(_Model):
+    path: str
+    weight: int = Field(ge=10, le=1000)
+
+
+class BlkioRate(_Model):
+    """A byte rate (``12mb``, ``1048576``) of ``device_read_bps``/``device_write_bps``."""
+
+    path: str
+    rate: Annotated[int, BeforeValidator(to_bytes, json_schema_input_type=BytesInput), Field(ge=0)]
+
+
+class BlkioIops(_Model):
+    path: str
+    rate: int = Field(ge=0)
+
+
+class BlkioSpec(_Model):
+    """``blkio_config``: block I/O weights and per-device throttles (cgroup blkio / io)."""
+
+    weight: int | None = Field(default=None, ge=10, le=1000)
+    weight_device: list[BlkioWeightDevice] = []
+    device_read_bps: list[BlkioRate] = []
+    device_write_bps: list[BlkioRate] = []
+    device_read_iops: list[BlkioIops] = []
+    device_write_iops: list[BlkioIops] = []
+
+
 class UlimitSpec(_Model):
     soft: int
     hard: int
@@ -665,7 +693,7 @@ class ServiceSpec(_Model):
     cpu_rt_runtime: int | None = None
     cpu_count: int | None = None
     cpu_percent: float | None = None
-    blkio_config: dict[str, Any] | None = None
+    blkio_config: BlkioSpec | None = None
     host: str | None = None  # composer's own: which of the top-level ``hosts`` runs it
     routes: list[
         Annotated[RouteSpec, BeforeValidator(_to_route, json_schema_input_type=str | dict[str, str])]

@@ -69,7 +69,7 @@ def test_detects_v2_and_creates_beneath_own_cgroup(fake_v2: tuple[Path, Path]) -
     assert (folder / "pids.max").read_text() == "64"
     for level in ("", "/composer", "/composer/proj"):
         text = (root / f"user.slice/session{level}/cgroup.subtree_control").read_text()
-        assert text == "+cpuset +cpu +memory +pids"
+        assert text == "+cpuset +cpu +io +memory +pids"
     assert handle.cpu_quota() == (150000, 100000)
     assert handle.memory_limit() == 256 << 20
     assert attached.calls == [(str(folder), DEFAULT_DEVICE_RULES)]  # Docker's device policy, once
@@ -156,3 +156,48 @@ def test_v1_only_memory_keys_write_nothing_on_v2(fake_v2: tuple[Path, Path]) -> 
     driver.create("p", "db", CgroupLimits(memory=64 << 20, memory_swappiness=0, oom_kill_disable=True))
     folder = root / "user.slice/session/composer/p/db"
     assert sorted(p.name for p in folder.iterdir()) == ["memory.max"]  # the limit, nothing pretended
+
+
+def _block_node(tmp_path: Path) -> str:
+    import os
+    import stat
+
+    if os.geteuid() != 0:
+        pytest.skip("making a block device node needs root")
+    node = tmp_path / "disk"
+    os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(8, 16))
+    return str(node)
+
+
+def test_blkio_throttles_become_one_io_max_line_per_device(
+    fake_v2: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, proc = fake_v2
+    disk = _block_node(tmp_path)
+    driver = detect_cgroup_driver(root, proc, Attached())
+    folder = root / "user.slice/session/composer/proj/web"
+    folder.mkdir(parents=True)
+    (folder / "io.weight").write_text("default 100\n")  # the kernel's file where it weighs I/O
+    devices = (("read_bps", disk, 12 << 20), ("write_iops", disk, 120), ("weight", disk, 400))
+    driver.create("proj", "web", CgroupLimits(blkio_weight=300, blkio_devices=devices))
+    # the fake tree keeps the last write of each file; the kernel would merge the lines
+    assert (folder / "io.max").read_text() == f"8:16 rbps={12 << 20} wiops=120"
+    assert (folder / "io.weight").read_text() == "8:16 400"
+
+
+def test_without_an_io_weight_file_weights_are_not_written(
+    fake_v2: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, proc = fake_v2
+    disk = _block_node(tmp_path)
+    driver = detect_cgroup_driver(root, proc, Attached())
+    driver.create("proj", "web", CgroupLimits(blkio_weight=300, blkio_devices=(("weight", disk, 400),)))
+    folder = root / "user.slice/session/composer/proj/web"
+    assert not (folder / "io.weight").exists() and not (folder / "io.max").exists()
+
+
+def test_a_blkio_path_that_is_no_block_device_is_refused(fake_v2: tuple[Path, Path]) -> None:
+    root, proc = fake_v2
+    driver = detect_cgroup_driver(root, proc, Attached())
+    with pytest.raises(HostError, match="blkio_config: /dev/null is not a block device"):
+        driver.create("proj", "web", CgroupLimits(blkio_devices=(("read_bps", "/dev/null", 1),)))

@@ -118,11 +118,11 @@ def test_cgroup_v1_and_an_undelegated_v2_hold_no_limit() -> None:
 
 def test_a_delegated_v2_holds_what_its_controllers_enforce() -> None:
     partial = rootless_limit_support(2, ["memory", "pids", "io"], True, "/user@1001.service")
-    assert partial.use_cgroups and partial.controllers == frozenset({"memory", "pids"})
+    assert partial.use_cgroups and partial.controllers == frozenset({"memory", "pids", "io"})
     assert "cpu" in partial.reason
     assert unsupported_limits(LIMITS, partial) == ["cpus"]
     assert enforceable_limits(LIMITS, partial) == CgroupLimits(memory=64 << 20, pids=50)
-    full = rootless_limit_support(2, ["cpuset", "cpu", "memory", "pids"], True)
+    full = rootless_limit_support(2, ["cpuset", "cpu", "io", "memory", "pids"], True)
     assert full.reason == "" and enforceable_limits(LIMITS, full) == LIMITS
 
 
