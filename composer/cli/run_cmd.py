@@ -27,7 +27,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-TTY", "-T", help="No pseudo-terminal (the only mode composer has).")
         ] = False,
         interactive: Annotated[
-            bool, typer.Option("--interactive", "-i", help="Accepted: standard input is not attached.")
+            bool,
+            typer.Option(
+                "--interactive/--no-interactive",
+                "-i",
+                help="Standard input goes to the command (a pipe's end is its EOF); not with -d.",
+            ),
         ] = True,
         env: Annotated[Repeated, typer.Option("--env", "-e", help="KEY=VALUE, or KEY from here.")] = None,
         label: Annotated[Repeated, typer.Option("--label", "-l", help="KEY=VALUE label.")] = None,
@@ -60,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from composer.engine.run import RunRequest, oneoff_name, run_oneoff
         from composer.errors import ComposerError
 
-        del no_tty, interactive, remove_orphans
+        del no_tty, remove_orphans
         if remove and detach:
             raise ComposerError(
                 "run --rm with -d: with no daemon, nothing would remove the container when it exits",
@@ -84,6 +89,7 @@ def register(app: typer.Typer) -> None:
             no_deps=no_deps,
             name=name,
             build="always" if build else "missing",
+            stdin=_stdin_fd() if interactive and not detach else -1,
         )
         loaded = opts.load()
         request = dataclasses.replace(request, name=name or oneoff_name(loaded.name, service))
@@ -98,6 +104,14 @@ def register(app: typer.Typer) -> None:
             typer.echo(made.name)
             return
         raise typer.Exit(_follow(opts, loaded.name, made.name, remove))
+
+
+def _stdin_fd() -> int:
+    """composer's own stdin, when it has one."""
+    try:
+        return sys.stdin.fileno() if sys.stdin is not None else -1
+    except (OSError, ValueError):  # closed, or replaced by something with no fd
+        return -1
 
 
 def environment(items: list[str]) -> dict[str, str]:

@@ -58,6 +58,7 @@ class RunRequest:
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     start: bool = True  # False: made only (``composer create`` of a one-off is not a compose verb)
+    stdin: int = -1  # an fd of the caller that becomes the one-off's stdin (run -i in the foreground)
     build: str = "missing"  # the service's image when it has build: missing, always (--build) or never
 
 
@@ -189,5 +190,7 @@ def run_oneoff(
         check_host(project, desired, observed, plan, host)
         applier = Applier(store, host, desired, observed, events)
         host.preload(netlink=True)
+        if request.stdin >= 0:
+            host.give_stdin(name, request.stdin)
         Executor(applier).apply(plan)
     return desired.containers[container_id(name)]

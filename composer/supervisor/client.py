@@ -50,14 +50,24 @@ class SupervisorClient:
         self._seen_running = False  # it answered this client: no ping before each request
 
     # -- requests ---------------------------------------------------------------------
-    def request(self, request: Request, *, timeout: float = REQUEST_TIMEOUT) -> Reply:
-        """Send one request and return the answer (ConnectionError when no supervisor is there)."""
+    def request(
+        self, request: Request, *, timeout: float = REQUEST_TIMEOUT, fds: tuple[int, ...] = ()
+    ) -> Reply:
+        """Send one request and return the answer (ConnectionError when no supervisor is there).
+
+        ``fds`` go with it (SCM_RIGHTS): a Start passes the container's stdin so.
+        """
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock.settimeout(timeout)
         try:
             with socket_address(self.project_dir) as address:
                 sock.connect(address)
-            sock.sendall(encode_request(request))
+            data = encode_request(request)
+            if fds:
+                sent = socket.send_fds(sock, [data], list(fds))
+                sock.sendall(data[sent:])
+            else:
+                sock.sendall(data)
             data = _read_line(sock)
         except (FileNotFoundError, ConnectionRefusedError) as error:
             raise ConnectionError(str(error)) from error
@@ -80,15 +90,19 @@ class SupervisorClient:
         except OSError:  # ConnectionError and socket timeouts are OSErrors
             return None
 
-    def start(self, name: str) -> int:
-        """Have the supervisor (started when missing) start container ``name``; its PID once it runs."""
+    def start(self, name: str, stdin: int = -1) -> int:
+        """Have the supervisor (started when missing) start container ``name``; its PID once it runs.
+
+        ``stdin`` (an fd of this process) becomes the container's stdin, for this start only.
+        """
+        fds = (stdin,) if stdin >= 0 else ()
         self.ensure_running()
         try:
-            reply = self.request(Start(name))
+            reply = self.request(Start(name), fds=fds)
         except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
             self._seen_running = False
             self.ensure_running()
-            reply = self.request(Start(name))
+            reply = self.request(Start(name), fds=fds)
         if not reply.ok or reply.pid is None:
             raise ContainerError(f"container {name} failed to start: {reply.error}")
         return reply.pid

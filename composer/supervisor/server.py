@@ -96,6 +96,7 @@ class Watched:
     start_waiters: list[socket.socket] = field(default_factory=list)
     stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
     stopping: GraceKill | None = None  # the stop whose grace period runs until stop_deadline
+    stdin: int = -1  # the stdin a Start passed (run in the foreground), for the next fork only
 
     @property
     def name(self) -> str:
@@ -208,14 +209,20 @@ class Supervisor:
 
     def _on_request(self, conn: socket.socket) -> None:
         self.selector.unregister(conn)
+        fds: list[int] = []
         try:
-            keep_open = self._dispatch(conn, decode_request(_read_line(conn)))
+            line, fds = _read_request(conn)
+            keep_open = self._dispatch(conn, decode_request(line), fds)
         except ProtocolError as error:
             _reply(conn, Reply.failed(str(error)))
             keep_open = False
         except Exception as error:  # a request that fails must never bring the supervisor down
             _reply(conn, Reply.failed(f"{type(error).__name__}: {error}"))
             keep_open = False
+        finally:
+            for fd in fds:  # what a request passed and nothing took
+                if fd >= 0:
+                    os.close(fd)
         if not keep_open:
             conn.close()
 
@@ -229,13 +236,19 @@ class Supervisor:
         self._exited(watched, exit_code=-1)
 
     # -- requests ----------------------------------------------------------------
-    def _dispatch(self, conn: socket.socket, request: Request) -> bool:
-        """Answer ``request``; True when the answer comes later (the connection stays open)."""
+    def _dispatch(self, conn: socket.socket, request: Request, fds: list[int]) -> bool:
+        """Answer ``request``; True when the answer comes later (the connection stays open).
+
+        A Start may pass one fd, the container's stdin; taking it sets its place in ``fds`` to -1.
+        """
         match request:
             case Ping():
                 _reply(conn, Reply(pid=os.getpid(), containers=tuple(sorted(self.watched)), build=build_id()))
             case Start(name=name):
-                return self._start(conn, name)
+                stdin = fds[0] if fds else -1
+                if fds:
+                    fds[0] = -1
+                return self._start(conn, name, stdin)
             case Stop(name=name, signal=sig, timeout=timeout):
                 return self._stop(conn, name, sig, float(timeout))
             case Kill(name=name, signal=sig):
@@ -247,12 +260,17 @@ class Supervisor:
                 _reply(conn, Reply(ok=not self.running, containers=tuple(sorted(self.watched))))
         return False
 
-    def _start(self, conn: socket.socket, name: str) -> bool:
+    def _start(self, conn: socket.socket, name: str, stdin: int = -1) -> bool:
         """Fork the container; answer once it runs (or failed), so several starts overlap."""
         cdir = ContainerFolder(ContainerFiles(self.containers_dir / name))
-        spec = cdir.read_supervised()
+        try:
+            spec = cdir.read_supervised()
+        except BaseException:
+            _close(stdin)
+            raise
         current = self.watched.get(name)
         if current is not None and (current.pending is not None or is_alive(current.status)):
+            _close(stdin)  # it runs with the stdin it has
             if current.pending is not None:
                 current.start_waiters.append(conn)
                 return True
@@ -260,7 +278,7 @@ class Supervisor:
             return False
         status = cdir.read_status()
         status.restart_count = 0 if current is None else current.status.restart_count
-        watched = Watched(cdir=cdir, spec=spec, status=status)
+        watched = Watched(cdir=cdir, spec=spec, status=status, stdin=stdin)
         self.watched[name] = watched
         watched.start_waiters.append(conn)
         self._spawn(watched)
@@ -339,10 +357,15 @@ class Supervisor:
             else:
                 stdout_path, stderr_path = make_log_fifos(config.files)
                 self._collect_logs(watched, stdout_path, stderr_path)
-                pending = start_container(config, self._cgroup_of(watched), stdout_path, stderr_path, joined)
+                pending = start_container(
+                    config, self._cgroup_of(watched), stdout_path, stderr_path, joined, watched.stdin
+                )
         except Exception as error:
             self._start_failed(watched, getattr(error, "message", str(error)))
             return
+        finally:
+            _close(watched.stdin)  # the child has its copy; a restart gets no stdin
+            watched.stdin = -1
         watched.pending = pending
         watched.early_exit = None
         self.by_pid[pending.pid] = watched.name
@@ -459,7 +482,9 @@ class Supervisor:
             rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
             self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
             self._logged[watched.name] = ("", "")  # no FIFOs: the terminal's master is logged
-            return start_container(watched.spec.config, self._cgroup_of(watched), slave, slave, joined)
+            return start_container(
+                watched.spec.config, self._cgroup_of(watched), slave, slave, joined, watched.stdin
+            )
         finally:
             os.close(slave)
 
@@ -679,14 +704,22 @@ def _decode(wait_status: int) -> int:
     return os.waitstatus_to_exitcode(wait_status)
 
 
-def _read_line(conn: socket.socket) -> bytes:
+def _read_request(conn: socket.socket) -> tuple[bytes, list[int]]:
+    """One request line, and the fds passed with it (SCM_RIGHTS: a Start's stdin)."""
     chunks = b""
+    fds: list[int] = []
     while not chunks.endswith(b"\n"):
-        chunk = conn.recv(65536)
+        chunk, passed, _flags, _address = socket.recv_fds(conn, 65536, 4)
+        fds += passed
         if not chunk:
             break
         chunks += chunk
-    return chunks
+    return chunks, fds
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
 
 
 def _health_of(text: str) -> policy.Health:

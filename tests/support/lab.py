@@ -51,11 +51,18 @@ class Lab:
         return {**os.environ, "COMPOSER_ROOT": str(self.root), "COMPOSER_IMAGE_ROOT": images}
 
     def composer(
-        self, *args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        cwd: Path | None = None,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """Run composer; its stdin is ``input``, else /dev/null (never the test runner's)."""
         result = subprocess.run(
             [sys.executable, "-m", "composer.cli.main", *args], cwd=cwd or self.folder, env=self.env(),
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False, input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
         )  # fmt: skip
         if check and result.returncode != 0:
             raise AssertionError(f"composer {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")

@@ -182,6 +182,10 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         """Start a container the plan just made or keeps; returns its PID once it runs."""
         ...
 
+    def give_stdin(self, name: str, fd: int) -> None:
+        """The next start of container ``name`` makes ``fd`` (of this process) its stdin (run -i)."""
+        ...
+
     def start_existing(self, layout: ProjectLayout, name: str) -> int:
         """Start a stopped container from its stored description (``composer start``)."""
         ...

@@ -117,6 +117,7 @@ class FakeHost:
     file_batches: list[list[str]] = field(default_factory=list)  # what watch_files reports, in turn
     exec_output: tuple[str, str] = ("", "")
     http_answer: int = 200
+    stdin_given: dict[str, int] = field(default_factory=dict)  # container -> fd, from give_stdin
     _next_pid: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -282,6 +283,9 @@ class FakeHost:
             self.netns.discard(netns)
             self.namespaces.pop(netns, None)
             self.links = {link for link in self.links if netns not in link}
+
+    def give_stdin(self, name: str, fd: int) -> None:
+        self.stdin_given[name] = fd
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         self._step(f"start_container {container.name}")

@@ -69,6 +69,7 @@ class RealHost:
         self.rootless_network = rootless and _has_outside_helper()
         self._limits: LimitSupport | None = None
         self._cgroups: Any = None
+        self._stdin: dict[str, int] = {}  # container -> the fd its next start makes its stdin (run -i)
         self._images: Any = None
         self._local = threading.local()
         self._bridges: dict[str, int] = {}
@@ -374,8 +375,12 @@ class RealHost:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             create_netns(path)
 
+    def give_stdin(self, name: str, fd: int) -> None:
+        self._stdin[name] = fd
+
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
-        pid = self._supervisor(layout).start(container.config.name)
+        stdin = self._stdin.pop(container.config.name, -1)
+        pid = self._supervisor(layout).start(container.config.name, stdin=stdin)
         if container.config.post_start:
             self._post_start(layout, container.config, pid)
         return pid

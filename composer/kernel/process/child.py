@@ -65,6 +65,7 @@ class SpawnArgs:
     sync_fd: int
     ack_fd: int
     ipc_ns_fd: int = -1  # the ipc namespace of another container to enter (ipc: service:NAME)
+    stdin_fd: int = -1  # the caller's stdin (run: composer's own, passed to the supervisor), or -1
 
 
 def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
@@ -77,7 +78,7 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     join_cgroup(args.procs_files)
     stage.name = "stdio"
     stdin_fifo = os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
-    _open_stdio(args.stdout, args.stderr, stdin_fifo, terminal=cfg.tty)
+    _open_stdio(args.stdout, args.stderr, stdin_fifo, terminal=cfg.tty, stdin_fd=args.stdin_fd)
     if cfg.netns_path:
         stage.name = "netns"
         fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -189,17 +190,25 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str], err_fd: int) -> No
 
 
 def _open_stdio(
-    stdout: str | int, stderr: str | int, stdin_fifo: str | None = None, *, terminal: bool = False
+    stdout: str | int,
+    stderr: str | int,
+    stdin_fifo: str | None = None,
+    *,
+    terminal: bool = False,
+    stdin_fd: int = -1,
 ) -> None:
     """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF.
 
-    With ``terminal`` (``tty: true``) ``stdout`` is the slave of the supervisor's pseudo-terminal: it
-    becomes stdin too (unless ``stdin_open``) and the controlling terminal of the new session.
+    ``stdin_fd`` (``run`` in the foreground) is the caller's stdin instead: a pipe's end reaches the
+    command as EOF. With ``terminal`` (``tty: true``) ``stdout`` is the slave of the supervisor's
+    pseudo-terminal: it becomes stdin too (unless either of those) and the controlling terminal.
     """
-    if stdin_fifo is not None:
+    if stdin_fifo is not None and stdin_fd < 0:
         with contextlib.suppress(FileExistsError):
             os.mkfifo(stdin_fifo, 0o600)
-    if stdin_fifo is not None:
+    if stdin_fd >= 0:
+        fds = [os.dup(stdin_fd)]
+    elif stdin_fifo is not None:
         fds = [os.open(stdin_fifo, os.O_RDWR)]
     elif terminal and isinstance(stdout, int):
         fds = [os.dup(stdout)]

@@ -81,11 +81,12 @@ def start_container(
     stdout: str | int,
     stderr: str | int,
     joined: Mapping[str, int] | None = None,
+    stdin: int = -1,
 ) -> PendingContainer:
     """Fork the container and return at once; ``.wait()`` gives its PID (see spawn_container).
 
     ``joined`` gives, for each kind of ``cfg.joins``, the PID of the container whose namespace of
-    that kind this one enters (``pid: service:db``: db's PID).
+    that kind this one enters (``pid: service:db``: db's PID); ``stdin`` an fd to be its stdin.
     """
     _check_config(cfg)
     if cfg.shm_path:  # made here, outside the container, so that the containers sharing it bind one tmpfs
@@ -103,7 +104,7 @@ def start_container(
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
     args = SpawnArgs(
         cfg, tuple(cgroup.procs_files()), stdout, stderr, security, host_init, device_nodes,
-        signals_to_reset(), err_w, sync_w, ack_r, namespaces.ipc_fd,
+        signals_to_reset(), err_w, sync_w, ack_r, namespaces.ipc_fd, stdin,
     )  # fmt: skip
     try:
         if "pid" in cfg.host_namespaces:

@@ -118,3 +118,16 @@ def test_run_of_a_missing_command_fails_like_docker_and_rm_still_removes(lab: La
     assert _rows(lab) == {}  # --rm removed it, failed start or not
     lab.composer("down")
     assert project_leftovers(lab.root, "vb-run") == []
+
+
+def test_run_passes_its_stdin_and_the_end_of_a_pipe(lab: Lab) -> None:
+    lab.write(PROJECT.replace("vb-run", "vb-stdin"))
+    counted = lab.composer(
+        "run", "--rm", "--no-deps", "app", "sh", "-c", "wc -l; echo done", input="a\nb\nc\n"
+    )
+    assert counted.returncode == 0, counted.stderr
+    assert counted.stdout.split() == ["3", "done"]  # wc saw every line, then the pipe's end
+    closed = lab.composer("run", "--rm", "--no-deps", "--no-interactive", "app", "wc", "-l", input="a\nb\n")
+    assert closed.stdout.split() == ["0"]  # without -i: /dev/null
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "vb-stdin") == []
