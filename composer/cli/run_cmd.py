@@ -11,6 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from composer.cli.context import GlobalOptions
+    from composer.engine.hosts.base import Host
 
 Repeated = list[str] | None
 
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
         detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")] = False,
         remove: Annotated[bool, typer.Option("--rm", help="Remove the container once it exits.")] = False,
         no_tty: Annotated[
-            bool, typer.Option("--no-TTY", "-T", help="No pseudo-terminal (the only mode composer has).")
+            bool, typer.Option("--no-TTY", "-T", help="No pseudo-terminal, even on a terminal.")
         ] = False,
         interactive: Annotated[
             bool,
@@ -61,11 +62,12 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         from composer.cli.context import options
+        from composer.cli.terminal import terminal_size, wants_terminal
         from composer.engine.executor import PlanFailed
         from composer.engine.run import RunRequest, oneoff_name, run_oneoff
         from composer.errors import ComposerError
 
-        del no_tty, remove_orphans
+        del remove_orphans
         if remove and detach:
             raise ComposerError(
                 "run --rm with -d: with no daemon, nothing would remove the container when it exits",
@@ -90,12 +92,14 @@ def register(app: typer.Typer) -> None:
             name=name,
             build="always" if build else "missing",
             stdin=_stdin_fd() if interactive and not detach else -1,
+            tty=terminal_size() if wants_terminal(detach, no_tty) and interactive else None,
         )
         loaded = opts.load()
         request = dataclasses.replace(request, name=name or oneoff_name(loaded.name, service))
         sink, close = opts.sink("quiet" if quiet_pull or not detach else None)
+        host = opts.host()  # one instance: the terminal of a tty start comes back to it
         try:
-            made = run_oneoff(loaded, request, roots=opts.roots(), host=opts.host(), events=sink)
+            made = run_oneoff(loaded, request, roots=opts.roots(), host=host, events=sink)
         except PlanFailed as error:
             raise typer.Exit(_failed_start(opts, loaded.name, request.name or "", error, remove)) from None
         finally:
@@ -103,6 +107,8 @@ def register(app: typer.Typer) -> None:
         if detach:
             typer.echo(made.name)
             return
+        if request.tty:
+            raise typer.Exit(_on_terminal(opts, host, loaded.name, made.name, remove))
         raise typer.Exit(_follow(opts, loaded.name, made.name, remove))
 
 
@@ -147,6 +153,23 @@ def _failed_start(opts: GlobalOptions, project: str, name: str, error: Exception
 
         remove_containers(project, [name], roots=opts.roots(), host=host)
     return status.exit_code
+
+
+def _on_terminal(opts: GlobalOptions, host: Host, project: str, name: str, remove: bool) -> int:
+    """Relay the one-off's terminal until it exits; its exit status."""
+    from composer.cli.terminal import relay
+    from composer.verbs.run import wait_finished
+
+    layout = opts.root().project(project)
+    master = host.take_terminal(name)
+    if master >= 0:
+        relay(master)
+    code = wait_finished(layout, host, name, poll_interval=0.02)
+    if remove:
+        from composer.engine.remove import remove_containers
+
+        remove_containers(project, [name], roots=opts.roots(), host=host)
+    return code
 
 
 def _follow(opts: GlobalOptions, project: str, name: str, remove: bool) -> int:

@@ -59,6 +59,8 @@ class RunRequest:
     labels: Mapping[str, str] = field(default_factory=dict)
     start: bool = True  # False: made only (``composer create`` of a one-off is not a compose verb)
     stdin: int = -1  # an fd of the caller that becomes the one-off's stdin (run -i in the foreground)
+    # a pseudo-terminal of (rows, columns) whose master comes back to the caller (run on a terminal)
+    tty: tuple[int, int] | None = None
     build: str = "missing"  # the service's image when it has build: missing, always (--build) or never
 
 
@@ -103,6 +105,8 @@ def oneoff_service(svc: ServiceSpec, request: RunRequest, name: str, project_dir
         "environment": {**svc.environment, **request.env},
         "labels": {**svc.labels, **request.labels},
     }
+    if request.tty:
+        update["tty"] = True
     if request.no_deps:
         update["depends_on"] = {}
     if request.command is not None:
@@ -190,7 +194,7 @@ def run_oneoff(
         check_host(project, desired, observed, plan, host)
         applier = Applier(store, host, desired, observed, events)
         host.preload(netlink=True)
-        if request.stdin >= 0:
-            host.give_stdin(name, request.stdin)
+        if request.stdin >= 0 or request.tty:  # with a terminal, its slave is the command's stdin
+            host.give_stdin(name, -1 if request.tty else request.stdin, terminal=request.tty)
         Executor(applier).apply(plan)
     return desired.containers[container_id(name)]

@@ -51,11 +51,13 @@ class SupervisorClient:
 
     # -- requests ---------------------------------------------------------------------
     def request(
-        self, request: Request, *, timeout: float = REQUEST_TIMEOUT, fds: tuple[int, ...] = ()
-    ) -> Reply:
+        self, request: Request, *, timeout: float = REQUEST_TIMEOUT, fds: tuple[int, ...] = (),
+        received: list[int] | None = None,
+    ) -> Reply:  # fmt: skip
         """Send one request and return the answer (ConnectionError when no supervisor is there).
 
-        ``fds`` go with it (SCM_RIGHTS): a Start passes the container's stdin so.
+        ``fds`` go with it (SCM_RIGHTS): a Start passes the container's stdin so; the fds the
+        answer passes (a terminal's master) are added to ``received``, else closed.
         """
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock.settimeout(timeout)
@@ -68,7 +70,12 @@ class SupervisorClient:
                 sock.sendall(data[sent:])
             else:
                 sock.sendall(data)
-            data = _read_line(sock)
+            data, passed = _read_answer(sock)
+            if received is not None:
+                received += passed
+            else:
+                for fd in passed:
+                    os.close(fd)
         except (FileNotFoundError, ConnectionRefusedError) as error:
             raise ConnectionError(str(error)) from error
         finally:
@@ -90,19 +97,24 @@ class SupervisorClient:
         except OSError:  # ConnectionError and socket timeouts are OSErrors
             return None
 
-    def start(self, name: str, stdin: int = -1) -> int:
+    def start(
+        self, name: str, stdin: int = -1, terminal: list[int] | None = None, size: tuple[int, int] = (0, 0)
+    ) -> int:
         """Have the supervisor (started when missing) start container ``name``; its PID once it runs.
 
-        ``stdin`` (an fd of this process) becomes the container's stdin, for this start only.
+        ``stdin`` (an fd of this process) becomes the container's stdin, for this start only; with
+        ``terminal`` (a tty container) the terminal's master is appended to it instead of logged, the
+        terminal ``size`` (rows, columns) set before the command runs.
         """
         fds = (stdin,) if stdin >= 0 else ()
+        request = Start(name, terminal=terminal is not None, rows=size[0], columns=size[1])
         self.ensure_running()
         try:
-            reply = self.request(Start(name), fds=fds)
+            reply = self.request(request, fds=fds, received=terminal)
         except ConnectionError:  # it died since this command last saw it: a new one adopts the rest
             self._seen_running = False
             self.ensure_running()
-            reply = self.request(Start(name), fds=fds)
+            reply = self.request(request, fds=fds, received=terminal)
         if not reply.ok or reply.pid is None:
             raise ContainerError(f"container {name} failed to start: {reply.error}")
         return reply.pid
@@ -183,14 +195,17 @@ class SupervisorClient:
         return True
 
 
-def _read_line(sock: socket.socket) -> bytes:
+def _read_answer(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """The answer's line and the fds passed with it."""
     data = b""
+    fds: list[int] = []
     while not data.endswith(b"\n"):
-        chunk = sock.recv(65536)
+        chunk, passed, _flags, _address = socket.recv_fds(sock, 65536, 4)
+        fds += passed
         if not chunk:
             break
         data += chunk
-    return data
+    return data, fds
 
 
 def _exists(pid: int) -> bool:

@@ -67,6 +67,10 @@ class Ping:
 @dataclass(frozen=True, slots=True)
 class Start:
     name: str
+    # tty: true: the reply passes the terminal's master to the caller instead of logging it (run -t)
+    terminal: bool = False
+    rows: int = 0  # its window size (0: unknown), set before the command runs
+    columns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +207,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "signal": (int,),
     "timeout": (int, float),
     "force": (bool,),
+    "terminal": (bool,),
+    "rows": (int,),
+    "columns": (int,),
 }
 
 

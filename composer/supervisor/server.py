@@ -97,6 +97,9 @@ class Watched:
     stop_requested: tuple[int, float] | None = None  # (signal, timeout) of a stop asked during set-up
     stopping: GraceKill | None = None  # the stop whose grace period runs until stop_deadline
     stdin: int = -1  # the stdin a Start passed (run in the foreground), for the next fork only
+    # tty: the next start's terminal master goes to the caller, not the log; its (rows, columns)
+    hand_terminal: tuple[int, int] | None = None
+    terminal: int = -1  # that master, until the Start is answered
 
     @property
     def name(self) -> str:
@@ -244,11 +247,11 @@ class Supervisor:
         match request:
             case Ping():
                 _reply(conn, Reply(pid=os.getpid(), containers=tuple(sorted(self.watched)), build=build_id()))
-            case Start(name=name):
+            case Start(name=name, terminal=terminal, rows=rows, columns=columns):
                 stdin = fds[0] if fds else -1
                 if fds:
                     fds[0] = -1
-                return self._start(conn, name, stdin)
+                return self._start(conn, name, stdin, (rows, columns) if terminal else None)
             case Stop(name=name, signal=sig, timeout=timeout):
                 return self._stop(conn, name, sig, float(timeout))
             case Kill(name=name, signal=sig):
@@ -260,7 +263,9 @@ class Supervisor:
                 _reply(conn, Reply(ok=not self.running, containers=tuple(sorted(self.watched))))
         return False
 
-    def _start(self, conn: socket.socket, name: str, stdin: int = -1) -> bool:
+    def _start(
+        self, conn: socket.socket, name: str, stdin: int = -1, terminal: tuple[int, int] | None = None
+    ) -> bool:
         """Fork the container; answer once it runs (or failed), so several starts overlap."""
         cdir = ContainerFolder(ContainerFiles(self.containers_dir / name))
         try:
@@ -278,7 +283,7 @@ class Supervisor:
             return False
         status = cdir.read_status()
         status.restart_count = 0 if current is None else current.status.restart_count
-        watched = Watched(cdir=cdir, spec=spec, status=status, stdin=stdin)
+        watched = Watched(cdir=cdir, spec=spec, status=status, stdin=stdin, hand_terminal=terminal)
         self.watched[name] = watched
         watched.start_waiters.append(conn)
         self._spawn(watched)
@@ -387,11 +392,15 @@ class Supervisor:
             self.by_pid.pop(pending.pid, None)
             self._start_failed(watched, getattr(error, "message", str(error)))
             return
+        if pending.console >= 0:
+            self._take_terminal(watched, pending.console)
         self._running(watched, pid)
+        terminal, watched.terminal = watched.terminal, -1
         for conn in watched.start_waiters:
-            _reply(conn, Reply(pid=pid))
+            _reply(conn, Reply(pid=pid), (terminal,) if terminal >= 0 else ())
             conn.close()
         watched.start_waiters.clear()
+        _close(terminal)  # the caller has its copy
         if watched.early_exit is not None:  # it ran and ended before we heard it started
             code, watched.early_exit = watched.early_exit, None
             self._exited(watched, exit_code=code)
@@ -401,6 +410,8 @@ class Supervisor:
         watched.stop_requested = None
 
     def _start_failed(self, watched: Watched, message: str) -> None:
+        _close(watched.terminal)
+        watched.terminal = -1
         status = watched.status
         status.state = "exited"
         status.exit_code = 127
@@ -470,23 +481,30 @@ class Supervisor:
         return joined
 
     def _spawn_on_terminal(self, watched: Watched, joined: dict[str, int]) -> Any:
-        """``tty: true``: a fresh pseudo-terminal per start, its master logged as stdout until the
-        container side closes (a new supervisor adopting the container cannot get the master back)."""
-        from composer.kernel.logs import LogRotation
+        """``tty: true``: the container makes a terminal in its own devpts and sends its master back;
+        _on_started logs it as stdout until the container side closes (a new supervisor adopting the
+        container cannot get the master back), or hands it to a ``run`` that asked for it."""
         from composer.kernel.process import start_container
 
-        master, slave = os.openpty()
+        config = watched.spec.config
+        cgroup = self._cgroup_of(watched)
+        size = watched.hand_terminal or (0, 0)
+        return start_container(
+            config, cgroup, os.devnull, os.devnull, joined, watched.stdin, console=True, console_size=size
+        )
+
+    def _take_terminal(self, watched: Watched, master: int) -> None:
+        if watched.hand_terminal is not None:  # run in the foreground on a terminal: its caller relays it
+            watched.hand_terminal = None
+            watched.terminal = master
+            return
+        from composer.kernel.logs import LogRotation
+
         os.set_blocking(master, False)
-        try:
-            settings = watched.spec.config.logging
-            rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
-            self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
-            self._logged[watched.name] = ("", "")  # no FIFOs: the terminal's master is logged
-            return start_container(
-                watched.spec.config, self._cgroup_of(watched), slave, slave, joined, watched.stdin
-            )
-        finally:
-            os.close(slave)
+        settings = watched.spec.config.logging
+        rotation = LogRotation(settings.max_size, settings.max_files, discard=settings.driver == "none")
+        self._logs.add_fd(watched.name, "stdout", master, str(watched.cdir.files.log), rotation)
+        self._logged[watched.name] = ("", "")  # no FIFOs: the terminal's master is logged
 
     def _collect_logs(self, watched: Watched, stdout_path: str, stderr_path: str) -> None:
         from composer.kernel.logs import LogRotation
@@ -726,9 +744,12 @@ def _health_of(text: str) -> policy.Health:
     return "healthy" if text == "healthy" else "unhealthy" if text == "unhealthy" else "starting"
 
 
-def _reply(conn: socket.socket, reply: Reply) -> None:
+def _reply(conn: socket.socket, reply: Reply, fds: tuple[int, ...] = ()) -> None:
     with contextlib.suppress(OSError):
-        conn.sendall(encode_reply(reply))
+        data = encode_reply(reply)
+        if fds:
+            data = data[socket.send_fds(conn, [data], list(fds)) :]
+        conn.sendall(data)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,8 +4,9 @@ The container is made by :func:`composer.engine.run.run_oneoff` and run by the
 project's supervisor like every other container, so its output is its log: the
 foreground ``run`` follows that log (stdout lines to stdout, stderr lines to
 stderr) until the container exits, and returns its exit status, as ``docker
-compose run`` does.  Its standard input is not connected (``-T`` is the only
-mode): the supervisor, not the terminal, is its parent.
+compose run`` does.  Its standard input is composer's (handed to the supervisor
+with the start); on a terminal the one-off gets a terminal of its own instead,
+relayed by composer/cli/terminal.py, and its output is not logged.
 """
 
 from __future__ import annotations

@@ -182,8 +182,13 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
         """Start a container the plan just made or keeps; returns its PID once it runs."""
         ...
 
-    def give_stdin(self, name: str, fd: int) -> None:
-        """The next start of container ``name`` makes ``fd`` (of this process) its stdin (run -i)."""
+    def give_stdin(self, name: str, fd: int, *, terminal: tuple[int, int] | None = None) -> None:
+        """The next start of container ``name`` makes ``fd`` (of this process, -1: none) its stdin
+        (run -i); with ``terminal`` (rows, columns) its pseudo-terminal's master comes back here."""
+        ...
+
+    def take_terminal(self, name: str) -> int:
+        """The master of the terminal the last start of ``name`` handed back (-1: none); the caller's."""
         ...
 
     def start_existing(self, layout: ProjectLayout, name: str) -> int:

@@ -284,8 +284,11 @@ class FakeHost:
             self.namespaces.pop(netns, None)
             self.links = {link for link in self.links if netns not in link}
 
-    def give_stdin(self, name: str, fd: int) -> None:
+    def give_stdin(self, name: str, fd: int, *, terminal: tuple[int, int] | None = None) -> None:
         self.stdin_given[name] = fd
+
+    def take_terminal(self, name: str) -> int:
+        return -1  # the fake makes no terminals
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
         self._step(f"start_container {container.name}")

@@ -69,7 +69,8 @@ class RealHost:
         self.rootless_network = rootless and _has_outside_helper()
         self._limits: LimitSupport | None = None
         self._cgroups: Any = None
-        self._stdin: dict[str, int] = {}  # container -> the fd its next start makes its stdin (run -i)
+        self._stdin: dict[str, tuple[int, tuple[int, int] | None]] = {}  # container -> (stdin, terminal size)
+        self._terminals: dict[str, int] = {}  # container -> the master of its terminal (run -t)
         self._images: Any = None
         self._local = threading.local()
         self._bridges: dict[str, int] = {}
@@ -375,12 +376,19 @@ class RealHost:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             create_netns(path)
 
-    def give_stdin(self, name: str, fd: int) -> None:
-        self._stdin[name] = fd
+    def give_stdin(self, name: str, fd: int, *, terminal: tuple[int, int] | None = None) -> None:
+        self._stdin[name] = (fd, terminal)
+
+    def take_terminal(self, name: str) -> int:
+        return self._terminals.pop(name, -1)
 
     def start_container(self, layout: ProjectLayout, container: DesiredContainer) -> int:
-        stdin = self._stdin.pop(container.config.name, -1)
-        pid = self._supervisor(layout).start(container.config.name, stdin=stdin)
+        name = container.config.name
+        stdin, terminal = self._stdin.pop(name, (-1, None))
+        master: list[int] | None = [] if terminal is not None and container.config.tty else None
+        pid = self._supervisor(layout).start(name, stdin=stdin, terminal=master, size=terminal or (0, 0))
+        if master:
+            self._terminals[name] = master[0]
         if container.config.post_start:
             self._post_start(layout, container.config, pid)
         return pid

@@ -22,6 +22,8 @@ import json
 import os
 import resource
 import signal
+import socket
+import struct
 import termios
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +68,8 @@ class SpawnArgs:
     ack_fd: int
     ipc_ns_fd: int = -1  # the ipc namespace of another container to enter (ipc: service:NAME)
     stdin_fd: int = -1  # the caller's stdin (run: composer's own, passed to the supervisor), or -1
+    console_fd: int = -1  # tty: a socket to send the master of the container's own terminal to
+    console_size: tuple[int, int] = (0, 0)  # its (rows, columns), 0: left as the kernel makes it
 
 
 def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
@@ -96,6 +100,9 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
         os.uname().nodename if "uts" in cfg.host_namespaces else cfg.hostname or cfg.service or cfg.name
     )
     _prepare_root(cfg, args, hostname, stage)
+    if args.console_fd >= 0:
+        stage.name = "console"
+        _open_console(args.console_fd, args.console_size)
     stage.name = "rlimits"
     _apply_rlimits(cfg)
     if cfg.oom_score_adj is not None:
@@ -223,6 +230,31 @@ def _open_stdio(
             os.close(fd)
     if terminal and isinstance(stdout, int):
         fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+
+
+# <asm-generic/ioctls.h>: the pty number of a master, and unlockpt (Python's termios has neither)
+_TIOCGPTN = 0x80045430
+_TIOCSPTLCK = 0x40045431
+
+
+def _open_console(sock_fd: int, size: tuple[int, int]) -> None:
+    """``tty: true``: a pseudo-terminal of the container's own devpts (after pivot_root), so that
+    ``tty`` and ttyname() name it; the master goes to the parent, the slave is stdio and the
+    controlling terminal (what runc's console socket does)."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    (number,) = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))
+    slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
+    if all(size):  # before the command runs: it may read its window size first thing
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    with socket.socket(fileno=sock_fd) as channel:
+        socket.send_fds(channel, [b"t"], [master])
+    os.close(master)
+    for number in range(3):
+        os.dup2(slave, number)
+    if slave > 2:
+        os.close(slave)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _prepare_root(cfg: ContainerConfig, args: SpawnArgs, hostname: str, stage: Stage) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ class PendingContainer:
     err_r: int
     sync_r: int = -1
     ack_w: int = -1
+    console_r: int = -1  # with a console: where the child sends its terminal's master
+    console: int = -1  # that master once ``wait`` returned (the caller's to close)
 
     def wait(self) -> int:
         """Block until the command was exec'ed; raise :class:`ContainerError` if set-up failed."""
@@ -57,11 +60,27 @@ class PendingContainer:
             if self.sync_r >= 0:
                 _map_userns(self.pid, self.cfg, self.sync_r, self.ack_w)
             data = read_all(self.err_r)
+            if not data and self.console_r >= 0:
+                self.console = _receive_console(self.console_r)
         finally:
-            close_all(self.err_r, self.sync_r, self.ack_w)
+            close_all(self.err_r, self.sync_r, self.ack_w, self.console_r)
+            self.console_r = -1
         if data:
             raise child_failure(self.pid, data, f"container {self.cfg.name}")
         return self.pid
+
+
+def _receive_console(channel_fd: int) -> int:
+    """The terminal master the child sent before it exec'ed its command."""
+    with socket.socket(fileno=os.dup(channel_fd)) as channel:
+        channel.setblocking(False)
+        try:
+            _data, fds, _flags, _address = socket.recv_fds(channel, 1, 1)
+        except BlockingIOError:
+            fds = []
+    if not fds:
+        raise ContainerError("the container's set-up sent no terminal")
+    return fds[0]
 
 
 def spawn_container(cfg: ContainerConfig, cgroup: CgroupHandle, stdout: str | int, stderr: str | int) -> int:
@@ -82,11 +101,16 @@ def start_container(
     stderr: str | int,
     joined: Mapping[str, int] | None = None,
     stdin: int = -1,
+    *,
+    console: bool = False,
+    console_size: tuple[int, int] = (0, 0),
 ) -> PendingContainer:
     """Fork the container and return at once; ``.wait()`` gives its PID (see spawn_container).
 
     ``joined`` gives, for each kind of ``cfg.joins``, the PID of the container whose namespace of
     that kind this one enters (``pid: service:db``: db's PID); ``stdin`` an fd to be its stdin.
+    With ``console`` (``tty: true``) the child makes its terminal in its own devpts and sends the
+    master back: ``.wait()`` leaves it in ``.console``; ``stdout``/``stderr`` are then unused.
     """
     _check_config(cfg)
     if cfg.shm_path:  # made here, outside the container, so that the containers sharing it bind one tmpfs
@@ -99,12 +123,16 @@ def start_container(
     security = security_for(cfg, devices_enforced=cgroup.enforces_devices())
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     sync_r, sync_w, ack_r, ack_w = -1, -1, -1, -1
+    console_r, console_w = -1, -1
+    if console:
+        console_r, console_w = (s.detach() for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+        os.set_inheritable(console_r, False)
     if cfg.userns:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
     args = SpawnArgs(
         cfg, tuple(cgroup.procs_files()), stdout, stderr, security, host_init, device_nodes,
-        signals_to_reset(), err_w, sync_w, ack_r, namespaces.ipc_fd, stdin,
+        signals_to_reset(), err_w, sync_w, ack_r, namespaces.ipc_fd, stdin, console_w, console_size,
     )  # fmt: skip
     try:
         if "pid" in cfg.host_namespaces:
@@ -112,7 +140,7 @@ def start_container(
         else:
             pid = fork_in_pidns(namespaces.pid_fd if namespaces.pid_fd >= 0 else None)
     except BaseException:
-        close_all(err_r, err_w, sync_r, sync_w, ack_r, ack_w, namespaces.ipc_fd)
+        close_all(err_r, err_w, sync_r, sync_w, ack_r, ack_w, namespaces.ipc_fd, console_r, console_w)
         raise
     finally:
         close_all(namespaces.pid_fd)
@@ -122,8 +150,8 @@ def start_container(
             container_child(args, stage)
         except BaseException as exc:
             report_and_exit(err_w, stage.name, exc)
-    close_all(err_w, sync_w, ack_r, namespaces.ipc_fd)  # the child's ends: EOF on err_r means it is done
-    return PendingContainer(pid, cfg, err_r, sync_r, ack_w)
+    close_all(err_w, sync_w, ack_r, namespaces.ipc_fd, console_w)  # the child's: EOF on err_r = done
+    return PendingContainer(pid, cfg, err_r, sync_r, ack_w, console_r)
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,57 @@ def test_run_passes_its_stdin_and_the_end_of_a_pipe(lab: Lab) -> None:
     assert closed.stdout.split() == ["0"]  # without -i: /dev/null
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "vb-stdin") == []
+
+
+def _read_until(master: int, marker: bytes, timeout: float = 20) -> bytes:
+    import os
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:  # EIO: composer closed the terminal
+                break
+    return seen
+
+
+def test_run_on_a_terminal_gets_a_terminal_of_its_own(lab: Lab) -> None:
+    """composer's stdin and stdout are a terminal (a pty this test owns): the one-off gets a
+    pseudo-terminal, relayed both ways, with composer's window size and the command's exit status."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    lab.write(PROJECT.replace("vb-run", "vb-tty"))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "composer.cli.main", "run", "--rm", "--no-deps", "app", "sh", "-c",
+         "tty; stty size; echo ready; read x; echo got-$x; exit 7"],
+        cwd=lab.folder, env=lab.env(), stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+    )  # fmt: skip
+    lab.started.append(proc.pid)
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"ready")
+        assert b"/dev/pts/" in seen and b"33 101" in seen, seen  # a terminal, of composer's size
+        os.write(master, b"hello\r")  # typed: the container's terminal turns Enter into a newline
+        assert b"got-hello" in _read_until(master, b"got-hello")
+        assert proc.wait(timeout=30) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _read_until(master, b"\0", timeout=0.5)
+        os.close(master)
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "vb-tty") == []
