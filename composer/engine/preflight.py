@@ -44,7 +44,7 @@ def check_host(
         )
     issues = _port_conflicts(loaded, desired, observed, host) + _rootless_refusals(loaded, desired, host)
     if not host.is_rootless():
-        issues += _outside_ends(loaded, desired, host)
+        issues += _outside_ends(loaded, desired, observed, host)
     if issues:
         raise SpecError(issues)
 
@@ -134,11 +134,14 @@ def _link_place(loaded: LoadedProject, index: int, side: int) -> tuple[str, tupl
     return path, place
 
 
-def _outside_ends(loaded: LoadedProject, desired: DesiredState, host: PlanningFacts) -> list[SpecIssue]:
+def _outside_ends(
+    loaded: LoadedProject, desired: DesiredState, observed: ObservedState, host: PlanningFacts
+) -> list[SpecIssue]:
     """The host ends, bridges and macvlan parents of the links, checked before anything is made.
 
-    A host interface with a host end's name must be this link's (a leftover the
-    link replaces); any other is a user's, which composer never takes or removes.
+    A host interface with a host end's name must be this link's, or a recorded
+    link's of the project that this plan replaces (the node end changed); any
+    other is a user's, which composer never takes or removes.
     A bridge must exist: composer never creates or deletes one (containerlab's
     kind: bridge node names a bridge the user made).
     """
@@ -150,7 +153,8 @@ def _outside_ends(loaded: LoadedProject, desired: DesiredState, host: PlanningFa
         name, bridge = outside.host_ifname, outside.bridge
         if name:
             found = host.host_interface(name)
-            if found is not None and found[1] != ifalias(desired.project, link.rid):
+            ours = {ifalias(desired.project, rid) for rid in (link.rid, *observed.links)}
+            if found is not None and found[1] not in ours:
                 issues.append(SpecIssue.at(
                     place, path, f"host interface {name} already exists and is not this link's",
                     "composer takes no interface it did not make: name the host end otherwise, or remove"

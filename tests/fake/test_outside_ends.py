@@ -124,3 +124,20 @@ def test_a_crash_after_the_intent_is_repaired_by_up_and_by_down(
     assert host.host_interfaces["r1-eth1"][1] == ifalias("edge", HOST_LINK)
     api.down("edge", api.DownOptions(), roots=roots, host=host)
     assert host.leftovers() == ["bridge br-lan"]
+
+
+def test_a_host_end_moved_to_another_node_interface_is_removed_before_it_is_made_again(
+    setup: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    project, roots, host = setup
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    project.write_text(
+        project.read_text().replace('"r1:eth1", {host: r1-eth1}', '"r1:eth4", {host: r1-eth1}')
+    )
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    steps = [c for c in host.calls if c.startswith(("remove_link", "create_outside_end link:host:r1-eth1"))]
+    assert steps[-2:] == [
+        "remove_link",
+        "create_outside_end link:host:r1-eth1--r1:eth4",
+    ]  # the name is free first
+    assert host.host_interfaces["r1-eth1"][1] == ifalias("edge", "link:host:r1-eth1--r1:eth4")
