@@ -141,3 +141,27 @@ def test_a_host_end_moved_to_another_node_interface_is_removed_before_it_is_made
         "create_outside_end link:host:r1-eth1--r1:eth4",
     ]  # the name is free first
     assert host.host_interfaces["r1-eth1"][1] == ifalias("edge", "link:host:r1-eth1--r1:eth4")
+
+
+def test_link_views_name_the_outside_end_and_a_live_rate_changes_the_node_end(
+    setup: tuple[Path, api.Roots, FakeHost],
+) -> None:
+    from dataclasses import replace
+
+    from composer.engine import live as engine_live
+    from composer.store import live
+    from composer.store.layout import StateRoot
+
+    project, roots, host = setup
+    api.up(load(project), api.UpOptions(), roots=roots, host=host)
+    layout = StateRoot(roots.state).project("edge")
+    peers = {(view.carrier, view.peer) for view in engine_live.views(layout, host)}
+    assert (HOST_LINK, "host end r1-eth1") in peers
+    assert ("link:host:lan1--r1:eth2", "host end lan1 on bridge br-lan") in peers
+    assert ("link:macvlan:enp0s3--r1:eth3", "macvlan (private) on enp0s3") in peers
+
+    def edit(_file: live.EndSetting, now: live.EndSetting) -> live.EndSetting | None:
+        return replace(now, rate=2_000_000)
+
+    plan = engine_live.change(layout, host, "r1:eth1", edit).plan.render()
+    assert plan.split()[:2] == ["update", HOST_LINK] and "r1:eth1: rate" in plan

@@ -290,6 +290,9 @@ def test_outside_ends_build_one_ended_links_with_the_node_end_only(tmp_path: Pat
     assert len(desired.interfaces) == len({i.rid for i in desired.interfaces.values()})
     ends = {(i.container, i.ifname) for i in desired.interfaces.values() if i.carrier.kind == "link"}
     assert ("clab-edge-r1", "eth1") in ends and not any(c == "" for c, _ in ends)
+    from composer.model.codec import desired_from_json, desired_to_json
+
+    assert desired_from_json(desired_to_json(desired)) == desired  # what a no-op up reads back
 
 
 @pytest.mark.parametrize(
