@@ -107,6 +107,7 @@ def describe(spec: ProjectSpec) -> dict[str, Any]:
                     "ipv4": link.ipv4[side] if link.ipv4 else None,
                     "ipv6": link.ipv6[side] if link.ipv6 else None,
                     **({"outside": str(end)} if end.outside else {}),  # host:IFNAME or macvlan:PARENT
+                    **({"bridge": end.bridge} if end.bridge else {}),  # the host's bridge it joins
                 }
             )
         netem = {
@@ -201,15 +202,22 @@ def _dot_services(spec: ProjectSpec) -> list[str]:
 
 
 def _end_label(end: dict[str, Any], *, with_service: bool) -> str:
+    if end.get("bridge"):
+        return f"{end['bridge']} {str(end['outside']).partition(':')[2]}"  # the bridge and its port
     if end.get("outside"):
         return str(end.get("outside"))
     label = _address_label(end["interface"], end["ipv4"], end["ipv6"])
     return f"{end['service']} {label}" if with_service else label
 
 
+def _outside_node(end: dict[str, Any]) -> str:
+    """An end outside the project's node: the bridge it joins (one node for its ports), or the end itself."""
+    return f"bridge:{end['bridge']}" if end.get("bridge") else str(end.get("outside"))
+
+
 def _dot_node(end: dict[str, Any]) -> str:
-    """A link end's node: its service, or the outside end itself (drawn as a node of its own)."""
-    return str(end.get("outside")) if end.get("outside") else "service:" + str(end["service"])
+    """A link end's node: its service, or the outside end's (drawn as a node of its own)."""
+    return _outside_node(end) if end.get("outside") else "service:" + str(end["service"])
 
 
 def _tunnel_style(spec: ProjectSpec, first: dict[str, object], second: dict[str, object]) -> str:
@@ -233,7 +241,7 @@ def render_mermaid(spec: ProjectSpec) -> str:
     lines += [f'  {service_id[s]}["{_mermaid_text(s)}"]' for s in spec.services]
     lines += [f'  {network_id[n]}(("{_mermaid_text(n)}"))' for n in spec.networks]
     outside = sorted(
-        {str(e.get("outside")) for ln in topology["links"] for e in ln["endpoints"] if e.get("outside")}
+        {_outside_node(e) for ln in topology["links"] for e in ln["endpoints"] if e.get("outside")}
     )
     service_id.update({name: f"o{index}" for index, name in enumerate(outside)})  # ends outside the project
     lines += [f'  {service_id[o]}[/"{_mermaid_text(o)}"/]' for o in outside]
@@ -245,7 +253,10 @@ def render_mermaid(spec: ProjectSpec) -> str:
     for link in topology["links"]:
         first, second = link["endpoints"]
         label = " -- ".join(_end_label(end, with_service=False) for end in (first, second))
-        a, b = (service_id[end.get("outside") or end["service"]] for end in (first, second))
+        a, b = (
+            service_id[_outside_node(end) if end.get("outside") else end["service"]]
+            for end in (first, second)
+        )
         lines.append(f'  {a} ===|"{_mermaid_text(label)}"| {b}')
     for item in topology["dependencies"]:
         lines.append(
