@@ -12,6 +12,9 @@ Shortcuts taken on purpose, each one netlink request fewer per container:
 
 Every interface composer creates carries an ifalias ``composer:<project>:<id>``
 (:func:`composer.model.naming.ifalias`); :func:`list_owned_links` finds them by it.
+A link's host end is named by the file, not by composer's prefix: it is born
+under a prefixed name, marked, then renamed, and :func:`delete_marked_link`
+removes it only while it carries the marker (a user's interface of that name stays).
 Netlink errors are translated by their errno (``NetlinkError.code``) into
 :class:`~composer.errors.HostError`.
 """
@@ -335,9 +338,6 @@ def create_host_end(
                 raise
     finally:
         os.close(nsfd)
-
-
-MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 
 
 def create_macvlan_end(
