@@ -146,9 +146,9 @@ class OutsideEnd:
     Either a veth end named ``host_ifname`` in the host's network namespace (the
     one composer runs in), up, and a port of the existing ``bridge`` when one is
     named; or (``macvlan``) no second end at all: the container's end is a
-    macvlan interface on the host's interface ``macvlan``, in ``mode``.  The host
-    end, and a macvlan before it is moved, carry composer's ifalias marker: only
-    a marked interface is ever removed, and neither the bridge nor the parent is.
+    macvlan interface on the host's interface ``macvlan``, in ``mode``, born in
+    the container.  Both carry composer's ifalias marker: only a marked
+    interface is ever removed, and neither the bridge nor the parent is.
     """
 
     host_ifname: str = ""

@@ -62,6 +62,7 @@ from composer.model.naming import is_valid_ifname
 
 DEFAULT_MGMT = {"network": "clab", "ipv4-subnet": "172.20.20.0/24", "ipv6-subnet": "3fff:172:20:20::/64"}
 CLAB_MTU = 9500
+MACVLAN_MODES = ("bridge", "vepa", "private", "passthru")  # containerlab's, the kernel's names
 # containerlab node key -> compose service key (the value is passed as it is)
 _SAME_MEANING = {
     "image": "image", "entrypoint": "entrypoint", "env": "environment", "env-files": "env_file",
@@ -191,7 +192,11 @@ def _one_ended(
         return None
     if kind == "host":
         return [_end_text(end), {"host": str(host_interface)}]
-    return [_end_text(end), {"macvlan": str(host_interface), "mode": str(link.get("mode", "bridge"))}]
+    mode = str(link.get("mode", "bridge"))
+    if mode not in MACVLAN_MODES:
+        issues.add(f"{path}.mode", f"macvlan mode {mode!r} is not one of {', '.join(MACVLAN_MODES)}")
+        return None
+    return [_end_text(end), {"macvlan": str(host_interface), "mode": mode}]
 
 
 def _check_bridge(name: str, node: Mapping[str, Any], issues: _Issues) -> None:

@@ -302,6 +302,18 @@ def test_outside_ends_build_one_ended_links_with_the_node_end_only(tmp_path: Pat
         ([{"type": "host", "endpoint": {"node": "a", "interface": "eth1"}}], {}, "needs host-interface"),
         ([{"type": "macvlan", "host-interface": "eno1"}], {}, "needs endpoint"),
         ([{"endpoints": ["a:eth1", "mgmt-net:a-eth1"]}], {}, "outside the lab"),
+        (
+            [
+                {
+                    "type": "macvlan",
+                    "endpoint": {"node": "a", "interface": "eth1"},
+                    "host-interface": "eno1",
+                    "mode": "shared",
+                }
+            ],
+            {},
+            "macvlan mode 'shared' is not one of bridge, vepa, private, passthru",
+        ),
         ([], {"br0": {"kind": "bridge", "image": "alpine"}}, "'image' has no meaning for a kind: bridge"),
         ([], {"a-bridge-named-too-long": {"kind": "bridge"}}, "cannot name a Linux bridge"),
     ],

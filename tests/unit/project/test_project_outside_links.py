@@ -45,6 +45,10 @@ topology:
   links:
     - endpoints: ["a:eth1", "host:up1"]
     - endpoints: ["b:eth1", "host:up1"]
+    - endpoints: ["b:eth2", "host:a-name-longer-than-15"]
 """)
-    with pytest.raises(SpecError, match="host interface up1 is already made by"):
+    with pytest.raises(SpecError) as error:
         load(path)
+    lines = error.value.render().splitlines()[1:]
+    assert "twice.clab.yml:8:7: links.1.endpoints.1.host: host interface up1 is already made by" in lines[0]
+    assert "twice.clab.yml:9:7: links.2.endpoints.1.host: invalid host interface name" in lines[1]  # its line
