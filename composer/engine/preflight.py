@@ -125,13 +125,9 @@ def _outside_links(loaded: LoadedProject, desired: DesiredState) -> list[tuple[i
 
 
 def _link_place(loaded: LoadedProject, index: int, side: int) -> tuple[str, tuple[str, int, int]]:
-    """The dotted path and place of a link end; in a containerlab file, of its topology link."""
+    """The dotted path and place of a link end (in a containerlab file, the line of its topology link)."""
     path = f"links.{index}.endpoints.{side}"
-    place = loaded.locate(path)
-    if place[1] == 0 and loaded.locate(f"topology.links.{index}")[1]:
-        path = f"topology.links.{index}"  # the same order: the translation keeps every link
-        place = loaded.locate(path)
-    return path, place
+    return path, loaded.locate(path)
 
 
 def _outside_ends(
