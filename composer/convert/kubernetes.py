@@ -83,7 +83,7 @@ def _order(manifest: Manifest) -> tuple[int, str]:
 
 def _project_findings(ctx: Conversion) -> None:
     for index, link in enumerate(ctx.spec.links):
-        ends = " -- ".join(f"{e.service}:{e.interface}" for e in link.endpoints)
+        ends = " -- ".join(str(e) for e in link.endpoints)
         message = f"the wire {ends} has no Kubernetes counterpart: pods get one network interface"
         ctx.findings.add(f"links.{index}", message, "a CNI plugin such as Multus can add interfaces")
     for network_name, declared in sorted(ctx.spec.networks.items()):

@@ -27,7 +27,7 @@ from composer.errors import ContainerError, PlanError
 from composer.events import Event, EventSink, Status
 from composer.model.desired import DesiredContainer, DesiredLink, DesiredRoute, DesiredState
 from composer.model.ids import ResourceId, container_id
-from composer.model.naming import veth_host_name
+from composer.model.naming import ifalias, veth_host_name
 from composer.store.journal import ProjectStore
 from composer.store.records import (
     ContainerRecord,
@@ -295,6 +295,9 @@ class Applier:
         if link.tunnel is not None:
             self._create_tunnel(link)
             return
+        if link.outside is not None:
+            self._create_outside_end(link)
+            return
         a = self.desired.containers[container_id(link.a_container)]
         b = self.desired.containers[container_id(link.b_container)]
         a_netns, b_netns = a.config.netns_path, b.config.netns_path
@@ -326,6 +329,32 @@ class Applier:
         self.host.create_tunnel(self.desired.project, link, self.desired.interfaces[link.interfaces[0]], temp)
         self._confirm(link.rid)
         self._event(link.rid, "Created", f"vxlan {link.tunnel.vni} to {link.tunnel.remote}")
+
+    def _create_outside_end(self, link: DesiredLink) -> None:
+        """A veth pair to the host's namespace (a port of an existing bridge, maybe), or a macvlan.
+
+        The record names the host end and composer's marker before it exists, so
+        that down, or a repairing up, removes it after a crash, and only while it
+        carries the marker.
+        """
+        assert link.outside is not None
+        a = self.desired.containers[container_id(link.a_container)]
+        if not a.config.netns_path:
+            raise ContainerError(
+                f"{link.rid}: the end {link.a_container} needs its own network namespace",
+                hint="links cannot attach to network_mode: host containers",
+            )
+        temp = veth_host_name(self.desired.project, link.rid, "h")
+        host_ifname = link.outside.host_ifname
+        record = LinkRecord(
+            (temp,) if host_ifname else (), a.config.netns_path, "", link.a_ifname, "",
+            host_ifname=host_ifname, alias=ifalias(self.desired.project, link.rid) if host_ifname else "",
+        )  # fmt: skip
+        self._intend(link.rid, record, link.config_hash)
+        end = self.desired.interfaces[link.interfaces[0]]
+        self.host.create_outside_end(self.desired.project, link, end, temp)
+        self._confirm(link.rid)
+        self._event(link.rid, "Created", link.outside.describe())
 
     # -- interfaces and routes -----------------------------------------------------------
     def _update_interface(self, action: Action) -> None:

@@ -104,8 +104,12 @@ def _endpoint(desired: DesiredState, interface: DesiredInterface) -> str:
 def _carrier_and_peer(desired: DesiredState, interface: DesiredInterface) -> tuple[str, str]:
     link = desired.links.get(interface.carrier)
     if link is not None:
-        peer = next(desired.interfaces[i] for i in link.interfaces if i != interface.rid)
-        return str(link.rid), _endpoint(desired, peer)
+        peer = next((desired.interfaces[i] for i in link.interfaces if i != interface.rid), None)
+        if peer is not None:
+            return str(link.rid), _endpoint(desired, peer)
+        if link.outside is not None:  # one-ended: the far end is no interface of the project
+            return str(link.rid), link.outside.describe()
+        return str(link.rid), link.tunnel.remote_end if link.tunnel else ""
     container = desired.containers.get(interface.carrier)
     attachments = container.attachments if container else ()
     network = next((a.network for a in attachments if a.ifname == interface.ifname), "")

@@ -3,7 +3,9 @@
 * links and attachments with delay, jitter, loss, corrupt, duplicate or reorder need the kernel's netem qdisc;
 * a published port must not be held by a listening socket that is not ours;
 * without root, limits the user's cgroups cannot hold are named once (or refused, strictly);
-* on cgroup v2, the v1-only mem_swappiness and oom_kill_disable are named once as ignored (as Docker does).
+* on cgroup v2, the v1-only mem_swappiness and oom_kill_disable are named once as ignored (as Docker does);
+* a link's host end must not take a host interface that is not its own, the bridge it joins must exist
+  (composer never makes one), a macvlan's parent too; without root such links are refused.
 
 Everything is asked of the host interface, so the same checks run against the
 fake host in the tests.
@@ -17,7 +19,9 @@ from composer.engine.hosts.base import PlanningFacts
 from composer.engine.observe import ObservedState
 from composer.engine.plan import Plan
 from composer.errors import PlanError, SpecError, SpecIssue
-from composer.model.desired import DesiredState
+from composer.model.desired import DesiredLink, DesiredState
+from composer.model.ids import ResourceId
+from composer.model.naming import ifalias
 
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
@@ -39,6 +43,8 @@ def check_host(
             hint="load the sch_netem module (modprobe sch_netem), or keep only rate and state on the links",
         )
     issues = _port_conflicts(loaded, desired, observed, host) + _rootless_refusals(loaded, desired, host)
+    if not host.is_rootless():
+        issues += _outside_ends(loaded, desired, observed, host)
     if issues:
         raise SpecError(issues)
 
@@ -93,7 +99,80 @@ def _rootless_refusals(loaded: LoadedProject, desired: DesiredState, host: Plann
                 "remove userns_mode (the containers' root is already not the host's root)",
             )
         )  # fmt: skip
+    for index, side, _link in _outside_links(loaded, desired):
+        path, place = _link_place(loaded, index, side)
+        issues.append(
+            SpecIssue.at(
+                place, path,
+                "a link end outside the project (the host, a bridge, a macvlan) is not supported without"
+                " root: the host's network namespace of a project without root is the project's own, which"
+                " nothing outside it reaches",
+                "run up as root, or link the node to another node of the project",
+            )
+        )  # fmt: skip
     return issues + _rootless_host_namespaces(loaded, desired)
+
+
+def _outside_links(loaded: LoadedProject, desired: DesiredState) -> list[tuple[int, int, DesiredLink]]:
+    """(index in the file, side of the outside end, the link) of each link this host makes with one."""
+    found = []
+    for index, spec in enumerate(loaded.spec.links):
+        link = desired.links.get(ResourceId(spec.resource_id))
+        side = spec.outside_side
+        if link is not None and link.outside is not None and side is not None:
+            found.append((index, side, link))
+    return found
+
+
+def _link_place(loaded: LoadedProject, index: int, side: int) -> tuple[str, tuple[str, int, int]]:
+    """The dotted path and place of a link end (in a containerlab file, the line of its topology link)."""
+    path = f"links.{index}.endpoints.{side}"
+    return path, loaded.locate(path)
+
+
+def _outside_ends(
+    loaded: LoadedProject, desired: DesiredState, observed: ObservedState, host: PlanningFacts
+) -> list[SpecIssue]:
+    """The host ends, bridges and macvlan parents of the links, checked before anything is made.
+
+    A host interface with a host end's name must be this link's, or a recorded
+    link's of the project that this plan replaces (the node end changed); any
+    other is a user's, which composer never takes or removes.
+    A bridge must exist: composer never creates or deletes one (containerlab's
+    kind: bridge node names a bridge the user made).
+    """
+    issues = []
+    for index, side, link in _outside_links(loaded, desired):
+        assert link.outside is not None
+        outside = link.outside
+        path, place = _link_place(loaded, index, side)
+        name, bridge = outside.host_ifname, outside.bridge
+        if name:
+            found = host.host_interface(name)
+            ours = {ifalias(desired.project, rid) for rid in (link.rid, *observed.links)}
+            if found is not None and found[1] not in ours:
+                issues.append(SpecIssue.at(
+                    place, path, f"host interface {name} already exists and is not this link's",
+                    "composer takes no interface it did not make: name the host end otherwise, or remove"
+                    f" that interface (ip link del {name}) if it is yours to remove",
+                ))  # fmt: skip
+        if bridge:
+            found = host.host_interface(bridge)
+            if found is None or found[0] != "bridge":
+                what = "does not exist" if found is None else f"is a {found[0] or 'plain'} interface"
+                issues.append(SpecIssue.at(
+                    place, path,
+                    f"bridge {bridge} {what} on the host (a containerlab kind: bridge node {bridge} names"
+                    " an existing Linux bridge)",
+                    f"create it first (ip link add {bridge} type bridge && ip link set {bridge} up):"
+                    " composer never creates or deletes it",
+                ))  # fmt: skip
+        if outside.macvlan and host.host_interface(outside.macvlan) is None:
+            issues.append(SpecIssue.at(
+                place, path, f"host interface {outside.macvlan}, the macvlan's parent, does not exist",
+                "name an interface of this host (ip link shows them)",
+            ))  # fmt: skip
+    return issues
 
 
 def _rootless_host_namespaces(loaded: LoadedProject, desired: DesiredState) -> list[SpecIssue]:

@@ -171,7 +171,7 @@ def only_services(desired: DesiredState, services: Sequence[str]) -> DesiredStat
     links = {
         rid: link
         for rid, link in desired.links.items()
-        if link.a_container in names and link.b_container in names
+        if link.a_container in names and (link.one_ended or link.b_container in names)
     }
     untouched = frozenset(c.service for c in desired.containers.values()) - keep
     return DesiredState(

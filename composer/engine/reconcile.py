@@ -538,14 +538,19 @@ def _order(plan: PlanBuilder, desired: DesiredState, observed: ObservedState) ->
 
 
 def _sharing_an_end(link: DesiredLink, observed: ObservedState) -> list[ResourceId]:
-    ends = {(link.a_container, link.a_ifname), (link.b_container, link.b_ifname)}
+    """The recorded links with one of this link's interfaces: a container's, or a host end's name."""
+    ends = {(link.a_container, link.a_ifname), (link.b_container, link.b_ifname)} - {("", "")}
+    if link.outside is not None and link.outside.host_ifname:
+        ends.add(("", link.outside.host_ifname))  # the host's namespace, as "" below
     found = []
     for rid, seen in observed.links.items():
         record = seen.record
         theirs = {
             (record.a_netns.rpartition("/")[2], record.a_ifname),
             (record.b_netns.rpartition("/")[2], record.b_ifname),
-        }
+        } - {("", "")}
+        if record.host_ifname:
+            theirs.add(("", record.host_ifname))
         if rid != link.rid and ends & theirs:
             found.append(rid)
     return found

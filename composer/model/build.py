@@ -43,6 +43,7 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
     DesiredVolume,
+    OutsideEnd,
     PublishedPort,
     canonical_hash,
 )
@@ -937,16 +938,29 @@ def _health_from_test(
 def _links(specs: Sequence[LinkSpec], names: Mapping[str, list[str]]) -> dict[ResourceId, DesiredLink]:
     result: dict[ResourceId, DesiredLink] = {}
     for link in specs:
-        a, b = link.endpoints
         rid = ResourceId(link.resource_id)
+        # Only the ends make the pair what it is: addresses, MTU and shaping change in place.
+        config_hash = canonical_hash(sorted(str(end) for end in link.endpoints))
+        outside = link.outside_side
+        if outside is not None:
+            inside, far = link.endpoints[1 - outside], link.endpoints[outside]
+            end = OutsideEnd(
+                host_ifname=far.host or "", bridge=far.bridge or "", macvlan=far.macvlan or "",
+                mode=far.mode or "bridge",
+            )  # fmt: skip
+            result[rid] = DesiredLink(
+                rid, names[inside.service][0], inside.interface, "", "",
+                canonical_hash([config_hash, end.bridge, end.mode]), outside=end,
+            )  # fmt: skip
+            continue
+        a, b = link.endpoints
         result[rid] = DesiredLink(
             rid=rid,
             a_container=names[a.service][0],
             a_ifname=a.interface,
             b_container=names[b.service][0],
             b_ifname=b.interface,
-            # Only the ends make the pair what it is: addresses, MTU and shaping change in place.
-            config_hash=canonical_hash(sorted(str(end) for end in link.endpoints)),
+            config_hash=config_hash,
         )
     return result
 
@@ -954,11 +968,13 @@ def _links(specs: Sequence[LinkSpec], names: Mapping[str, list[str]]) -> dict[Re
 def _link_interfaces(
     spec: Any, names: Mapping[str, list[str]], paths: ProjectPaths
 ) -> dict[ResourceId, DesiredInterface]:
-    """The two ends of every link, with their addresses, MTU, shaping and per-interface sysctls."""
+    """The ends of every link in containers, with their addresses, MTU, shaping and per-interface sysctls."""
     result: dict[ResourceId, DesiredInterface] = {}
     for link in spec.links:
         carrier = ResourceId(link.resource_id)
         for side, end in enumerate(link.endpoints):
+            if end.outside:
+                continue  # composer configures nothing of an end outside the project once it is made
             addresses: tuple[str, ...] = (link.ipv4[side],) if link.ipv4 else ()
             if link.ipv6:
                 addresses += (link.ipv6[side],)

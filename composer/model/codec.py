@@ -22,7 +22,9 @@ from composer.model.desired import (
     DesiredRoute,
     DesiredState,
     DesiredVolume,
+    OutsideEnd,
     PublishedPort,
+    Tunnel,
 )
 from composer.model.health import HealthCheck
 from composer.model.ids import ResourceId
@@ -65,10 +67,7 @@ def _decode(raw: Mapping[str, Any]) -> DesiredState:
             **{**item, "rid": ResourceId(item["rid"]), "addressing": addressing}
         )
     containers = {ResourceId(item["rid"]): _container(item) for item in raw["containers"]}
-    links = {
-        ResourceId(item["rid"]): DesiredLink(**{**item, "rid": ResourceId(item["rid"])})
-        for item in raw["links"]
-    }  # fmt: skip
+    links = {ResourceId(item["rid"]): _link(item) for item in raw["links"]}
     volumes = {
         ResourceId(item["rid"]): DesiredVolume(
             **{**item, "rid": ResourceId(item["rid"]), "path": Path(item["path"])}
@@ -88,6 +87,14 @@ def _decode(raw: Mapping[str, Any]) -> DesiredState:
         for item in raw["routes"]
     }  # fmt: skip
     return DesiredState(raw["project"], networks, containers, links, volumes, interfaces, routes)
+
+
+def _link(item: Mapping[str, Any]) -> DesiredLink:
+    tunnel, outside = item.get("tunnel"), item.get("outside")
+    return DesiredLink(**{
+        **item, "rid": ResourceId(item["rid"]),
+        "tunnel": Tunnel(**tunnel) if tunnel else None, "outside": OutsideEnd(**outside) if outside else None,
+    })  # fmt: skip
 
 
 def _container(item: Mapping[str, Any]) -> DesiredContainer:

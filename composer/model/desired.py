@@ -140,11 +140,35 @@ class Tunnel:
 
 
 @dataclass(frozen=True)
-class DesiredLink:
-    """A veth pair between two containers, or (``tunnel``) one end and a VXLAN tunnel to another host.
+class OutsideEnd:
+    """The end of a link outside the project's containers.
 
-    What is configured on each end is its DesiredInterface.  A tunnel link has
-    its local end as ``a``; ``b_container`` and ``b_ifname`` are empty.
+    Either a veth end named ``host_ifname`` in the host's network namespace (the
+    one composer runs in), up, and a port of the existing ``bridge`` when one is
+    named; or (``macvlan``) no second end at all: the container's end is a
+    macvlan interface on the host's interface ``macvlan``, in ``mode``, born in
+    the container.  Both carry composer's ifalias marker: only a marked
+    interface is ever removed, and neither the bridge nor the parent is.
+    """
+
+    host_ifname: str = ""
+    bridge: str = ""
+    macvlan: str = ""
+    mode: str = "bridge"
+
+    def describe(self) -> str:
+        if self.macvlan:
+            return f"macvlan ({self.mode}) on {self.macvlan}"
+        return f"host end {self.host_ifname}" + (f" on bridge {self.bridge}" if self.bridge else "")
+
+
+@dataclass(frozen=True)
+class DesiredLink:
+    """A veth pair between two containers, or (``tunnel``) one end and a VXLAN tunnel to another host,
+    or (``outside``) one end and an end outside the project (the host, a macvlan).
+
+    What is configured on each end is its DesiredInterface.  A tunnel or outside
+    link has its container's end as ``a``; ``b_container`` and ``b_ifname`` are empty.
     """
 
     rid: ResourceId
@@ -154,17 +178,23 @@ class DesiredLink:
     b_ifname: str
     config_hash: str  # of what makes the pair itself: its ends (settings are the interfaces')
     tunnel: Tunnel | None = None
+    outside: OutsideEnd | None = None
+
+    @property
+    def one_ended(self) -> bool:
+        """Only ``a`` is a container of this host's part: a tunnel, or an end outside the project."""
+        return self.tunnel is not None or self.outside is not None
 
     @property
     def ends(self) -> tuple[ResourceId, ...]:
-        """The containers at both ends (the local one only, for a tunnel)."""
-        if self.tunnel is not None:
+        """The containers at both ends (the local one only, for a tunnel or an outside end)."""
+        if self.one_ended:
             return (ResourceId.of("container", self.a_container),)
         return (ResourceId.of("container", self.a_container), ResourceId.of("container", self.b_container))
 
     @property
     def interfaces(self) -> tuple[ResourceId, ...]:
-        if self.tunnel is not None:
+        if self.one_ended:
             return (interface_id(self.a_container, self.a_ifname),)
         return (interface_id(self.a_container, self.a_ifname), interface_id(self.b_container, self.b_ifname))
 

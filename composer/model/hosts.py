@@ -5,7 +5,8 @@ underlay address, ``host:`` on the services).  ``composer up --host NAME`` on a
 machine makes that host's part, computed here from the whole desired state:
 
 * the containers of the services on NAME (and their interfaces and routes);
-* the links with both ends on NAME, as they are;
+* the links with both ends on NAME, as they are, and those whose one container
+  runs on NAME and whose other end is outside the project (the host, a macvlan);
 * each link with one end on NAME as a *tunnel link*: the local end, whose
   interface is a VXLAN device towards the other host's address instead of a
   veth, named, addressed and shaped as the file says.  Its VNI is derived
@@ -77,6 +78,10 @@ def host_part(
     }
     for rid, link in desired.links.items():
         a_service, b_service = link_services[rid]
+        if link.outside is not None:  # its other end is the host of its container
+            if link.a_container in local:
+                links[rid] = link
+            continue
         a_here, b_here = placement.get(a_service) == host, placement.get(b_service) == host
         if a_here and b_here:
             links[rid] = link

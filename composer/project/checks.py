@@ -10,7 +10,8 @@ all in one pass, so that a user sees every problem at once:
 * addresses: valid, inside their network's subnet, not used twice; subnets
   valid and not overlapping; link addresses on one subnet per link;
 * interfaces: valid names of at most 15 bytes, none used twice in a
-  container (network attachments and links together);
+  container (network attachments and links together); a host end's interface
+  made by one link only;
 * names: RFC 1123 host names (labels of at most 63 bytes), container names;
 * host ports published twice by the project;
 * routes whose gateway no interface of the container can reach.
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 from composer.errors import SpecIssue
 from composer.model.naming import is_valid_ifname
-from composer.project.models import LinkSpec, PortSpec, ProjectSpec, ServiceSpec
+from composer.project.models import LinkEndpoint, LinkSpec, PortSpec, ProjectSpec, ServiceSpec
 
 Locator = Callable[[str], tuple[str, int, int]]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -563,10 +564,14 @@ def _claim(c: _Checker, path: str, address: str, who: str, owners: dict[str, str
 
 
 def _check_links(c: _Checker) -> None:
+    host_ends: dict[str, str] = {}  # host interface -> the link end that makes it
     for index, link in enumerate(c.project.links):
         path = f"links.{index}"
         for side, end in enumerate(link.endpoints):
-            _check_endpoint(c, f"{path}.endpoints.{side}", end.service)
+            if end.outside:
+                _check_outside_end(c, f"{path}.endpoints.{side}", end, host_ends)
+            else:
+                _check_endpoint(c, f"{path}.endpoints.{side}", end.service)
         if str(link.endpoints[0]) == str(link.endpoints[1]):
             c.add(
                 f"{path}.endpoints",
@@ -577,6 +582,26 @@ def _check_links(c: _Checker) -> None:
             _check_link_pair(c, f"{path}.{family}", link, family)
         if link.jitter is not None and link.delay is None:
             c.add(f"{path}.jitter", "jitter needs a delay", "add delay: e.g. 10ms")
+
+
+def _check_outside_end(c: _Checker, path: str, end: LinkEndpoint, host_ends: dict[str, str]) -> None:
+    """Host interface names valid, and each host interface made by one link end only."""
+    hint = "use at most 15 bytes of letters, digits, '_', '-', '.'"
+    for key, name in (("host", end.host), ("bridge", end.bridge), ("macvlan", end.macvlan)):
+        if name is not None and (name == "lo" or not is_valid_ifname(name)):
+            c.add(f"{path}.{key}", f"invalid host interface name `{name}`", hint)
+    if end.host is None:
+        return
+    if end.host in host_ends:
+        c.add(
+            f"{path}.host",
+            f"host interface {end.host} is already made by {host_ends[end.host]}",
+            "give each host end its own interface name",
+        )
+    elif end.host == end.bridge:
+        c.add(f"{path}.host", f"host interface {end.host} is the name of the bridge it joins")
+    else:
+        host_ends[end.host] = path
 
 
 def _check_endpoint(c: _Checker, path: str, service_name: str) -> None:

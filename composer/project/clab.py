@@ -17,6 +17,20 @@ error of the project file applies to it:
 * ``links``: the brief form (``endpoints: ["a:eth1", "b:eth1"]``) and the
   extended ``type: veth`` form, with containerlab's MTU of 9500 unless ``mtu``
   says otherwise; each node gets ``CLAB_INTFS`` (its number of link ends);
+* ends outside the lab, as containerlab makes them: ``host:IFNAME`` (brief) and
+  the extended ``type: host`` link (``endpoint``, ``host-interface``) are a veth
+  pair whose other end is IFNAME in the host's network namespace, up; a
+  ``kind: bridge`` node is the host's *existing* Linux bridge of that name, and
+  an end ``BRIDGE:IFNAME`` a veth end IFNAME in the host enslaved to it
+  (composer never creates or deletes the bridge: ``up`` fails naming it when it
+  is missing, before anything is made); ``macvlan:PARENT`` and the extended
+  ``type: macvlan`` link (``host-interface``, ``mode``, default ``bridge``, MTU
+  the parent's unless ``mtu``) are a macvlan interface on the host's PARENT,
+  born in the node.  Host ends carry composer's ifalias marker: ``down``
+  removes them, and never an interface without the project's marker; a host
+  interface of that name that is not the link's own is an error at ``up``.
+  Without root these links are refused (the host's namespace would be the
+  project's own);
 * ``exec`` commands run in the node after its links are up and before its own
   command, which then needs to be known (``cmd``);
 * ``wait-for`` (a list of nodes) and ``stages.create.wait-for`` become
@@ -26,12 +40,13 @@ error of the project file applies to it:
   (``topology_data`` here), ``down`` removes it (composer/cli/clab_labdir.py).
 
 Refused at load, with the node and the key named: kinds other than ``linux``
-(vendor network OSes and VM-based kinds need their images and a different
-life cycle; ``bridge``, ``ovs-bridge`` and ``host`` need link ends outside the
-lab, ``ext-container`` a daemon that knows foreign containers), link types
-``host``, ``mgmt-net``, ``macvlan``, ``dummy`` and ``vxlan``, endpoints on the
-host, waits in stages other than ``create`` or on stages other than
-``create``/``healthy``, and node keys composer does not honour
+and ``bridge`` (vendor network OSes and VM-based kinds need their images and a
+different life cycle; ``ovs-bridge`` needs Open vSwitch, ``host`` would run
+commands in the host's namespace, ``ext-container`` needs a daemon that knows
+foreign containers), keys of a bridge node other than ``kind``, ``group`` and
+``labels``, link types ``mgmt-net``, ``dummy`` and ``vxlan``, ``mgmt-net:`` and
+``ovs-bridge`` endpoints, waits in stages other than ``create`` or on stages
+other than ``create``/``healthy``, and node keys composer does not honour
 (``startup-delay``, ``publish``, ...).
 """
 
@@ -43,9 +58,11 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import SpecError, SpecIssue
+from composer.model.naming import is_valid_ifname
 
 DEFAULT_MGMT = {"network": "clab", "ipv4-subnet": "172.20.20.0/24", "ipv6-subnet": "3fff:172:20:20::/64"}
 CLAB_MTU = 9500
+MACVLAN_MODES = ("bridge", "vepa", "private", "passthru")  # containerlab's, the kernel's names
 # containerlab node key -> compose service key (the value is passed as it is)
 _SAME_MEANING = {
     "image": "image", "entrypoint": "entrypoint", "env": "environment", "env-files": "env_file",
@@ -60,16 +77,11 @@ _WAIT_CONDITION = {"create": "service_started", "healthy": "service_healthy"}
 _LINK_REFUSAL = {
     "dummy": "composer makes no dummy interfaces in a node; where the kernel has the dummy driver, "
              "create it with the node's exec: (ip link add NAME type dummy)",
-    "host": "composer's links join two nodes of the lab and none ends in the host's namespace; "
-            "use a veth link to another node",
-    "macvlan": "composer puts no macvlan interface on a host interface; use a veth link to another node",
     "mgmt-net": "every node is already on the management network; remove this link",
 }  # fmt: skip
 _KIND_REFUSAL = {
-    "bridge": "composer attaches no link end to a host bridge; join the nodes with veth links, "
-              "or give them a compose network",
-    "host": "composer's links join two nodes of the lab and none ends in the host's namespace",
-    "ovs-bridge": "composer does not drive Open vSwitch",
+    "host": "composer runs nothing in the host's namespace; link a node to it with a host:IFNAME endpoint",
+    "ovs-bridge": "composer does not drive Open vSwitch; a Linux bridge is kind: bridge",
     "ext-container": "composer makes every container itself and has no daemon to find a foreign one in; "
                      "make it a kind: linux node of the lab",
 }  # fmt: skip
@@ -125,11 +137,21 @@ def _node_settings(topology: Mapping[str, Any], name: str, node: Mapping[str, An
     return merged
 
 
-def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str] | None:
+def _end_text(end: object) -> str:
+    return f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
+
+
+def _endpoints(
+    link: Mapping[str, Any], path: str, bridges: Collection[str], issues: _Issues
+) -> list[str | dict[str, str]] | None:
+    """The link's two ends as composer's links write them: ``NODE:IF``, or a mapping for an end outside
+    the lab (``{host: IF}``, ``{host: IF, bridge: BR}`` for a kind: bridge node, ``{macvlan: PARENT}``)."""
     kind = link.get("type", "veth")
+    if kind in ("host", "macvlan"):
+        return _one_ended(link, kind, path, issues)
     if kind != "veth":
         hint = _LINK_REFUSAL.get(
-            kind, "composer makes veth links between nodes; use type: veth or the brief form"
+            kind, "composer makes veth, host and macvlan links; use one of those or the brief form"
         )
         issues.add(f"{path}.type", f"link type {kind!r} is not supported", hint)
         return None
@@ -137,16 +159,55 @@ def _endpoints(link: Mapping[str, Any], path: str, issues: _Issues) -> list[str]
     if not isinstance(raw, list) or len(raw) != 2:
         issues.add(f"{path}.endpoints", "a link needs exactly two endpoints")
         return None
-    ends = []
+    ends: list[str | dict[str, str]] = []
     for index, end in enumerate(raw):
-        text = f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
-        node = text.partition(":")[0]
-        if node in ("host", "macvlan", "mgmt-net", "ovs-bridge"):
-            issues.add(f"{path}.endpoints.{index}", f"endpoint {text!r} is outside the lab",
-                                 "composer links connect two nodes of the lab")  # fmt: skip
+        text = _end_text(end)
+        node, _, interface = text.partition(":")
+        if node == "host" or node in bridges:  # containerlab: the host's namespace, or a port of the bridge
+            ends.append({"host": interface, **({"bridge": node} if node in bridges else {})})
+        elif node == "macvlan":
+            ends.append({"macvlan": interface})
+        elif node in ("mgmt-net", "ovs-bridge"):
+            hint = _LINK_REFUSAL["mgmt-net"] if node == "mgmt-net" else _KIND_REFUSAL["ovs-bridge"]
+            issues.add(f"{path}.endpoints.{index}", f"endpoint {text!r} is outside the lab", hint)
             return None
-        ends.append(text)
+        else:
+            ends.append(text)
+    if all(isinstance(end, dict) for end in ends):
+        issues.add(f"{path}.endpoints", "a link needs a node of the lab at one end at least")
+        return None
     return ends
+
+
+def _one_ended(
+    link: Mapping[str, Any], kind: str, path: str, issues: _Issues
+) -> list[str | dict[str, str]] | None:
+    """The extended ``type: host`` / ``type: macvlan`` link: a node's ``endpoint``, a ``host-interface``."""
+    end, host_interface = link.get("endpoint"), link.get("host-interface")
+    if not isinstance(end, dict) or not end.get("node") or not end.get("interface"):
+        issues.add(f"{path}.endpoint", f"a {kind} link needs endpoint: {{node: ..., interface: ...}}")
+        return None
+    if not host_interface:
+        issues.add(f"{path}", f"a {kind} link needs host-interface: (the interface's name on the host)")
+        return None
+    if kind == "host":
+        return [_end_text(end), {"host": str(host_interface)}]
+    mode = str(link.get("mode", "bridge"))
+    if mode not in MACVLAN_MODES:
+        issues.add(f"{path}.mode", f"macvlan mode {mode!r} is not one of {', '.join(MACVLAN_MODES)}")
+        return None
+    return [_end_text(end), {"macvlan": str(host_interface), "mode": mode}]
+
+
+def _check_bridge(name: str, node: Mapping[str, Any], issues: _Issues) -> None:
+    """A kind: bridge node names an existing Linux bridge of the host: it has nothing else to set."""
+    for key in sorted(set(node) - {"kind", "group", "labels"}):
+        message = f"node {name}: {key!r} has no meaning for a kind: bridge node"
+        issues.add(f"topology.nodes.{name}.{key}", message,
+                   "a bridge node is the host's existing bridge of that name: remove the key")  # fmt: skip
+    if not is_valid_ifname(name) or name == "lo":
+        hint = "name the node as the bridge: at most 15 bytes of letters, digits, '_', '-', '.'"
+        issues.add(f"topology.nodes.{name}", f"node {name}: {name!r} cannot name a Linux bridge", hint)
 
 
 def _service(
@@ -255,27 +316,33 @@ def to_compose(data: Mapping[str, Any], locate: Locator | None = None) -> dict[s
     for key in sorted(set(data) - {"name", "prefix", "mgmt", "topology"}):
         issues.add(key, f"top-level {key!r} of a containerlab topology is not supported")
     mgmt = {**DEFAULT_MGMT, **(data.get("mgmt") or {})}
-    links, counts = [], dict.fromkeys(topology.get("nodes") or {}, 0)
+    nodes = {name: node or {} for name, node in (topology.get("nodes") or {}).items()}
+    settings = {name: _node_settings(topology, name, node) for name, node in nodes.items()}
+    bridges = [name for name, node in settings.items() if node["kind"] == "bridge"]
+    for name in bridges:
+        _check_bridge(name, nodes[name], issues)
+    links: list[dict[str, Any]] = []
+    counts = dict.fromkeys(nodes, 0)
     for index, link in enumerate(topology.get("links") or []):
-        ends = _endpoints(link, f"topology.links.{index}", issues)
+        ends = _endpoints(link, f"topology.links.{index}", bridges, issues)
         if ends is None:
             continue
         for end in ends:
-            counts[end.partition(":")[0]] = counts.get(end.partition(":")[0], 0) + 1
+            if isinstance(end, str):
+                counts[end.partition(":")[0]] = counts.get(end.partition(":")[0], 0) + 1
         # The nodes address their interfaces themselves (exec, a routing daemon), as in containerlab.
-        links.append({"endpoints": ends, "mtu": link.get("mtu", CLAB_MTU), "addressing": "node"})
+        made: dict[str, Any] = {"endpoints": ends, "addressing": "node"}
+        macvlan = any(isinstance(end, dict) and "macvlan" in end for end in ends)
+        mtu = link.get("mtu", None if macvlan else CLAB_MTU)  # a macvlan keeps its parent's
+        if mtu is not None:
+            made["mtu"] = mtu
+        links.append(made)
+    members = [name for name in nodes if name not in bridges]
     services = {
         name: _service(
-            lab,
-            data.get("prefix"),
-            name,
-            _node_settings(topology, name, node or {}),
-            mgmt,
-            counts.get(name, 0),
-            list(topology.get("nodes") or {}),
-            issues,
+            lab, data.get("prefix"), name, settings[name], mgmt, counts.get(name, 0), members, issues
         )
-        for name, node in (topology.get("nodes") or {}).items()
+        for name in members
     }
     if issues.found:
         raise SpecError(issues.found)
@@ -309,7 +376,7 @@ def topology_data(
             "index": str(index), "shortname": name, "longname": container_name(prefix, lab, name),
             "fqdn": f"{name}.{lab}.io", "group": settings.get("group", ""), "labdir": str(folder / name),
             "kind": settings["kind"], "image": settings.get("image", ""),
-            "mgmt-net": "" if "network-mode" in settings else mgmt["network"],
+            "mgmt-net": "" if "network-mode" in settings or settings["kind"] == "bridge" else mgmt["network"],
         }  # fmt: skip
         for family, address in _by_family(addresses.get(name, ())).items():
             host, _, length = address.partition("/")
@@ -324,10 +391,9 @@ def topology_data(
         nodes[name] = entry
     links = []
     for link in topology.get("links") or []:
-        ends = [
-            f"{end.get('node')}:{end.get('interface')}" if isinstance(end, dict) else str(end)
-            for end in link.get("endpoints") or []
-        ]
+        ends = [_end_text(end) for end in link.get("endpoints") or []]
+        if link.get("type") in ("host", "macvlan"):  # one node's endpoint; the host's interface the other
+            ends = [_end_text(link.get("endpoint") or {}), f"{link['type']}:{link.get('host-interface')}"]
         a_node, _, a_ifname = ends[0].partition(":")
         z_node, _, z_ifname = ends[1].partition(":")
         links.append({

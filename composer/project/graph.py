@@ -106,6 +106,8 @@ def describe(spec: ProjectSpec) -> dict[str, Any]:
                     "interface": end.interface,
                     "ipv4": link.ipv4[side] if link.ipv4 else None,
                     "ipv6": link.ipv6[side] if link.ipv6 else None,
+                    **({"outside": str(end)} if end.outside else {}),  # host:IFNAME or macvlan:PARENT
+                    **({"bridge": end.bridge} if end.bridge else {}),  # the host's bridge it joins
                 }
             )
         netem = {
@@ -170,12 +172,9 @@ def render_dot(spec: ProjectSpec) -> str:
     for link in topology["links"]:
         first, second = link["endpoints"]
         # One label in the middle, a line per end: end labels collide with the nodes in LR layouts.
-        ends = "\n".join(
-            f"{end['service']} " + _address_label(end["interface"], end["ipv4"], end["ipv6"])
-            for end in (first, second)
-        )
+        ends = "\n".join(_end_label(end, with_service=True) for end in (first, second))
         lines.append(
-            f"  {_quote('service:' + first['service'])} -- {_quote('service:' + second['service'])} "
+            f"  {_quote(_dot_node(first))} -- {_quote(_dot_node(second))} "
             f"[label={_quote(ends)}, penwidth=2{_tunnel_style(spec, first, second)}];"
         )
     for item in topology["dependencies"]:
@@ -202,8 +201,29 @@ def _dot_services(spec: ProjectSpec) -> list[str]:
     return lines
 
 
+def _end_label(end: dict[str, Any], *, with_service: bool) -> str:
+    if end.get("bridge"):
+        return f"{end['bridge']} {str(end['outside']).partition(':')[2]}"  # the bridge and its port
+    if end.get("outside"):
+        return str(end.get("outside"))
+    label = _address_label(end["interface"], end["ipv4"], end["ipv6"])
+    return f"{end['service']} {label}" if with_service else label
+
+
+def _outside_node(end: dict[str, Any]) -> str:
+    """An end outside the project's node: the bridge it joins (one node for its ports), or the end itself."""
+    return f"bridge:{end['bridge']}" if end.get("bridge") else str(end.get("outside"))
+
+
+def _dot_node(end: dict[str, Any]) -> str:
+    """A link end's node: its service, or the outside end's (drawn as a node of its own)."""
+    return _outside_node(end) if end.get("outside") else "service:" + str(end["service"])
+
+
 def _tunnel_style(spec: ProjectSpec, first: dict[str, object], second: dict[str, object]) -> str:
     """A link whose ends are on two hosts is drawn dashed: it is a VXLAN tunnel."""
+    if first.get("outside") or second.get("outside"):
+        return ""
     hosts = {spec.services[str(end["service"])].host for end in (first, second)}
     return ", style=dashed" if spec.hosts and len(hosts) == 2 else ""
 
@@ -220,6 +240,11 @@ def render_mermaid(spec: ProjectSpec) -> str:
     lines = ["flowchart LR"]
     lines += [f'  {service_id[s]}["{_mermaid_text(s)}"]' for s in spec.services]
     lines += [f'  {network_id[n]}(("{_mermaid_text(n)}"))' for n in spec.networks]
+    outside = sorted(
+        {_outside_node(e) for ln in topology["links"] for e in ln["endpoints"] if e.get("outside")}
+    )
+    service_id.update({name: f"o{index}" for index, name in enumerate(outside)})  # ends outside the project
+    lines += [f'  {service_id[o]}[/"{_mermaid_text(o)}"/]' for o in outside]
     for item in topology["attachments"]:
         label = _address_label(item["interface"], item["ipv4_address"], item["ipv6_address"])
         lines.append(
@@ -227,14 +252,12 @@ def render_mermaid(spec: ProjectSpec) -> str:
         )
     for link in topology["links"]:
         first, second = link["endpoints"]
-        label = (
-            _address_label(first["interface"], first["ipv4"], first["ipv6"])
-            + " -- "
-            + _address_label(second["interface"], second["ipv4"], second["ipv6"])
+        label = " -- ".join(_end_label(end, with_service=False) for end in (first, second))
+        a, b = (
+            service_id[_outside_node(end) if end.get("outside") else end["service"]]
+            for end in (first, second)
         )
-        lines.append(
-            f'  {service_id[first["service"]]} ===|"{_mermaid_text(label)}"| {service_id[second["service"]]}'
-        )
+        lines.append(f'  {a} ===|"{_mermaid_text(label)}"| {b}')
     for item in topology["dependencies"]:
         lines.append(
             f"  {service_id[item['depends_on']]} -.->|{item['condition']}| {service_id[item['service']]}"

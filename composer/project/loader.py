@@ -88,6 +88,11 @@ def _locate(
         if place is not None:
             return place
         current = current.rpartition(".")[0]
+    parts = path.split(".")
+    if parts[0] == "links" and len(parts) > 1:  # a containerlab file: its links, in the same order
+        place = marks.get(f"topology.links.{parts[1]}")
+        if place is not None:
+            return place
     return (display_path(files[0]) if files else "", 0, 0)
 
 

@@ -81,11 +81,22 @@ class ContainerRecord:
 
 @dataclass(frozen=True)
 class LinkRecord:
+    """A link's ends; an empty ``b_netns`` is a one-ended link (a tunnel, a host end, a macvlan).
+
+    ``host_ifname`` is a veth end composer made in the host's namespace under a
+    name the file chose: it is removed only while it carries ``alias`` (composer's
+    marker of this project and link), so a user's interface of that name is never
+    touched.  ``temp_names`` are composer-prefixed names an interrupted run may
+    have left in the host's namespace.
+    """
+
     temp_names: tuple[str, ...]
     a_netns: str
     b_netns: str
     a_ifname: str
     b_ifname: str
+    host_ifname: str = ""
+    alias: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,7 @@ def encode_record(record: Record) -> dict[str, Any]:
                 "b_netns": record.b_netns,
                 "a_ifname": record.a_ifname,
                 "b_ifname": record.b_ifname,
+                **({"host_ifname": record.host_ifname, "alias": record.alias} if record.host_ifname else {}),
             }
         case FirewallRecord():
             return {"kind": "firewall", "project": record.project}
@@ -244,6 +256,8 @@ def decode_record(kind: Kind, raw: Mapping[str, Any], *, version: int = SCHEMA_V
                 b_netns=str(raw["b_netns"]),
                 a_ifname=str(raw["a_ifname"]),
                 b_ifname=str(raw["b_ifname"]),
+                host_ifname=str(raw.get("host_ifname", "")),
+                alias=str(raw.get("alias", "")),
             )
         case "firewall":
             return FirewallRecord(project=str(raw["project"]))

@@ -95,6 +95,10 @@ class PlanningFacts(Protocol):
         """1 or 2: the cgroup hierarchy containers are placed in (0: none, rootless on cgroup v1)."""
         ...
 
+    def host_interface(self, name: str) -> tuple[str, str] | None:
+        """(kind, ifalias) of the host's interface ``name`` ("" without one), or None when there is none."""
+        ...
+
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         """What of ``project`` still exists on the machine (marked interfaces only when ``interfaces``)."""
         ...
@@ -255,6 +259,13 @@ class Host(HostFacts, PlanningFacts, ImageSource, Protocol):
 
     def create_tunnel(self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str) -> None:
         """Make the local end of a link to another host: a VXLAN device as ``end`` says (``link.tunnel``)."""
+        ...
+
+    def create_outside_end(
+        self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str
+    ) -> None:
+        """Make a link whose other end is outside the project (``link.outside``): a veth pair with its
+        host end in the host's namespace (born as ``temp_name``, marked, then named), or a macvlan."""
         ...
 
     def update_interface(self, interface: DesiredInterface) -> None:

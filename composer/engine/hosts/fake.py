@@ -99,6 +99,7 @@ class FakeHost:
     hosts_files: dict[str, str] = field(default_factory=dict)
     supervisors: set[str] = field(default_factory=set)  # project folders with a running supervisor
     namespaces: dict[str, FakeNetns] = field(default_factory=dict)  # netns path -> what it holds
+    host_interfaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, alias)
     # behaviour and machine facts
     healthy: bool = True
     exited: dict[str, int] = field(default_factory=dict)  # container name -> exit code (one-shots)
@@ -138,6 +139,7 @@ class FakeHost:
             + [f"link {link}" for link in self.links]
             + [f"firewall {f}" for f in self.firewalls]
             + [f"supervisor {s}" for s in self.supervisors]
+            + [f"host interface {n}" for n, (_kind, alias) in self.host_interfaces.items() if alias]
         )
 
     # -- facts ---------------------------------------------------------------------------
@@ -192,6 +194,11 @@ class FakeHost:
 
     def cgroup_version(self) -> int:
         return self.cgroups
+
+    def host_interface(self, name: str) -> tuple[str, str] | None:
+        if name in self.bridges:
+            return ("bridge", "")
+        return self.host_interfaces.get(name)
 
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         found = [f"nftables table of project {project}"] if project in self.firewalls else []
@@ -407,8 +414,22 @@ class FakeHost:
         self.links.add(f"{end.netns}||{link.rid}")
         self.namespaces.setdefault(end.netns, FakeNetns()).interfaces[end.ifname] = FakeInterface.of(end)
 
+    def create_outside_end(
+        self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str
+    ) -> None:
+        from composer.model.naming import ifalias
+
+        assert link.outside is not None
+        self._step(f"create_outside_end {link.rid}")
+        self.links.add(f"{end.netns}||{link.rid}")
+        self.namespaces.setdefault(end.netns, FakeNetns()).interfaces[end.ifname] = FakeInterface.of(end)
+        if link.outside.host_ifname:
+            self.host_interfaces[link.outside.host_ifname] = ("veth", ifalias(project, link.rid))
+
     def remove_link(self, record: LinkRecord) -> None:
         self._step("remove_link")
+        if record.host_ifname and self.host_interfaces.get(record.host_ifname, ("", ""))[1] == record.alias:
+            del self.host_interfaces[record.host_ifname]  # only while it carries our marker
         prefix = f"{record.a_netns}|{record.b_netns}|"
         self.links = {link for link in self.links if not link.startswith(prefix)}
         for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):

@@ -163,6 +163,11 @@ class RealHost:
 
         return netem_available()
 
+    def host_interface(self, name: str) -> tuple[str, str] | None:
+        from composer.kernel.net.netlink import host_interface
+
+        return host_interface(name)
+
     def project_leftovers(self, project: str, *, interfaces: bool) -> list[str]:
         from composer.kernel.net.nft import table_text
 
@@ -681,6 +686,36 @@ class RealHost:
         self._shape(end)
         self._set_sysctls(end, end.sysctls)
 
+    def create_outside_end(
+        self, project: str, link: DesiredLink, end: DesiredInterface, temp_name: str
+    ) -> None:
+        from composer.kernel.net.netlink import (
+            create_host_end,
+            create_macvlan_end,
+            delete_link,
+            delete_marked_link,
+        )
+
+        outside = link.outside
+        assert outside is not None
+        alias = ifalias(project, link.rid)
+        delete_link(end.ifname, end.netns)  # a leftover of an interrupted run (the netns is ours)
+        if outside.macvlan:
+            create_macvlan_end(outside.macvlan, outside.mode, alias, end.netns, end.ifname, end.mtu)
+        else:
+            delete_link(temp_name)  # a host end not yet named: composer's prefix, ours by its name
+            delete_marked_link(outside.host_ifname, alias)  # one named: only while it carries our marker
+            create_host_end(
+                temp_name, outside.host_ifname, alias, end.netns, end.ifname, end.mtu, outside.bridge or None
+            )
+        if end.shaped:
+            self._shape(end)
+        self._set_sysctls(end, end.sysctls)
+        if not end.up:
+            from composer.kernel.net.netlink import set_interface
+
+            set_interface(end.netns, end.ifname, up=False)
+
     def _shape(self, interface: DesiredInterface, root: Any = None) -> None:
         """Replace the root qdisc as the interface asks; ``root`` is the current one (None: default)."""
         from composer.kernel.net.tc import Shaping, apply_shaping
@@ -757,12 +792,14 @@ class RealHost:
         return read_netns(netns, sysctl_keys)
 
     def remove_link(self, record: LinkRecord) -> None:
-        from composer.kernel.net.netlink import delete_link
+        from composer.kernel.net.netlink import delete_link, delete_marked_link
         from composer.kernel.net.netns import is_netns_mount
 
-        if not record.b_netns:  # a tunnel end: it may still be in the host under its first name
+        if not record.b_netns:  # a one-ended link: it may still be in the host under its first name
             for name in record.temp_names:
                 delete_link(name)
+        if record.host_ifname:  # the host end, while it is ours (a user's interface of that name stays)
+            delete_marked_link(record.host_ifname, record.alias)
         for netns, ifname in ((record.a_netns, record.a_ifname), (record.b_netns, record.b_ifname)):
             if netns and ifname and is_netns_mount(netns):
                 delete_link(ifname, netns)

@@ -12,6 +12,9 @@ Shortcuts taken on purpose, each one netlink request fewer per container:
 
 Every interface composer creates carries an ifalias ``composer:<project>:<id>``
 (:func:`composer.model.naming.ifalias`); :func:`list_owned_links` finds them by it.
+A link's host end is named by the file, not by composer's prefix: it is born
+under a prefixed name, marked, then renamed, and :func:`delete_marked_link`
+removes it only while it carries the marker (a user's interface of that name stays).
 Netlink errors are translated by their errno (``NetlinkError.code``) into
 :class:`~composer.errors.HostError`.
 """
@@ -294,6 +297,93 @@ def create_vxlan_end(
         _configure_inside(netns_path, ifname, addresses, ())
     finally:
         os.close(nsfd)
+
+
+def create_host_end(
+    temp_name: str,
+    host_ifname: str,
+    alias: str,
+    netns_path: str,
+    ifname: str,
+    mtu: int | None = None,
+    bridge: str | None = None,
+) -> None:
+    """A veth pair between the host (this netns) and ``netns_path``: ``ifname`` there, ``host_ifname``
+    here, both marked with ``alias`` and up; the host end a port of ``bridge`` when one is given.
+
+    The host end is born under ``temp_name`` (composer's prefix) and named
+    ``host_ifname`` only once it carries the marker, so a run killed in between
+    leaves nothing under the user's name that cleanup could not tell apart from
+    the user's own interface.  The container end is born inside, final.
+    """
+    nsfd = _open_netns(netns_path)
+    try:
+        with _iproute() as ipr, _netlink(f"creating host end {host_ifname} of {ifname}"):
+            options: dict[str, Any] = {"mtu": mtu} if mtu else {}
+            peer: dict[str, Any] = {"ifname": ifname, "net_ns_fd": nsfd, **options}
+            ipr.link("add", ifname=temp_name, kind="veth", peer=peer, **options)
+            index = _require_index(ipr, temp_name)
+            try:
+                ipr.link("set", index=index, IFLA_IFALIAS=alias)
+                ipr.link("set", index=index, ifname=host_ifname)  # still down: a rename needs that
+                if bridge:
+                    ipr.link("set", index=index, master=_require_index(ipr, bridge))
+                ipr.link("set", index=index, state="up")
+                _configure_inside(netns_path, ifname, (), ())
+                with _iproute(netns_path) as inside:
+                    inside.link("set", index=_require_index(inside, ifname, netns_path), IFLA_IFALIAS=alias)
+            except BaseException:
+                with contextlib.suppress(NetlinkError):
+                    ipr.link("del", index=index)  # takes the container end along
+                raise
+    finally:
+        os.close(nsfd)
+
+
+def create_macvlan_end(
+    parent: str, mode: str, alias: str, netns_path: str, ifname: str, mtu: int | None = None
+) -> None:
+    """A macvlan interface on the host's ``parent``, born inside ``netns_path`` as ``ifname``, marked, up.
+
+    It never exists in the host's namespace (``IFLA_NET_NS_FD`` on creation): the
+    parent stays as it was, and the interface goes with the container's namespace.
+    """
+    nsfd = _open_netns(netns_path)
+    try:
+        with _iproute() as ipr, _netlink(f"creating macvlan {ifname} on {parent}"):
+            options: dict[str, Any] = {"mtu": mtu} if mtu else {}
+            ipr.link(
+                "add", ifname=ifname, kind="macvlan", link=_require_index(ipr, parent), macvlan_mode=mode,
+                net_ns_fd=nsfd, **options,
+            )  # fmt: skip
+        with _iproute(netns_path) as inside, _netlink(f"marking {ifname} in {netns_path}"):
+            inside.link("set", index=_require_index(inside, ifname, netns_path), IFLA_IFALIAS=alias)
+        _configure_inside(netns_path, ifname, (), ())
+    finally:
+        os.close(nsfd)
+
+
+def host_interface(name: str) -> tuple[str, str] | None:
+    """(kind, ifalias) of the host's interface ``name`` ("" when it has none), None when there is none."""
+    with _iproute() as ipr, _netlink(f"looking up interface {name}"):
+        index = _index(ipr, name)
+        if index is None:
+            return None
+        link = ipr.get_links(index)[0]
+        return _link_kind(link), str(link.get_attr("IFLA_IFALIAS") or "")
+
+
+def delete_marked_link(name: str, alias: str, netns_path: str | None = None) -> None:
+    """Delete ``name`` only while it carries ``alias``: an interface of that name that is not ours stays."""
+    with _iproute(netns_path) as ipr, _netlink(f"deleting interface {name}"):
+        index = _index(ipr, name)
+        if index is None or ipr.get_links(index)[0].get_attr("IFLA_IFALIAS") != alias:
+            return
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
 
 
 def create_segment_port(

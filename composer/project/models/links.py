@@ -12,6 +12,12 @@ direction of a wire is one end's egress: the link-level values apply to both
 directions, and ``a_to_b:`` / ``b_to_a:`` override them for the traffic leaving
 the first / the second endpoint as written.  :meth:`LinkSpec.direction` gives the
 effective values of one direction.
+
+One end may be outside the project (:class:`LinkEndpoint`, mapping form only):
+``{host: IFNAME}`` (optionally ``bridge: NAME``, an existing bridge it joins) or
+``{macvlan: PARENT}``.  Such a link takes no address pair and no impairment in the
+direction leaving the outside end: composer configures nothing in the host's
+namespace beyond the interface it makes there.
 """
 
 from __future__ import annotations
@@ -23,10 +29,25 @@ from pydantic import BeforeValidator, Field, model_validator
 from composer.model.units import parse_percent, parse_rate
 from composer.project.models.base import OptSeconds, StrMap, _Model
 
+MacvlanMode = Literal["bridge", "vepa", "private", "passthru"]
+
 
 class LinkEndpoint(_Model):
-    service: str
-    interface: str
+    """One end of a wire: ``SERVICE:INTERFACE`` in a container, or an end outside the project.
+
+    Outside ends are mappings only (a service may be called ``host``): ``{host: IFNAME}`` is a veth
+    end named IFNAME in the host's network namespace, brought up, and with ``bridge: NAME`` also a
+    port of that existing bridge (composer never makes or removes the bridge); ``{macvlan: PARENT}``
+    makes the other end a macvlan interface on the host's interface PARENT (``mode``, default
+    ``bridge``), so the wire has no second end at all.
+    """
+
+    service: str = ""
+    interface: str = ""
+    host: str | None = None
+    bridge: str | None = None
+    macvlan: str | None = None
+    mode: MacvlanMode | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -38,7 +59,32 @@ class LinkEndpoint(_Model):
             return {"service": service, "interface": interface}
         return data
 
+    @model_validator(mode="after")
+    def _one_place(self) -> LinkEndpoint:
+        places = [bool(self.service or self.interface), self.host is not None, self.macvlan is not None]
+        if places.count(True) != 1:
+            raise ValueError(
+                "a link endpoint is one of {service, interface}, {host} (with an optional bridge) "
+                "or {macvlan} (with an optional mode)"
+            )
+        if places[0] and not (self.service and self.interface):
+            raise ValueError("a container end needs service and interface: {service: r1, interface: eth1}")
+        if self.bridge is not None and self.host is None:
+            raise ValueError("bridge: names the bridge a host end joins: give host: too")
+        if self.mode is not None and self.macvlan is None:
+            raise ValueError("mode: is a macvlan end's: give macvlan: too")
+        return self
+
+    @property
+    def outside(self) -> bool:
+        """An end outside the project's containers (on the host, or a macvlan on a host interface)."""
+        return self.host is not None or self.macvlan is not None
+
     def __str__(self) -> str:
+        if self.host is not None:
+            return f"host:{self.host}"
+        if self.macvlan is not None:
+            return f"macvlan:{self.macvlan}"
         return f"{self.service}:{self.interface}"
 
 
@@ -124,6 +170,11 @@ class LinkSpec(Impairments):
         return data
 
     @property
+    def outside_side(self) -> int | None:
+        """Which endpoint is outside the project's containers (at most one is), else None."""
+        return next((side for side, end in enumerate(self.endpoints) if end.outside), None)
+
+    @property
     def resource_id(self) -> str:
         """``link:r1:eth1--r2:eth1`` with the endpoints sorted, so that both spellings agree."""
         first, second = sorted(str(end) for end in self.endpoints)
@@ -137,6 +188,22 @@ class LinkSpec(Impairments):
             )
         for side in (0, 1):  # the merged values of each direction obey the same rules
             _check_impairments(self.direction(side))
+        outside = self.outside_side
+        if outside is None:
+            return self
+        if self.endpoints[1 - outside].outside:
+            raise ValueError("a link joins at least one container: at most one endpoint is host: or macvlan:")
+        if self.ipv4 or self.ipv6:
+            raise ValueError(
+                "a link with an end outside the project takes no ipv4/ipv6 pair: address the container's end "
+                "with addressing: node (exec, a routing daemon), and the host's end yourself"
+            )
+        if any(v is not None for v in self.direction(outside).values()):
+            leaving = "b_to_a" if outside else "a_to_b"
+            raise ValueError(
+                f"composer shapes no traffic in the host's namespace: remove the impairments of {leaving} "
+                "(and the link-level ones), and give those of the container's end under its direction"
+            )
         return self
 
     def direction(self, side: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -73,8 +74,8 @@ topology:
     srl: {kind: nokia_srlinux, image: ghcr.io/nokia/srlinux}
     l1: {kind: linux, image: alpine, startup-delay: 5, exec: ["ip link"]}
   links:
-    - endpoints: ["srl:e1-1", "host:srl-e1"]
-    - {type: macvlan, endpoint: {node: l1, interface: eth1}, host-interface: enp0s3}
+    - endpoints: ["srl:e1-1", "ovs-bridge:srl-e1"]
+    - {type: vxlan, endpoint: {node: l1, interface: eth1}, remote: 10.0.0.2, vni: 10}
 """)
     with pytest.raises(SpecError) as error:
         load(path)
@@ -199,10 +200,7 @@ def test_topology_data_has_containerlab_documented_shape(tmp_path: Path) -> None
     ("link", "reason"),
     [
         ({"type": "dummy", "endpoint": {"node": "a", "interface": "d0"}}, "no dummy interfaces"),
-        ({"type": "host", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "a-eth1"},
-         "none ends in the host's namespace"),
-        ({"type": "macvlan", "endpoint": {"node": "a", "interface": "eth1"}, "host-interface": "eno1"},
-         "no macvlan interface"),
+        ({"type": "mgmt-net", "endpoint": {"node": "a", "interface": "eth1"}}, "already on the management"),
     ],
 )  # fmt: skip
 def test_link_types_composer_cannot_make_are_refused_with_their_reason(
@@ -215,9 +213,128 @@ def test_link_types_composer_cannot_make_are_refused_with_their_reason(
     assert f"link type {link['type']!r} is not supported" in text and reason in text
 
 
-@pytest.mark.parametrize(("kind", "reason"), [("bridge", "no link end to a host bridge"),
-                                              ("host", "host's namespace"), ("ovs-bridge", "Open vSwitch")])  # fmt: skip
+@pytest.mark.parametrize(("kind", "reason"), [("host", "host's namespace"), ("ovs-bridge", "Open vSwitch")])
 def test_kinds_composer_cannot_run_are_refused_with_their_reason(kind: str, reason: str) -> None:
     with pytest.raises(SpecError) as error:
         to_compose({"name": "k", "topology": {"nodes": {"br": {"kind": kind}}}})
     assert f"kind {kind!r} is not supported" in error.value.render() and reason in error.value.render()
+
+
+OUTSIDE = """\
+name: edge
+topology:
+  defaults: {kind: linux, image: alpine, cmd: sleep infinity}
+  nodes:
+    r1: {}
+    r2: {}
+    br-lan: {kind: bridge}
+  links:
+    - endpoints: ["r1:eth1", "host:r1-eth1"]
+    - type: host
+      endpoint: {node: r2, interface: eth1}
+      host-interface: r2-eth1
+      mtu: 1500
+    - endpoints: ["br-lan:lan1", "r1:eth2"]
+    - type: veth
+      endpoints: [{node: r2, interface: eth2}, {node: br-lan, interface: lan2}]
+    - endpoints: ["r1:eth3", "macvlan:enp0s3"]
+    - type: macvlan
+      endpoint: {node: r2, interface: eth3}
+      host-interface: enp0s3
+      mode: vepa
+"""
+
+
+def test_host_bridge_and_macvlan_ends_become_outside_link_ends(tmp_path: Path) -> None:
+    path = tmp_path / "edge.clab.yml"
+    path.write_text(OUTSIDE)
+    spec = load(path).spec
+    assert sorted(spec.services) == ["r1", "r2"]  # a kind: bridge node is the host's bridge, not a container
+    ends = [
+        (str(link.endpoints[0]), link.endpoints[1].model_dump(exclude_defaults=True)) for link in spec.links
+    ]
+    assert ends == [
+        ("r1:eth1", {"host": "r1-eth1"}),
+        ("r2:eth1", {"host": "r2-eth1"}),
+        ("host:lan1", {"service": "r1", "interface": "eth2"}),
+        ("r2:eth2", {"host": "lan2", "bridge": "br-lan"}),
+        ("r1:eth3", {"macvlan": "enp0s3"}),
+        ("r2:eth3", {"macvlan": "enp0s3", "mode": "vepa"}),
+    ]
+    assert spec.links[2].endpoints[0].bridge == "br-lan"  # the bridge end may come first
+    # containerlab's veth MTU on host and bridge ends; a macvlan keeps its parent's unless given
+    assert [link.mtu for link in spec.links] == [9500, 1500, 9500, 9500, None, None]
+    assert spec.services["r1"].environment["CLAB_INTFS"] == "3"  # the ends in the node only
+    assert "networks" not in spec.model_dump(exclude_defaults=True).get("services", {}).get("br-lan", {})
+
+
+def test_outside_ends_build_one_ended_links_with_the_node_end_only(tmp_path: Path) -> None:
+    from composer.model.build import BuildInputs, build_desired
+    from composer.model.desired import OutsideEnd
+    from composer.model.ids import ResourceId
+    from composer.store.layout import ProjectLayout
+
+    path = tmp_path / "edge.clab.yml"
+    path.write_text(OUTSIDE)
+    image = SimpleNamespace(image_id="sha256:" + "0" * 64, layer_dirs=(), config=None)
+    inputs = BuildInputs(ProjectLayout(tmp_path / "state", "edge"), {"r1": image, "r2": image}, {})
+    desired = build_desired(load(path), inputs)
+    by_end = {link.outside: link for link in desired.links.values()}
+    host = by_end[OutsideEnd(host_ifname="r1-eth1")]
+    assert (host.a_container, host.a_ifname, host.b_container, host.ends) == (
+        "clab-edge-r1", "eth1", "", (ResourceId("container:clab-edge-r1"),),
+    )  # fmt: skip
+    bridged = by_end[OutsideEnd(host_ifname="lan1", bridge="br-lan")]
+    assert (bridged.a_container, bridged.a_ifname) == ("clab-edge-r1", "eth2")  # the node's end is a
+    assert by_end[OutsideEnd(macvlan="enp0s3", mode="vepa")].a_ifname == "eth3"
+    assert len(desired.interfaces) == len({i.rid for i in desired.interfaces.values()})
+    ends = {(i.container, i.ifname) for i in desired.interfaces.values() if i.carrier.kind == "link"}
+    assert ("clab-edge-r1", "eth1") in ends and not any(c == "" for c, _ in ends)
+    from composer.model.codec import desired_from_json, desired_to_json
+
+    assert desired_from_json(desired_to_json(desired)) == desired  # what a no-op up reads back
+
+
+@pytest.mark.parametrize(
+    ("links", "nodes", "expected"),
+    [
+        ([{"endpoints": ["br0:p1", "host:p2"]}], {"br0": {"kind": "bridge"}}, "a node of the lab at one end"),
+        ([{"type": "host", "endpoint": {"node": "a", "interface": "eth1"}}], {}, "needs host-interface"),
+        ([{"type": "macvlan", "host-interface": "eno1"}], {}, "needs endpoint"),
+        ([{"endpoints": ["a:eth1", "mgmt-net:a-eth1"]}], {}, "outside the lab"),
+        (
+            [
+                {
+                    "type": "macvlan",
+                    "endpoint": {"node": "a", "interface": "eth1"},
+                    "host-interface": "eno1",
+                    "mode": "shared",
+                }
+            ],
+            {},
+            "macvlan mode 'shared' is not one of bridge, vepa, private, passthru",
+        ),
+        ([], {"br0": {"kind": "bridge", "image": "alpine"}}, "'image' has no meaning for a kind: bridge"),
+        ([], {"a-bridge-named-too-long": {"kind": "bridge"}}, "cannot name a Linux bridge"),
+    ],
+)
+def test_outside_ends_composer_cannot_make_are_refused_at_load(
+    links: list[object], nodes: dict[str, object], expected: str
+) -> None:
+    data = {"name": "l", "topology": {"nodes": {"a": {"kind": "linux", "image": "alpine"}, **nodes},
+                                      "links": links}}  # fmt: skip
+    with pytest.raises(SpecError) as error:
+        to_compose(data)
+    assert expected in error.value.render()
+
+
+def test_topology_data_names_host_and_macvlan_ends_as_containerlab_does(tmp_path: Path) -> None:
+    import yaml
+
+    from composer.project.clab import topology_data
+
+    content = topology_data(yaml.safe_load(OUTSIDE), tmp_path / "edge.clab.yml", {})
+    pairs = [(link["a"]["node"], link["z"]["node"], link["z"]["interface"]) for link in content["links"]]
+    assert pairs[:2] == [("r1", "host", "r1-eth1"), ("r2", "host", "r2-eth1")]
+    assert pairs[5] == ("r2", "macvlan", "enp0s3")
+    assert content["nodes"]["br-lan"]["kind"] == "bridge" and content["nodes"]["br-lan"]["mgmt-net"] == ""

@@ -110,3 +110,24 @@ def test_ring_example_layers() -> None:
     ring = load_project([EXAMPLES / "ring20" / "compose.yaml"], None, [], None, []).spec
     assert topology.start_layers(ring) == [sorted(ring.services)]
     assert len(json.loads(topology.render(ring, "json"))["links"]) == 20
+
+
+def test_ends_outside_the_project_are_nodes_of_their_own_and_a_bridge_is_one() -> None:
+    spec = project(
+        {"r1": {"image": "x"}, "r2": {"image": "x"}},
+        links=[
+            {"endpoints": ["r1:eth1", {"host": "r1-eth1"}]},
+            {"endpoints": [{"host": "lan1", "bridge": "br-lan"}, "r1:eth2"]},
+            {"endpoints": ["r2:eth2", {"host": "lan2", "bridge": "br-lan"}]},
+            {"endpoints": ["r2:eth3", {"macvlan": "eno1"}]},
+        ],
+    )
+    dot = topology.render(spec, "dot")
+    assert '"service:r1" -- "host:r1-eth1" [label="r1 eth1\\nhost:r1-eth1", penwidth=2];' in dot
+    assert '"bridge:br-lan" -- "service:r1" [label="br-lan lan1\\nr1 eth2", penwidth=2];' in dot
+    assert '"service:r2" -- "bridge:br-lan" [label="r2 eth2\\nbr-lan lan2", penwidth=2];' in dot
+    mermaid = topology.render(spec, "mermaid").splitlines()
+    assert '  o0[/"bridge:br-lan"/]' in mermaid and '  s1 ===|"eth2 -- br-lan lan2"| o0' in mermaid
+    assert '  s1 ===|"eth3 -- macvlan:eno1"| o2' in mermaid
+    ends = json.loads(topology.render(spec, "json"))["links"][1]["endpoints"]
+    assert ends[0]["outside"] == "host:lan1" and ends[0]["bridge"] == "br-lan" and "outside" not in ends[1]

@@ -315,3 +315,38 @@ def test_default_network_is_added_like_compose() -> None:
     assert project.services["b"].networks == {} and list(project.services["c"].networks) == ["n"]
     lab = ProjectSpec.model_validate({"services": {"r": {"image": "x", "network_mode": "none"}}})
     assert lab.networks == {}
+
+
+def test_an_end_outside_the_project_is_a_mapping_with_its_rules() -> None:
+    link = LinkSpec.model_validate(
+        {"endpoints": [{"host": "lan1", "bridge": "br0"}, "r1:eth1"], "a_to_b": None}
+    )
+    assert (link.resource_id, link.outside_side) == ("link:host:lan1--r1:eth1", 0)
+    shaped = LinkSpec.model_validate(
+        {"endpoints": ["r1:eth1", {"host": "r1-eth1"}], "a_to_b": {"rate": "1mbit"}}
+    )
+    assert shaped.direction(0)["rate"] == 1_000_000  # the container's egress may be shaped
+    assert LinkSpec.model_validate({"endpoints": ["r1:eth1", {"macvlan": "eno1"}]}).endpoints[1].mode is None
+    assert LinkSpec.model_validate("host:eth1 -- r1:eth1").outside_side is None  # a string is SERVICE:IF
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ({"endpoints": [{"host": "a"}, {"host": "b"}]}, "at most one endpoint is host: or macvlan:"),
+        ({"endpoints": ["r1:eth1", {"host": "h", "macvlan": "eno1"}]}, "a link endpoint is one of"),
+        ({"endpoints": ["r1:eth1", {"service": "r2"}]}, "needs service and interface"),
+        ({"endpoints": ["r1:eth1", {"macvlan": "eno1", "bridge": "br0"}]}, "give host: too"),
+        ({"endpoints": ["r1:eth1", {"host": "h", "mode": "vepa"}]}, "give macvlan: too"),
+        ({"endpoints": ["r1:eth1", {"macvlan": "eno1", "mode": "shared"}]}, "bridge"),
+        (
+            {"endpoints": ["r1:eth1", {"host": "h"}], "ipv4": ["10.0.0.1/30", "10.0.0.2/30"]},
+            "no ipv4/ipv6 pair",
+        ),
+        ({"endpoints": ["r1:eth1", {"host": "h"}], "delay": "10ms"}, "shapes no traffic in the host"),
+        ({"endpoints": [{"host": "h"}, "r1:eth1"], "a_to_b": {"loss": 1}}, "impairments of a_to_b"),
+    ],
+)
+def test_outside_ends_that_cannot_be_made_are_refused(link: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        LinkSpec.model_validate(link)
