@@ -63,6 +63,7 @@ def test_strict_limits_refuse_before_anything_is_made(project: Path, roots: api.
         api.up(load(project), api.UpOptions(strict_limits=True), roots=roots, host=host)
     assert "memory of lim-a-1" in raised.value.message and "Delegate=yes" in (raised.value.hint or "")
     assert host.calls == [] and host.leftovers() == []
+    assert not roots.state.exists()  # refused: nothing of the project, not even the state root
 
 
 def test_delegated_controllers_leave_only_the_others_in_the_note(project: Path, roots: api.Roots) -> None:
@@ -100,4 +101,5 @@ def test_userns_mode_is_refused_without_root_at_its_line(tmp_path: Path, busybox
         api.up(load(project), api.UpOptions(), roots=roots, host=host)
     assert "compose.yaml:6:" in raised.value.message and "services.a.userns_mode" in raised.value.message
     assert host.calls == []
+    assert not roots.state.exists()  # bad input leaves nothing: no state root, no lock file
     assert api.up(load(project), api.UpOptions(dry_run=True), roots=roots, host=FakeHost()).plan  # root: fine

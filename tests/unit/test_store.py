@@ -22,7 +22,7 @@ from composer.store.container import (
 )
 from composer.store.journal import ProjectStore
 from composer.store.layout import StateRoot
-from composer.store.locks import project_lock
+from composer.store.locks import ipam_lock, nothing_left_unless_recorded, project_lock
 from composer.store.records import (
     ContainerRecord,
     FirewallRecord,
@@ -228,3 +228,24 @@ def test_a_pid_is_looked_up_in_the_procfs_of_its_namespace(tmp_path: Path) -> No
     assert live_status(folder, tmp_path / "proc").state == "exited"
     assert live_status(folder, None).state == "exited"  # the namespace is gone: so is every process
 
+
+def test_a_refused_first_up_leaves_no_state_root(tmp_path: Path) -> None:
+    root = StateRoot(tmp_path / "state")
+    with (
+        pytest.raises(StateError),
+        nothing_left_unless_recorded(root),
+        ipam_lock(root),
+        project_lock(root.project("p")),
+    ):
+        raise StateError("refused")  # after what planning makes: the project's and the ipam lock
+    assert not root.path.exists()
+    with project_lock(root.project("q")) as store:  # another project with records keeps the root
+        store.intend(NET, NetworkRecord("cmb1", False), "h")
+    with (
+        pytest.raises(StateError),
+        nothing_left_unless_recorded(root),
+        ipam_lock(root),
+        project_lock(root.project("p")),
+    ):
+        raise StateError("refused")
+    assert root.project_names() == ["q"] and root.ipam_lock.exists()
