@@ -93,7 +93,7 @@ def up(
         observed = observe(store, host, desired)
         plan = reconcile(desired, observed, reconcile_options(options, desired))
         check_host(loaded, desired, observed, plan, host)
-        notes = limit_notes(desired, plan, host, strict=options.strict_limits)
+        notes = limit_notes(loaded, desired, plan, host, strict=options.strict_limits)
         if notes:
             plan = dataclasses.replace(plan, notes=plan.notes + notes)
         if options.dry_run:
