@@ -49,21 +49,28 @@ def check_host(
         raise SpecError(issues)
 
 
-def limit_notes(desired: DesiredState, plan: Plan, host: PlanningFacts, *, strict: bool) -> tuple[str, ...]:
-    """The notes naming the limits that cannot hold here; PlanError instead when ``strict`` (rootless)."""
+def limit_notes(
+    loaded: LoadedProject, desired: DesiredState, plan: Plan, host: PlanningFacts, *, strict: bool
+) -> tuple[str, ...]:
+    """The notes naming the limits that cannot hold here; PlanError instead when ``strict`` (rootless).
+
+    Limits are named by the keys the user wrote (``services.a.deploy.resources.limits.memory``).
+    """
+    from composer.model.build import limit_keys
     from composer.model.rootless import limits_note, lost_limits
 
     if not plan:
         return ()
     support = host.limit_support()
-    limits = {c.name: c.config.cgroup for c in desired.containers.values()}
-    if strict and (lost := lost_limits(limits, support)) is not None:
+    limits = {c.service: c.config.cgroup for c in desired.containers.values()}  # a service's are alike
+    keys = {name: limit_keys(loaded.spec.services[name]) for name in limits if name in loaded.spec.services}
+    if strict and (lost := lost_limits(limits, support, keys)) is not None:
         raise PlanError(
             f"rootless: these limits cannot be applied: {lost} ({support.reason})",
             hint="delegate cgroup v2 to your user (systemd: Delegate=yes), or run without strict"
             " limits to start the containers without them",
         )
-    notes = (limits_note(limits, support), _cgroup_v2_note(desired, host))
+    notes = (limits_note(limits, support, keys), _cgroup_v2_note(desired, host))
     return tuple(note for note in notes if note is not None)
 
 

@@ -33,7 +33,7 @@ from composer.events import EventSink, discard
 from composer.model.desired import DesiredContainer, DesiredState
 from composer.model.ids import container_id
 from composer.store.layout import StateRoot
-from composer.store.locks import project_lock
+from composer.store.locks import nothing_left_unless_recorded, project_lock
 
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
@@ -183,7 +183,8 @@ def run_oneoff(
     if request.build != "never":  # after oneoff_project, which names an unknown service
         build_images(loaded, UpOptions(services=(request.service,), build=request.build), roots, events)
     root = StateRoot(roots.state)
-    with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
+    layout, wait = root.project(loaded.name), waiting(events, loaded.name)
+    with nothing_left_unless_recorded(root), project_lock(layout, on_wait=wait) as store:
         if container_id(name) in store.containers():
             raise ComposerError(f"a container named {name} exists already", hint=f"composer rm -f {name}")
         options = UpOptions(services=(name,))

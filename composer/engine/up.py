@@ -29,7 +29,7 @@ from composer.model.desired import DesiredState
 from composer.model.ids import ResourceId
 from composer.store import live
 from composer.store.layout import ProjectLayout, StateRoot
-from composer.store.locks import WaitNotice, project_lock
+from composer.store.locks import WaitNotice, nothing_left_unless_recorded, project_lock
 
 if TYPE_CHECKING:
     from composer.project.loader import LoadedProject
@@ -85,12 +85,15 @@ def up(
     remember = inputs if inputs is not None and options.plain else None
     if remember is not None:
         fastpath.forget(root, remember)  # stale until this succeeds
-    with project_lock(root.project(loaded.name), on_wait=waiting(events, loaded.name)) as store:
+    layout, wait = root.project(loaded.name), waiting(events, loaded.name)
+    # nothing_left_unless_recorded: a refused up (bad input, a preflight or strict-limits refusal)
+    # leaves no state root behind, as root and without.
+    with nothing_left_unless_recorded(root), project_lock(layout, on_wait=wait) as store:
         desired = desired_state(loaded, options, store, host, events, pull=not options.dry_run)
         observed = observe(store, host, desired)
         plan = reconcile(desired, observed, reconcile_options(options, desired))
         check_host(loaded, desired, observed, plan, host)
-        notes = limit_notes(desired, plan, host, strict=options.strict_limits)
+        notes = limit_notes(loaded, desired, plan, host, strict=options.strict_limits)
         if notes:
             plan = dataclasses.replace(plan, notes=plan.notes + notes)
         if options.dry_run:

@@ -45,9 +45,9 @@ class Sample:
     net_tx: int = 0
 
 
-def read_sample(paths: Mapping[str, str], pid: int) -> Sample:
+def read_sample(paths: Mapping[str, str], pid: int, proc: Path = Path("/proc")) -> Sample:
     """The container's counters now; missing files (a stopped container) read as zero."""
-    rx, tx = net_bytes(pid) if pid > 0 else (0, 0)
+    rx, tx = net_bytes(pid, proc) if pid > 0 else (0, 0)
     if V2_KEY in paths:
         return _v2(Path(paths[V2_KEY]), rx, tx)
     return _v1(paths, rx, tx)
@@ -94,11 +94,14 @@ def host_memory() -> int:
     return 0
 
 
-def net_bytes(pid: int) -> tuple[int, int]:
-    """(received, sent) bytes over the interfaces of ``pid``'s network namespace, ``lo`` left out."""
+def net_bytes(pid: int, proc: Path = Path("/proc")) -> tuple[int, int]:
+    """(received, sent) bytes over the interfaces of ``pid``'s network namespace, ``lo`` left out.
+
+    ``proc``: the procfs of ``pid``'s pid namespace (a rootless project's, seen through its keeper).
+    """
     rx = tx = 0
     try:
-        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+        lines = (proc / str(pid) / "net" / "dev").read_text().splitlines()[2:]
     except (FileNotFoundError, ProcessLookupError):
         return 0, 0
     for line in lines:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from composer.errors import SpecError, SpecIssue
 from composer.model.container import (
     DEFAULT_PATH,
+    LIMIT_KEYS,
     CgroupLimits,
     ContainerConfig,
     ContainerFiles,
@@ -700,6 +701,33 @@ def _layers(
     if svc.rootfs is not None:
         return (str(svc.rootfs),)
     raise _Problem(base, "the service has neither image: nor rootfs:", "add image: NAME or rootfs: ./folder")
+
+
+def limit_keys(svc: ServiceSpec) -> dict[str, str]:
+    """The key of ``svc`` that set each limit field (:class:`CgroupLimits`), as the file says it.
+
+    Where a plain key and its ``deploy`` twin can both give a limit, the one that won (as
+    :meth:`ServiceSpec.memory_limit` and the others decide) is named, so that a message points
+    at the line the user wrote.
+    """
+    keys = dict(LIMIT_KEYS)
+    if svc.mem_limit is None:
+        keys["memory"] = "deploy.resources.limits.memory"
+    if svc.cpu_limit is None:
+        keys["cpus"] = "cpu_quota"  # no cpus of either kind: a limit there is the quota's (_cpus)
+    elif svc.cpus is None:
+        keys["cpus"] = "deploy.resources.limits.cpus"
+    if svc.pids_limit is None:
+        keys["pids"] = "deploy.resources.limits.pids"
+    if not svc.mem_reservation:
+        keys["memory_reservation"] = "deploy.resources.reservations.memory"
+    lists = dict.fromkeys(
+        "weight_device" if setting == "weight" else f"device_{setting}"
+        for setting, _, _ in blkio_devices(svc) or ()
+    )
+    if len(lists) == 1:
+        keys["blkio_devices"] = f"blkio_config.{next(iter(lists))}"
+    return keys
 
 
 def _reservation(svc: ServiceSpec) -> int | None:

@@ -165,9 +165,25 @@ class CgroupLimits:
         return all(v is None for v in asdict(self).values())
 
 
+# The compose key of each limit field, as messages name it (the user's words, not ours); a service
+# that set one through its deploy twin is named by that (composer.model.build.limit_keys).
+LIMIT_KEYS = {
+    "memory": "mem_limit",
+    "memory_swap": "memswap_limit",
+    "memory_reservation": "mem_reservation",
+    "cpus": "cpus",
+    "cpu_shares": "cpu_shares",
+    "cpuset": "cpuset",
+    "pids": "pids_limit",
+    "memory_swappiness": "mem_swappiness",
+    "oom_kill_disable": "oom_kill_disable",
+    "blkio_weight": "blkio_config.weight",
+    "blkio_devices": "blkio_config",  # named by its one list when only one is used (limit_keys)
+}
+
 # The limits only cgroup v1 has (field -> compose key).  cgroup v2 has no swappiness per cgroup and
 # no switch for the OOM killer; Docker discards both there with a warning, and so does composer.
-V1_ONLY_LIMITS = {"memory_swappiness": "mem_swappiness", "oom_kill_disable": "oom_kill_disable"}
+V1_ONLY_LIMITS = {name: LIMIT_KEYS[name] for name in ("memory_swappiness", "oom_kill_disable")}
 
 
 def cgroup_v2_ignored(by_service: Mapping[str, CgroupLimits]) -> str | None:

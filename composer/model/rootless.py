@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from composer.model.container import CgroupLimits
+from composer.model.container import LIMIT_KEYS, CgroupLimits
 
 MAX_SUBORDINATE = 65536  # ids an image may use: 0..65535, as Docker's and podman's defaults
 
@@ -248,20 +248,34 @@ def enforceable_limits(limits: CgroupLimits, support: LimitSupport) -> CgroupLim
     return replace(limits, **dropped) if dropped else limits
 
 
-def lost_limits(by_container: Mapping[str, CgroupLimits], support: LimitSupport) -> str | None:
-    """Every limit that will not hold, as one phrase (``memory of a, b; pids of c``), or None."""
-    lost: dict[str, list[str]] = {}
-    for name in sorted(by_container):
-        for field in unsupported_limits(by_container[name], support):
-            lost.setdefault(field, []).append(name)
-    if not lost:
-        return None
-    return "; ".join(f"{field} of {', '.join(names)}" for field, names in lost.items())
+def lost_limits(
+    by_service: Mapping[str, CgroupLimits],
+    support: LimitSupport,
+    keys: Mapping[str, Mapping[str, str]] | None = None,
+) -> str | None:
+    """Every limit that will not hold, named by its key in the file
+    (``services.a.mem_limit, services.b.cpus``), or None.
+
+    ``keys``: each service's key for each limit field (:func:`composer.model.build.limit_keys`,
+    which names a ``deploy`` twin when that is what set it); a field it lacks is named by its
+    plain compose key.
+    """
+    named = keys or {}
+    lost = [
+        f"services.{service}.{named.get(service, {}).get(field) or LIMIT_KEYS.get(field, field)}"
+        for service in sorted(by_service)
+        for field in unsupported_limits(by_service[service], support)
+    ]
+    return ", ".join(lost) if lost else None
 
 
-def limits_note(by_container: Mapping[str, CgroupLimits], support: LimitSupport) -> str | None:
+def limits_note(
+    by_service: Mapping[str, CgroupLimits],
+    support: LimitSupport,
+    keys: Mapping[str, Mapping[str, str]] | None = None,
+) -> str | None:
     """The one warning about limits that will not hold, or None when all hold."""
-    lost = lost_limits(by_container, support)
+    lost = lost_limits(by_service, support, keys)
     if lost is None:
         return None
     return (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from composer.model.container import ContainerConfig, ContainerFiles
@@ -22,6 +23,7 @@ Health = Literal["", "starting", "healthy", "unhealthy"]
 SUPERVISED_VERSION = 2
 LOG_MAX_SIZE = 10 * 1024 * 1024
 LOG_MAX_FILES = 3
+PROC = Path("/proc")  # the pid namespace of whoever reads: the one the supervisor recorded PIDs in
 
 
 @dataclass(frozen=True)
@@ -108,24 +110,27 @@ class ContainerFolder:
         atomic_write(self.files.status, json.dumps(asdict(status), sort_keys=True))
 
 
-def live_status(folder: ContainerFolder) -> ContainerStatus:
+def live_status(folder: ContainerFolder, proc: Path | None = PROC) -> ContainerStatus:
     """The recorded status, corrected when it says running but the process is gone.
 
     That happens when the process ended and no supervisor was there to record it.  A running
     container that ``pause`` froze shows as paused (the supervisor does not know of pauses).
+    ``proc`` is the procfs of the pid namespace the supervisor recorded the PID in (a rootless
+    project's own, seen from outside through its keeper); None: that namespace is gone, and
+    every process that was in it with it.
     """
     status = folder.read_status()
-    if status.state == "running" and not is_alive(status):
+    if status.state == "running" and (proc is None or not is_alive(status, proc)):
         status.state = "exited"
     elif status.state == "running" and folder.files.paused.exists():
         status.state = "paused"
     return status
 
 
-def process_start_time(pid: int) -> int | None:
+def process_start_time(pid: int, proc: Path = PROC) -> int | None:
     """The start time of ``pid`` in clock ticks since boot, or None when it does not exist."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
+        with open(proc / str(pid) / "stat", "rb") as handle:
             raw = handle.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
@@ -136,9 +141,9 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def is_alive(status: ContainerStatus) -> bool:
+def is_alive(status: ContainerStatus, proc: Path = PROC) -> bool:
     """True when the recorded PID still runs and is the same process (not a reused PID)."""
     if status.pid <= 0:
         return False
-    started = process_start_time(status.pid)
+    started = process_start_time(status.pid, proc)
     return started is not None and started == status.pid_start_time

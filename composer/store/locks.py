@@ -83,6 +83,18 @@ def remove_root_files(root: StateRoot) -> None:
             folder.rmdir()  # only when empty: another command may be starting right now
 
 
+@contextlib.contextmanager
+def nothing_left_unless_recorded(root: StateRoot) -> Iterator[None]:
+    """Around a command that may make a project's first records: when it ends with no project
+    recorded (refused, failed before making anything, or a dry run), the state root and the lock
+    files that planning made go again, so bad input leaves nothing behind, as if never run."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(StateError, OSError):  # never hide the command's own error
+            remove_root_files(root)
+
+
 def _open_locked(path: Path, what: str, timeout: float, on_wait: WaitNotice | None) -> int:
     """Open and flock ``path``; retry if the file was removed meanwhile by the previous holder."""
     while True:

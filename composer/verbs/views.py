@@ -99,8 +99,12 @@ def _status_text(status: ContainerStatus, state_name: str) -> str:
     if state_name == "paused":
         return f"Up {_ago(now - status.started_at)} (Paused)"
     if state_name == "exited":
+        # Neither code nor time is known of a process that ended with no supervisor to record it
+        # (e.g. a rootless project whose keeper was killed): say only that it exited.
         oom = ", OOMKilled" if status.oom_killed else ""
-        return f"Exited ({status.exit_code}{oom}) {_ago(now - status.finished_at)} ago"
+        code = f" ({status.exit_code}{oom})" if status.exit_code is not None else ""
+        when = f" {_ago(now - status.finished_at)} ago" if status.finished_at else ""
+        return f"Exited{code}{when}"
     return state_name.capitalize()
 
 

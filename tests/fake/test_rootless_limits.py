@@ -50,7 +50,10 @@ def test_the_plan_carries_one_note_naming_every_lost_limit(project: Path, roots:
     plan = api.up(load(project), api.UpOptions(), roots=roots, host=host).plan
     notes = [n for n in plan.notes if "cannot be applied" in n]
     assert len(notes) == 1
-    assert "memory of lim-a-1; pids of lim-a-1; cpus of lim-b-1" in notes[0]
+    lost = (
+        "services.a.deploy.resources.limits.memory, services.a.deploy.resources.limits.pids, services.b.cpus"
+    )
+    assert f"without them: {lost} (" in notes[0]  # the keys the file has, not the cgroup fields
     assert "cgroup v1" in notes[0]
     assert host.processes  # the containers run, without the limits
     again = api.up(load(project), api.UpOptions(), roots=roots, host=host).plan
@@ -61,15 +64,17 @@ def test_strict_limits_refuse_before_anything_is_made(project: Path, roots: api.
     host = FakeHost(limits=NO_CGROUPS)
     with pytest.raises(PlanError) as raised:
         api.up(load(project), api.UpOptions(strict_limits=True), roots=roots, host=host)
-    assert "memory of lim-a-1" in raised.value.message and "Delegate=yes" in (raised.value.hint or "")
+    assert "services.a.deploy.resources.limits.memory" in raised.value.message
+    assert "Delegate=yes" in (raised.value.hint or "")
     assert host.calls == [] and host.leftovers() == []
+    assert not roots.state.exists()  # refused: nothing of the project, not even the state root
 
 
 def test_delegated_controllers_leave_only_the_others_in_the_note(project: Path, roots: api.Roots) -> None:
     partial = LimitSupport(frozenset({"memory", "pids"}), "the controllers cpu, cpuset are not delegated")
     plan = api.up(load(project), api.UpOptions(), roots=roots, host=FakeHost(limits=partial)).plan
     assert [n for n in plan.notes if "cannot be applied" in n] == [
-        "rootless: these limits cannot be applied, the containers run without them: cpus of lim-b-1"
+        "rootless: these limits cannot be applied, the containers run without them: services.b.cpus"
         " (the controllers cpu, cpuset are not delegated); COMPOSER_STRICT_LIMITS=1 or --strict-limits"
         " makes this an error"
     ]
@@ -100,4 +105,5 @@ def test_userns_mode_is_refused_without_root_at_its_line(tmp_path: Path, busybox
         api.up(load(project), api.UpOptions(), roots=roots, host=host)
     assert "compose.yaml:6:" in raised.value.message and "services.a.userns_mode" in raised.value.message
     assert host.calls == []
+    assert not roots.state.exists()  # bad input leaves nothing: no state root, no lock file
     assert api.up(load(project), api.UpOptions(dry_run=True), roots=roots, host=FakeHost()).plan  # root: fine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -12,9 +13,16 @@ import pytest
 from composer.errors import StateError
 from composer.model.ids import ResourceId
 from composer.model.ipam import FamilyPlan, NetworkAddressing
+from composer.store.container import (
+    ContainerFolder,
+    ContainerStatus,
+    is_alive,
+    live_status,
+    process_start_time,
+)
 from composer.store.journal import ProjectStore
 from composer.store.layout import StateRoot
-from composer.store.locks import project_lock
+from composer.store.locks import ipam_lock, nothing_left_unless_recorded, project_lock
 from composer.store.records import (
     ContainerRecord,
     FirewallRecord,
@@ -203,3 +211,41 @@ def test_a_second_command_waits_says_why_and_gives_up(tmp_path: Path) -> None:
     thread.join()
     with project_lock(root.project("p"), timeout=1):
         pass
+
+
+def test_a_pid_is_looked_up_in_the_procfs_of_its_namespace(tmp_path: Path) -> None:
+    """Liveness through another procfs, as ``ls`` sees a rootless project's PIDs through its keeper."""
+    me = os.getpid()
+    status = ContainerStatus("p-web-1", state="running", pid=me, pid_start_time=process_start_time(me) or 0)
+    assert is_alive(status)
+    assert is_alive(status, Path("/proc/self/root/proc"))  # a process's root/proc: the keeper's way in
+    (tmp_path / "proc").mkdir()
+    assert not is_alive(status, tmp_path / "proc")  # another namespace's procfs: no such PID there
+    folder = ContainerFolder(StateRoot(tmp_path).project("p").container("p-web-1"))
+    folder.files.folder.mkdir(parents=True)
+    folder.write_status(status)
+    assert live_status(folder).state == "running"
+    assert live_status(folder, tmp_path / "proc").state == "exited"
+    assert live_status(folder, None).state == "exited"  # the namespace is gone: so is every process
+
+
+def test_a_refused_first_up_leaves_no_state_root(tmp_path: Path) -> None:
+    root = StateRoot(tmp_path / "state")
+    with (
+        pytest.raises(StateError),
+        nothing_left_unless_recorded(root),
+        ipam_lock(root),
+        project_lock(root.project("p")),
+    ):
+        raise StateError("refused")  # after what planning makes: the project's and the ipam lock
+    assert not root.path.exists()
+    with project_lock(root.project("q")) as store:  # another project with records keeps the root
+        store.intend(NET, NetworkRecord("cmb1", False), "h")
+    with (
+        pytest.raises(StateError),
+        nothing_left_unless_recorded(root),
+        ipam_lock(root),
+        project_lock(root.project("p")),
+    ):
+        raise StateError("refused")
+    assert root.project_names() == ["q"] and root.ipam_lock.exists()

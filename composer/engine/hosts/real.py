@@ -25,6 +25,7 @@ from composer.errors import ContainerError, HostError, PlanError
 from composer.kernel.procfs import cgroup_processes
 from composer.model.naming import BRIDGE_PREFIX, attachment_mac, ifalias
 from composer.store.container import (
+    PROC,
     ContainerFolder,
     ContainerStatus,
     SupervisedContainer,
@@ -103,7 +104,15 @@ class RealHost:
             return False
 
     def container_status(self, layout: ProjectLayout, name: str) -> ContainerStatus:
-        return live_status(ContainerFolder(layout.container(name)))
+        return live_status(ContainerFolder(layout.container(name)), self._proc(layout))
+
+    def _proc(self, layout: ProjectLayout) -> Path | None:
+        """The procfs of the pid namespace the project's PIDs are recorded in (None: it is gone)."""
+        if self.rootless:
+            return PROC  # inside the project's namespaces (the CLI entered them): its own /proc
+        from composer.engine.hosts.rootless import project_proc
+
+        return project_proc(layout.state_root, layout.name)  # outside: ls, stats, or a dead keeper
 
     def firewall_exists(self, project: str) -> bool:
         from composer.kernel.net.nft import table_text
@@ -117,12 +126,14 @@ class RealHost:
         from composer.kernel.stats import Sample, host_memory, read_sample
 
         folder = ContainerFolder(layout.container(name))
-        status = live_status(folder)
+        proc = self._proc(layout)
+        status = live_status(folder, proc)
         try:
             paths = folder.read_supervised().cgroup_paths
         except (FileNotFoundError, ValueError, KeyError):
             return Sample(memory_limit=host_memory())
-        sample = read_sample(paths, status.pid if status.state in ("running", "paused") else 0)
+        live = status.state in ("running", "paused")  # never so when the project's pid namespace is gone
+        sample = read_sample(paths, status.pid if live else 0, proc or PROC)
         return sample if sample.memory_limit else dataclasses.replace(sample, memory_limit=host_memory())
 
     def routed_subnets(self) -> Sequence[tuple[str, str]]:

@@ -152,6 +152,23 @@ def _new_keeper(root: StateRoot, project: str, warn: Warn) -> KeeperRecord:
     return record
 
 
+def project_proc(root: StateRoot, project: str) -> Path | None:
+    """Where, from the host, the PIDs the project's supervisor recorded can be looked up.
+
+    A rootless project's containers run in the project's own pid namespace, so their recorded
+    PIDs are that namespace's: from outside they are found under the keeper's root, whose
+    ``/proc`` is the project's (an unrelated host process may hold the same number).  No keeper
+    record: not a rootless project, the host's ``/proc``.  A keeper that is gone took every
+    process of the project with it: None.
+    """
+    record = read_keeper(root.keeper_record(project))
+    if record is None:
+        return Path("/proc")
+    if not userns.keeper_alive(record.pid, record.start_time):
+        return None
+    return Path(f"/proc/{record.pid}/root/proc")
+
+
 def caller_mapping(warn: Warn) -> IdMapping:
     """The caller as root, its subordinate ranges after it; the single-id fallback said once."""
     uid, gid = os.getuid(), os.getgid()

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from composer.model.container import CgroupLimits
+from composer.model.build import limit_keys
+from composer.model.container import LIMIT_KEYS, CgroupLimits
 from composer.model.rootless import (
+    LIMIT_CONTROLLERS,
     Forward,
     IdRange,
     LimitSupport,
@@ -23,6 +25,7 @@ from composer.model.rootless import (
     unsupported_limits,
     userns_refusal,
 )
+from composer.project.models import ModelContext, ServiceSpec
 
 SUBUID = """\
 # comment
@@ -126,14 +129,63 @@ def test_a_delegated_v2_holds_what_its_controllers_enforce() -> None:
     assert full.reason == "" and enforceable_limits(LIMITS, full) == LIMITS
 
 
-def test_one_note_names_every_lost_limit_and_its_containers() -> None:
+def test_one_note_names_every_lost_limit_by_its_key_in_the_file() -> None:
     support = LimitSupport(frozenset({"pids"}), "the controllers cpu, cpuset, memory are not delegated")
-    limits = {"p-b-1": CgroupLimits(memory=1 << 20), "p-a-1": LIMITS, "p-c-1": CgroupLimits(pids=5)}
-    assert lost_limits(limits, support) == "memory of p-a-1, p-b-1; cpus of p-a-1"
-    note = limits_note(limits, support)
+    limits = {"b": CgroupLimits(memory=1 << 20), "a": LIMITS, "c": CgroupLimits(pids=5)}
+    keys = {"a": {**LIMIT_KEYS, "memory": "deploy.resources.limits.memory"}}
+    # b has no keys given: its plain compose key (mem_limit, never the field name memory)
+    assert lost_limits(limits, support, keys) == (
+        "services.a.deploy.resources.limits.memory, services.a.cpus, services.b.mem_limit"
+    )
+    note = limits_note(limits, support, keys)
     assert note is not None and note.count("rootless:") == 1
     assert "not delegated" in note and "--strict-limits" in note and "COMPOSER_STRICT_LIMITS=1" in note
-    assert limits_note({"p-c-1": CgroupLimits(pids=5)}, support) is None
+    assert limits_note({"c": CgroupLimits(pids=5)}, support) is None
+
+
+def test_the_note_never_names_an_internal_field() -> None:
+    # every limit field has its compose key (a new field without one would be named by its own name)
+    assert set(LIMIT_KEYS) == set(CgroupLimits.__dataclass_fields__) == set(LIMIT_CONTROLLERS)
+    every = CgroupLimits(
+        memory=1, memory_swap=2, memory_reservation=1, cpus=0.5, cpu_shares=512, cpuset="0",
+        pids=5, memory_swappiness=0, oom_kill_disable=True, blkio_weight=300,
+        blkio_devices=(("read_bps", "/dev/sda", 1 << 20),),
+    )  # fmt: skip
+    lost = lost_limits({"s": every}, rootless_limit_support(1, (), False))
+    assert lost == (
+        "services.s.mem_limit, services.s.memswap_limit, services.s.mem_reservation,"
+        " services.s.mem_swappiness, services.s.oom_kill_disable, services.s.cpus,"
+        " services.s.cpu_shares, services.s.cpuset, services.s.pids_limit,"
+        " services.s.blkio_config.weight, services.s.blkio_config"
+    )
+
+
+def _service(**fields: object) -> ServiceSpec:
+    context = ModelContext(project_directory=Path("/proj"), home_directory=Path("/home/me"))
+    return ServiceSpec.model_validate({"image": "busybox", **fields}, context=context)
+
+
+def test_limit_keys_name_the_key_that_set_each_limit() -> None:
+    plain = limit_keys(_service(mem_limit="64m", cpus=0.5, pids_limit=10, mem_reservation="8m"))
+    assert {plain[f] for f in ("memory", "cpus", "pids", "memory_reservation")} == {
+        "mem_limit", "cpus", "pids_limit", "mem_reservation"
+    }  # fmt: skip
+    deploy = limit_keys(_service(deploy={"resources": {
+        "limits": {"memory": "64m", "cpus": "0.5", "pids": 10}, "reservations": {"memory": "8m"}
+    }}))  # fmt: skip
+    assert deploy["memory"] == "deploy.resources.limits.memory"
+    assert deploy["cpus"] == "deploy.resources.limits.cpus"
+    assert deploy["pids"] == "deploy.resources.limits.pids"
+    assert deploy["memory_reservation"] == "deploy.resources.reservations.memory"
+    # both spellings: the plain key wins (as the limit itself does), so the note names that one
+    both = limit_keys(_service(mem_limit="32m", deploy={"resources": {"limits": {"memory": "64m"}}}))
+    assert both["memory"] == "mem_limit"
+    assert limit_keys(_service(cpu_quota=50000))["cpus"] == "cpu_quota"
+    assert limit_keys(_service(cpu_shares=512))["cpu_shares"] == "cpu_shares"
+    one_list = {"device_read_bps": [{"path": "/dev/sda", "rate": "1mb"}]}
+    assert limit_keys(_service(blkio_config=one_list))["blkio_devices"] == "blkio_config.device_read_bps"
+    two_lists = {**one_list, "weight_device": [{"path": "/dev/sda", "weight": 200}]}
+    assert limit_keys(_service(blkio_config=two_lists))["blkio_devices"] == "blkio_config"
 
 
 def test_pasta_is_attached_to_the_project_with_its_ports_only() -> None:
