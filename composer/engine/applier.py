@@ -314,17 +314,22 @@ class Applier:
         self._confirm(rid)
         self._event(rid, "Created")
 
-    def _create_tunnel(self, link: DesiredLink) -> None:
-        """The local end of a link to another host: a VXLAN device moved into the container."""
-        assert link.tunnel is not None
-        a = self.desired.containers[container_id(link.a_container)]
-        if not a.config.netns_path:
+    def _own_netns_end(self, link: DesiredLink) -> str:
+        """The network namespace of the link's one end in the project, which needs one of its own."""
+        netns = self.desired.containers[container_id(link.a_container)].config.netns_path
+        if not netns:
             raise ContainerError(
                 f"{link.rid}: the end {link.a_container} needs its own network namespace",
                 hint="links cannot attach to network_mode: host containers",
             )
+        return netns
+
+    def _create_tunnel(self, link: DesiredLink) -> None:
+        """The local end of a link to another host: a VXLAN device moved into the container."""
+        assert link.tunnel is not None
+        netns = self._own_netns_end(link)
         temp = veth_host_name(self.desired.project, link.rid, "x")
-        record = LinkRecord((temp,), a.config.netns_path, "", link.a_ifname, "")
+        record = LinkRecord((temp,), netns, "", link.a_ifname, "")
         self._intend(link.rid, record, link.config_hash)
         self.host.create_tunnel(self.desired.project, link, self.desired.interfaces[link.interfaces[0]], temp)
         self._confirm(link.rid)
@@ -338,16 +343,11 @@ class Applier:
         carries the marker.
         """
         assert link.outside is not None
-        a = self.desired.containers[container_id(link.a_container)]
-        if not a.config.netns_path:
-            raise ContainerError(
-                f"{link.rid}: the end {link.a_container} needs its own network namespace",
-                hint="links cannot attach to network_mode: host containers",
-            )
+        netns = self._own_netns_end(link)
         temp = veth_host_name(self.desired.project, link.rid, "h")
         host_ifname = link.outside.host_ifname
         record = LinkRecord(
-            (temp,) if host_ifname else (), a.config.netns_path, "", link.a_ifname, "",
+            (temp,) if host_ifname else (), netns, "", link.a_ifname, "",
             host_ifname=host_ifname, alias=ifalias(self.desired.project, link.rid) if host_ifname else "",
         )  # fmt: skip
         self._intend(link.rid, record, link.config_hash)

@@ -39,11 +39,9 @@ def is_tarball(path: Path) -> bool:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from composer.images.builder.digests import file_sha256 as digest
+
+    return digest(str(path)).hex()
 
 
 def resolve_rootfs(source: str | Path, cache_root: str | Path) -> tuple[str, ...]:
