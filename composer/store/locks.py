@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,8 +147,16 @@ def _remove_empty_project_dir(store: ProjectStore) -> None:
         return
     folder = store.layout.dir
     leftovers = [p for p in folder.iterdir() if p != store.layout.lock] if folder.exists() else []
-    if leftovers:
+    # A temporary sibling of an atomic write (files.atomic_write) whose writer was killed before
+    # its rename: the lock held here means no writer is left, so it is debris, not state.
+    debris = [p for p in leftovers if p.is_file() and _TEMPORARY.match(p.name)]
+    if len(debris) != len(leftovers):
         return
     with contextlib.suppress(OSError):
+        for path in debris:
+            path.unlink()
         store.layout.lock.unlink()
         folder.rmdir()
+
+
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}$")  # tempfile.mkstemp(prefix=".NAME.")

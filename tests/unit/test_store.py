@@ -127,6 +127,29 @@ def test_removing_the_last_record_removes_the_project_folder(tmp_path: Path) -> 
     assert root.project_names() == []
 
 
+def test_a_write_cut_short_by_a_kill_does_not_keep_the_project_folder(tmp_path: Path) -> None:
+    """kill -9 between an atomic write's temporary file and its rename leaves ``.state.json.XXXXXXXX``."""
+    root = StateRoot(tmp_path)
+    with project_lock(root.project("p")) as store:
+        store.intend(NET, NetworkRecord("cmb1", False), "h")
+    (root.project("p").dir / ".state.json.k3x_9qzt").write_text('{"half": ')
+    with project_lock(root.project("p")) as store:
+        store.begin_removal(NET)
+        store.removed(NET)
+    assert not root.project("p").dir.exists()
+
+
+def test_a_file_that_is_not_debris_keeps_the_project_folder(tmp_path: Path) -> None:
+    root = StateRoot(tmp_path)
+    with project_lock(root.project("p")) as store:
+        store.intend(NET, NetworkRecord("cmb1", False), "h")
+    (root.project("p").dir / "notes.txt").write_text("mine")
+    with project_lock(root.project("p")) as store:
+        store.begin_removal(NET)
+        store.removed(NET)
+    assert (root.project("p").dir / "notes.txt").read_text() == "mine"
+
+
 def test_a_schema_1_snapshot_and_journal_are_read(tmp_path: Path) -> None:
     """State written by composer 0.1: flat data objects, facts merged line by line."""
     layout = StateRoot(tmp_path).project("p")
