@@ -54,6 +54,7 @@ def desired_state(
     _warn_missing_optional(loaded, events)
     images = _images(loaded, services, host, events, pull=pull, override=options.pull)
     rootfs_layers = _rootfs_layers(loaded, services, host)
+    mount_images = _mount_images(loaded, services, host, events, pull=pull, override=options.pull)
     hashes = {name: service_config_hash(loaded, name) for name in loaded.spec.services}
     root = store.layout.state_root
     with ipam_lock(root):
@@ -66,6 +67,7 @@ def desired_state(
             scale=dict(options.scale),
             services=services,
             rootfs_layers=rootfs_layers,
+            mount_images=mount_images,
             external_addresses=_external_addresses(loaded, host),
             elsewhere=_elsewhere(loaded, options.host),
             reserved=_oneoff_addresses(store),
@@ -214,6 +216,39 @@ def _images(
             events(Event(f"image:{svc.image}", "Pulled"))
             host.pin_image(loaded.name, image.image_id)
         result[name] = image
+    return result
+
+
+def _mount_images(
+    loaded: LoadedProject,
+    services: Sequence[str],
+    host: Host,
+    events: EventSink,
+    *,
+    pull: bool,
+    override: str | None,
+) -> dict[str, ImageLike]:
+    """The images of ``type: image`` mounts, pulled when missing (as the services' own) and pinned."""
+    result: dict[str, ImageLike] = {}
+    for name in services:
+        for volume in loaded.spec.services[name].volumes:
+            reference = volume.source or ""
+            if volume.type != "image" or reference in result:
+                continue
+            if not pull:
+                found = host.lookup_image(reference)
+                if found is None:
+                    raise PlanError(
+                        f"service {name}: image {reference} of a type: image mount is not pulled yet",
+                        hint="run composer pull, or up without --dry-run",
+                    )
+                result[reference] = found
+                continue
+            events(Event(f"image:{reference}", "Pulling"))
+            image = host.ensure_image(reference, override or "missing")
+            events(Event(f"image:{reference}", "Pulled"))
+            host.pin_image(loaded.name, image.image_id)
+            result[reference] = image
     return result
 
 

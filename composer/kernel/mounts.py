@@ -31,6 +31,7 @@ container sharing the volume: CVE-2021-30465) is refused instead of followed.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -310,16 +311,62 @@ def mount_volume(volume: MountConfig, rootfs: str) -> None:
         finally:
             os.close(fd)
         return
+    if volume.kind == "image":
+        _mount_image(volume, rootfs)
+        return
     source = volume.source
     if not os.path.exists(source):
         if volume.kind == "bind" and not volume.create_host_path:
             raise ContainerError(f"bind source {source} does not exist")
         _mkdir_p(source)
     fd = open_destination(rootfs, volume.target, folder=os.path.isdir(source))
+    propagation = _PROPAGATION.get(volume.propagation) if volume.kind == "bind" else None
     try:
-        _bind_onto(source, fd, recursive=True, read_only=volume.read_only)
+        _bind_onto(source, fd, recursive=True, read_only=volume.read_only, propagation=propagation)
     finally:
         os.close(fd)
+
+
+def _mount_image(volume: MountConfig, rootfs: str) -> None:
+    """``type: image``: the image's layers, read-only, at the target, or a folder of them (``subpath``).
+
+    Several layers are a read-only overlay (no upper layer); for a subpath that overlay is made in
+    a folder beside the root, in the container's mount namespace only (pivot_root drops it), and the
+    subpath, resolved inside it, is bound at the target.
+    """
+    if not volume.layers:
+        raise ContainerError(f"image {volume.source} of the mount at {volume.target} has no layers")
+    fd = open_destination(rootfs, volume.target, folder=True)
+    try:
+        if len(volume.layers) == 1:
+            top = volume.layers[0]
+        else:
+            top = _fd_path(fd) if not volume.subpath else _image_staging(rootfs, volume.target)
+            lower = ":".join(layer.replace(":", "\\:") for layer in volume.layers)
+            sc.mount("overlay", top, "overlay", _IMAGE_FLAGS, f"lowerdir={lower}")
+            if not volume.subpath:
+                return
+        _bind_onto(secure_join(top, volume.subpath or "/"), fd, recursive=True, read_only=True, nodev=True)
+    finally:
+        os.close(fd)
+
+
+_IMAGE_FLAGS = sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
+
+
+def _image_staging(rootfs: str, target: str) -> str:
+    folder = os.path.join(
+        os.path.dirname(rootfs), "image-mounts", hashlib.sha256(target.encode()).hexdigest()[:16]
+    )
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+# a bind's propagation -> (MS_ flag, recursive); shared ones are refused at up (the tree is a slave)
+_PROPAGATION: dict[str, tuple[int, bool]] = {
+    "private": (sc.MS_PRIVATE, False), "rprivate": (sc.MS_PRIVATE, True),
+    "slave": (sc.MS_SLAVE, False), "rslave": (sc.MS_SLAVE, True),
+}  # fmt: skip
 
 
 def make_folder(rootfs: str, target: str) -> None:
@@ -440,8 +487,18 @@ def _fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def _bind_onto(source: str, dest_fd: int, *, recursive: bool, read_only: bool) -> None:
-    """Bind ``source`` onto the destination held by ``dest_fd``, read-only when asked.
+def _bind_onto(
+    source: str,
+    dest_fd: int,
+    *,
+    recursive: bool,
+    read_only: bool,
+    propagation: tuple[int, bool] | None = None,
+    nodev: bool = False,
+) -> None:
+    """Bind ``source`` onto the destination held by ``dest_fd``, read-only when asked, with the
+    ``propagation`` (an MS_ flag, and whether for the whole tree) given; ``nodev`` adds nodev and
+    nosuid (an image's files: nodes never open, set-id bits do not count, as on the root).
 
     With the new mount API the bind is made as a detached tree, made read-only
     there (only that flag is added: nosuid, nodev... of the source are kept) and
@@ -455,22 +512,38 @@ def _bind_onto(source: str, dest_fd: int, *, recursive: bool, read_only: bool) -
     except OSError as error:
         if error.errno != errno.ENOSYS:
             raise
-        _bind_onto_by_path(source, dest_fd, recursive=recursive, read_only=read_only)
+        _bind_onto_by_path(source, dest_fd, recursive=recursive, read_only=read_only, propagation=propagation)
         return
     try:
-        if read_only:
-            sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, sc.MOUNT_ATTR_RDONLY)
+        attrs = (sc.MOUNT_ATTR_RDONLY if read_only else 0) | (
+            sc.MOUNT_ATTR_NODEV | sc.MOUNT_ATTR_NOSUID if nodev else 0
+        )
+        if attrs:
+            sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH | (sc.AT_RECURSIVE if nodev else 0), attrs)
+        if propagation is not None:
+            flag, whole = propagation
+            sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH | (sc.AT_RECURSIVE if whole else 0), 0, 0, flag)
         sc.move_mount(tree, "", dest_fd, "", sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH)
     finally:
         os.close(tree)
 
 
-def _bind_onto_by_path(source: str, dest_fd: int, *, recursive: bool, read_only: bool) -> None:
+def _bind_onto_by_path(
+    source: str,
+    dest_fd: int,
+    *,
+    recursive: bool,
+    read_only: bool,
+    propagation: tuple[int, bool] | None = None,
+) -> None:
     sc.mount(source, _fd_path(dest_fd), None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
+    # The fd still names the folder under the new mount; its path names the mount itself.
+    mounted = os.readlink(_fd_path(dest_fd))
     if read_only:
-        # The fd still names the folder under the new mount; its path names the mount itself.
-        mounted = os.readlink(_fd_path(dest_fd))
         remount_readonly(mounted)
+    if propagation is not None:
+        flag, whole = propagation
+        sc.mount(None, mounted, None, flag | (sc.MS_REC if whole else 0))
 
 
 def bind_init(host_binary: str, rootfs: str) -> None:

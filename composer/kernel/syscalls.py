@@ -241,6 +241,8 @@ AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOVE_MOUNT_T_EMPTY_PATH = 0x40
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
 _SYS_MOUNT_SETATTR = 442
@@ -268,9 +270,12 @@ def move_mount(
     )  # fmt: skip
 
 
-def mount_setattr(dirfd: int, path: str | bytes, flags: int, attr_set: int, attr_clr: int = 0) -> None:
-    """Set and clear MOUNT_ATTR_* flags on a mount (struct mount_attr, 32 bytes)."""
-    attr = ctypes.create_string_buffer(struct.pack("=QQQQ", attr_set, attr_clr, 0, 0), 32)
+def mount_setattr(
+    dirfd: int, path: str | bytes, flags: int, attr_set: int, attr_clr: int = 0, propagation: int = 0
+) -> None:
+    """Set and clear MOUNT_ATTR_* flags, and set the propagation (MS_PRIVATE...), of a mount
+    (struct mount_attr, 32 bytes)."""
+    attr = ctypes.create_string_buffer(struct.pack("=QQQQ", attr_set, attr_clr, propagation, 0), 32)
     _check(
         _libc.syscall(
             ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(dirfd), _path(path), ctypes.c_uint(flags),

@@ -112,6 +112,7 @@ class BuildInputs:
     scale: Mapping[str, int] = field(default_factory=dict)
     services: Sequence[str] | None = None  # only these (and their dependencies); None = all
     rootfs_layers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> lower dirs
+    mount_images: Mapping[str, ImageLike] = field(default_factory=dict)  # type: image mounts' sources
     external_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)  # network -> bridge CIDRs
     elsewhere: frozenset[str] = frozenset()  # services another host of a split lab makes: no container here
     # network -> containers outside the file that hold addresses on it (`run`'s one-offs): they keep them
@@ -455,8 +456,8 @@ def _container(
         state_dir=str(inputs.paths.container(name).folder),
         read_only=svc.read_only,
         mounts=(
-            *_mounts(svc, image_config, inputs.paths, name, loaded.project_directory),
-            *_mounts_from(loaded, svc, inputs.paths, names, base),
+            *_mounts(svc, image_config, inputs.paths, name, loaded.project_directory, inputs.mount_images),
+            *_mounts_from(loaded, svc, inputs.paths, names, base, inputs.mount_images),
             *file_mounts,
         ),
         shm_size=svc.shm_size or DEFAULT_SHM,
@@ -627,8 +628,9 @@ def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
 
 
 def _mounts_from(
-    loaded: LoadedLike, svc: ServiceSpec, paths: ProjectPaths, names: Mapping[str, list[str]], base: str
-) -> list[MountConfig]:
+    loaded: LoadedLike, svc: ServiceSpec, paths: ProjectPaths, names: Mapping[str, list[str]], base: str,
+    images: Mapping[str, ImageLike],
+) -> list[MountConfig]:  # fmt: skip
     """``volumes_from: [SERVICE[:ro|rw]]``: the mounts of the service's first container, the same folders.
 
     Its anonymous volumes are shared too (they live in that container's folder), as Docker shares them;
@@ -643,7 +645,7 @@ def _mounts_from(
         if other is None or not names.get(service):
             path = f"{base}.volumes_from.{index}"
             raise _Problem(path, f"unknown service `{service}`", "name a service of the file")
-        for mount in _mounts(other, None, paths, names[service][0], loaded.project_directory):
+        for mount in _mounts(other, None, paths, names[service][0], loaded.project_directory, images):
             if mount.kind == "tmpfs":
                 continue  # a tmpfs is its container's own: Docker does not share it either
             read_only = mount.read_only if mode in ("", "rw") else True
@@ -737,8 +739,9 @@ def _reservation(svc: ServiceSpec) -> int | None:
 
 
 def _mounts(
-    svc: ServiceSpec, image_config: Any, paths: ProjectPaths, name: str, project_dir: Path
-) -> list[MountConfig]:
+    svc: ServiceSpec, image_config: Any, paths: ProjectPaths, name: str, project_dir: Path,
+    images: Mapping[str, ImageLike],
+) -> list[MountConfig]:  # fmt: skip
     mounts: list[MountConfig] = []
     targets: set[str] = set()
     for volume in svc.volumes:
@@ -756,9 +759,15 @@ def _mounts(
             if not os.path.isabs(source):
                 source = os.path.normpath(project_dir / source)
             create = volume.bind.create_host_path if volume.bind else True
+            propagation = (volume.bind.propagation if volume.bind else None) or "rprivate"
             mounts.append(
-                MountConfig("bind", volume.target, source, volume.read_only, create_host_path=create)
-            )
+                MountConfig(
+                    "bind", volume.target, source, volume.read_only, create_host_path=create,
+                    propagation=propagation,
+                )
+            )  # fmt: skip
+        elif volume.type == "image":
+            mounts.append(_image_mount(volume, images))
         else:
             folder = str(_volume_dir(paths, name, volume))
             mounts.append(
@@ -780,6 +789,16 @@ def _mounts(
             folder = str(paths.container(name).anonymous_volume(target))
             mounts.append(MountConfig("volume", target, folder, seed_from_image=True))
     return mounts
+
+
+def _image_mount(volume: Any, images: Mapping[str, ImageLike]) -> MountConfig:
+    """``type: image``: the image's layers at the target, read-only (``image.subpath`` a folder of it)."""
+    image = images.get(volume.source or "")
+    if image is None:  # prepare resolves every image mount's source before planning
+        raise ValueError(f"image {volume.source} of a type: image mount was not resolved")
+    subpath = (volume.image.subpath if volume.image else None) or ""
+    layers = tuple(str(p) for p in reversed(image.layer_dirs))
+    return MountConfig("image", volume.target, volume.source or "", True, layers=layers, subpath=subpath)
 
 
 def _seeded(volume: Any) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-MountKind = Literal["bind", "volume", "tmpfs"]
+MountKind = Literal["bind", "volume", "tmpfs", "image"]
 # The PATH a container gets when neither its image nor the service sets one (Docker's).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -31,6 +31,12 @@ class MountConfig:
     create_host_path: bool = True  # bind: create a missing source folder (compose's default)
     # volume: an empty volume first gets the image's files at the target (Docker's copy-up; not nocopy)
     seed_from_image: bool = False
+    # bind: private, rprivate (Docker's default: later host mounts under the source stay outside),
+    # slave or rslave (they appear inside); shared propagation is refused at up
+    propagation: str = "rprivate"
+    # image: the image's layer folders (top first), mounted read-only; ``subpath`` a folder of it
+    layers: tuple[str, ...] = ()
+    subpath: str = ""
 
 
 @dataclass(frozen=True)
@@ -276,7 +282,9 @@ class ContainerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContainerConfig:
         values = dict(data)
-        values["mounts"] = tuple(MountConfig(**m) for m in values.get("mounts", ()))
+        values["mounts"] = tuple(
+            MountConfig(**{**m, "layers": tuple(m.get("layers", ()))}) for m in values.get("mounts", ())
+        )
         values["cgroup"] = CgroupLimits.from_dict(values.get("cgroup", {}))
         values["ulimits"] = tuple(Ulimit(**u) for u in values.get("ulimits", ()))
         values["devices"] = tuple(DeviceMapping(**d) for d in values.get("devices", ()))

@@ -60,10 +60,6 @@ def _network_mode_container(service: ServiceSpec) -> bool:
     return (service.network_mode or "").startswith("container:")
 
 
-def _image_mount(service: ServiceSpec) -> bool:
-    return any(volume.type == "image" for volume in service.volumes)
-
-
 def _joins_container(name: str) -> Callable[[ServiceSpec], bool]:
     return lambda service: (getattr(service, name) or "").startswith("container:")
 
@@ -164,15 +160,14 @@ REFUSALS: tuple[Refusal, ...] = (
         "composer's overlay root has no storage options",
         "remove `storage_opt:`",
     ),
-    Refusal("volumes", _image_mount, "`type: image` mounts are not made yet", "use a bind or a volume"),
     Refusal(
         "volumes",
         lambda service: any(
-            v.bind is not None and v.bind.propagation not in (None, "private", "rprivate")
-            for v in service.volumes
+            v.bind is not None and v.bind.propagation in ("shared", "rshared") for v in service.volumes
         ),
-        "bind mounts are private in composer's containers; shared/slave propagation is not set",
-        "remove `bind.propagation` (or set rprivate)",
+        "the container's mounts are a slave of the host's (as runc makes them), so that nothing it"
+        " mounts reaches the host; shared propagation would undo that",
+        "use `propagation: rslave` (the host's later mounts appear inside) or leave it out (rprivate)",
     ),
     Refusal("isolation", _uses("isolation"), "isolation is a Windows setting", "remove `isolation:`"),
     *(

@@ -166,18 +166,3 @@ def test_volumes_are_seeded_from_the_image_unless_nocopy_or_a_subpath(tmp_path: 
         "/long-nocopy": False,
         "/sub": False,
     }
-
-
-def test_bind_propagation_other_than_private_is_refused_at_up(tmp_path: Path) -> None:
-    from composer.project.refusals import refusals
-
-    path = tmp_path / "compose.yaml"
-    path.write_text(
-        "services:\n  s: {image: x, volumes: ['./a:/a:rshared', './b:/b:rprivate', './c:/c:z']}\n"
-    )
-    project = load_project([path], environ={})
-    found = [issue.message for issue in refusals(project.spec, project.locate, "x86_64")]
-    assert found == [
-        "`volumes` of service `s` cannot be honoured: bind mounts are private in composer's containers; "
-        "shared/slave propagation is not set"
-    ]
