@@ -371,19 +371,49 @@ JOINABLE_NAMESPACES = ("ipc", "pid")
 def joined_namespaces(
     svc: ServiceSpec, names: Mapping[str, list[str]], base: str
 ) -> tuple[tuple[str, str], ...]:
-    """``pid: service:NAME``, ``ipc: service:NAME``: the kind and the first container of NAME (as Docker)."""
+    """``pid``/``ipc: service:NAME`` (NAME's first container, as Docker) or ``container:NAME`` (a
+    container of the project): the kind and the container whose namespace of that kind is joined."""
     joins = []
     for kind in JOINABLE_NAMESPACES:
-        target = _service_reference(getattr(svc, kind))
-        if not target:
-            continue
-        if not names.get(target):
-            raise _Problem(
-                f"{base}.{kind}", f"service `{target}` has no container whose {kind} namespace to join",
-                f"scale `{target}` to at least 1, or remove `{kind}:`",
-            )  # fmt: skip
-        joins.append((kind, names[target][0]))
+        target = _joined_container(getattr(svc, kind), names, f"{base}.{kind}")
+        if target:
+            joins.append((kind, target))
     return tuple(joins)
+
+
+def _joined_container(value: str | None, names: Mapping[str, list[str]], path: str) -> str:
+    """The container ``service:NAME`` or ``container:NAME`` names ("" for other values); an error
+    at ``path`` when there is none."""
+    kind, _, target = (value or "").partition(":")
+    if kind == "service":
+        if not names.get(target):
+            field = path.rpartition(".")[2]
+            raise _Problem(
+                path, f"service `{target}` has no container whose namespace to join",
+                f"scale `{target}` to at least 1, or remove `{field}:`",
+            )  # fmt: skip
+        return names[target][0]
+    if kind == "container":
+        if _service_of(target, names) is None:
+            raise _Problem(
+                path, f"`{target}` is not a container of this project",
+                "composer joins only its own containers: name one (its container_name, or"
+                " PROJECT-SERVICE-N), or use service:NAME",
+            )  # fmt: skip
+        return target
+    return ""
+
+
+def _referenced_container(value: str | None, names: Mapping[str, list[str]]) -> str:
+    """Like _joined_container, without the errors (another service's reference, checked there)."""
+    kind, _, target = (value or "").partition(":")
+    if kind == "service":
+        return names[target][0] if names.get(target) else ""
+    return target if kind == "container" and _service_of(target, names) is not None else ""
+
+
+def _service_of(container: str, names: Mapping[str, list[str]]) -> str | None:
+    return next((service for service, containers in names.items() if container in containers), None)
 
 
 def blkio_devices(svc: ServiceSpec) -> tuple[tuple[str, str, int], ...] | None:
@@ -398,21 +428,15 @@ def blkio_devices(svc: ServiceSpec) -> tuple[tuple[str, str, int], ...] | None:
 
 
 def shared_shm_path(
-    spec: Any, service: str, svc: ServiceSpec, name: str, names: Mapping[str, list[str]], paths: ProjectPaths
+    spec: Any, svc: ServiceSpec, name: str, names: Mapping[str, list[str]], paths: ProjectPaths
 ) -> str | None:
     """Where the shared /dev/shm of an ipc namespace lives: in its owner's folder, for owner and joiners."""
-    target = _service_reference(svc.ipc)
-    if target and names.get(target):
-        return str(paths.container(names[target][0]).folder / "shm")
-    joined = any(_service_reference(other.ipc) == service for other in spec.services.values())
-    if joined and names.get(service) and names[service][0] == name:
+    target = _referenced_container(svc.ipc, names)
+    if target:
+        return str(paths.container(target).folder / "shm")
+    if any(_referenced_container(other.ipc, names) == name for other in spec.services.values()):
         return str(paths.container(name).folder / "shm")
     return None
-
-
-def _service_reference(value: str | None) -> str:
-    kind, _, target = (value or "").partition(":")
-    return target if kind == "service" else ""
 
 
 def _container(
@@ -464,7 +488,7 @@ def _container(
         netns_path=str(netns_path) if netns_path else None,
         host_namespaces=host_namespaces(svc),
         joins=joined_namespaces(svc, names, base),
-        shm_path=shared_shm_path(loaded.spec, service, svc, name, names, inputs.paths),
+        shm_path=shared_shm_path(loaded.spec, svc, name, names, inputs.paths),
         cgroup=CgroupLimits(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,
@@ -519,7 +543,7 @@ def _container(
         network_mode=network_mode,
         attachments=attachments,
         ports=ports,
-        depends_on=_dependencies(svc),
+        depends_on=_dependencies(svc, names),
         restart=svc.restart,
         health=_health(svc, image_config),
     )
@@ -606,24 +630,25 @@ def _projected(
         raise _Problem(error.path, error.message, error.hint) from None
 
 
-def _dependencies(svc: ServiceSpec) -> dict[str, Dependency]:
+def _dependencies(svc: ServiceSpec, names: Mapping[str, list[str]]) -> dict[str, Dependency]:
     """``depends_on``, plus the services whose containers this one uses (compose-go infers these too).
 
-    ``links``, ``volumes_from`` and ``network_mode: service:`` start them first; a joined pid or ipc
-    namespace also restarts this container when its owner is recreated (the old namespace is gone).
+    ``links``, ``volumes_from`` and ``network_mode: service:`` (or ``container:``) start them first; a
+    joined pid or ipc namespace also restarts this container when its owner is recreated (the old
+    namespace is gone).
     """
     found = {
         name: Dependency(dep.condition, dep.required, dep.restart) for name, dep in svc.depends_on.items()
     }
     implied = [link.partition(":")[0] for link in svc.links]
     implied += [entry.partition(":")[0] for entry in svc.volumes_from if not entry.startswith("container:")]
-    implied += [_service_reference(svc.network_mode)]
+    implied += [_service_of(_referenced_container(svc.network_mode, names), names) or ""]
     for service in filter(None, implied):
         found.setdefault(service, Dependency("service_started", True, False))
     for kind in JOINABLE_NAMESPACES:
-        service = _service_reference(getattr(svc, kind))
-        if service:
-            found.setdefault(service, Dependency("service_started", True, True))
+        owner = _service_of(_referenced_container(getattr(svc, kind), names), names)
+        if owner:
+            found.setdefault(owner, Dependency("service_started", True, True))
     return found
 
 
@@ -870,9 +895,8 @@ def _network_mode(
         return "none", paths.netns(name)
     if mode == "host":
         return "host", None
-    kind, _, target = mode.partition(":")
-    if kind in ("service", "container") and target:
-        owner = names.get(target, [target])[0] if kind == "service" else target
+    owner = _joined_container(mode, names, f"{base}.network_mode")
+    if owner:
         return f"container:{owner}", paths.netns(owner)
     raise _Problem(
         f"{base}.network_mode", f"unsupported network_mode {mode!r}", "use none, host, or service:NAME"

@@ -223,6 +223,8 @@ def _check_network_mode(c: _Checker, name: str, service: ServiceSpec) -> None:
     if service.networks:
         c.add(path, "`network_mode` and `networks` exclude each other", "keep only one")
     kind, _, target = mode.partition(":")
+    if kind == "container" and target:
+        return  # a container of the project: planning knows their names and checks it
     if kind == "service":
         if target not in c.project.services:
             c.add(
@@ -231,10 +233,10 @@ def _check_network_mode(c: _Checker, name: str, service: ServiceSpec) -> None:
         elif target == name:
             c.add(path, f"`{name}` cannot share its own network namespace")
     elif mode not in ("none", "host"):
-        c.add(path, f"unsupported network_mode `{mode}`", "use none, host or service:NAME")
+        c.add(path, f"unsupported network_mode `{mode}`", "use none, host, service:NAME or container:NAME")
 
 
-# what pid: and ipc: may say besides service:NAME (container:NAME is refused with its reason)
+# what pid: and ipc: may say besides service:NAME and container:NAME (planning checks the latter)
 _NAMESPACE_MODES = {"pid": ("host",), "ipc": ("host", "private", "shareable")}
 
 
@@ -247,7 +249,11 @@ def _check_joined_namespaces(c: _Checker, name: str, service: ServiceSpec) -> No
         path = f"services.{name}.{kind}"
         prefix, _, target = value.partition(":")
         if prefix != "service" or not target:
-            c.add(path, f"unsupported {kind} `{value}`", f"use {', '.join(modes)} or service:NAME")
+            c.add(
+                path,
+                f"unsupported {kind} `{value}`",
+                f"use {', '.join(modes)}, service:NAME or container:NAME",
+            )
         elif target == name:
             c.add(path, f"`{name}` cannot join its own {kind} namespace", f"remove `{kind}:`")
         elif target not in c.project.services:

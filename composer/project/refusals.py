@@ -56,14 +56,6 @@ def _privileged_hook(field: str) -> Callable[[ServiceSpec], bool]:
     return lambda service: any(hook.privileged for hook in getattr(service, field))
 
 
-def _network_mode_container(service: ServiceSpec) -> bool:
-    return (service.network_mode or "").startswith("container:")
-
-
-def _joins_container(name: str) -> Callable[[ServiceSpec], bool]:
-    return lambda service: (getattr(service, name) or "").startswith("container:")
-
-
 def _joins(name: str) -> Callable[[ServiceSpec], bool]:
     """uts is host or the container's own: compose has no uts: service:NAME."""
     return lambda service: getattr(service, name) not in (None, "", "host")
@@ -118,21 +110,6 @@ REFUSALS: tuple[Refusal, ...] = (
         lambda service: any(entry.startswith("container:") for entry in service.volumes_from),
         "volumes_from container:NAME names a container outside the project",
         "name a service of the project (volumes_from: [SERVICE])",
-    ),
-    Refusal(
-        "network_mode",
-        _network_mode_container,
-        "network_mode container:NAME joins a container outside the project",
-        "use network_mode: service:NAME",
-    ),
-    *(
-        Refusal(
-            name,
-            _joins_container(name),
-            f"{name} container:NAME joins a container outside the project",
-            f"use `{name}: service:NAME`",
-        )
-        for name in ("ipc", "pid")
     ),
     Refusal(
         "uts",

@@ -67,3 +67,31 @@ def test_joining_a_service_that_does_not_run_fails_clearly(lab: Lab) -> None:
     assert "hn-nojoin-db-1 is not running: its" in result.stderr and "Traceback" not in result.stderr
     lab.composer("down", "-t", "1")
     assert project_leftovers(lab.root, "hn-nojoin") == []
+
+
+BY_NAME = """\
+name: hn-byname
+services:
+  db:
+    rootfs: ROOTFS
+    container_name: hn-byname-store
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]
+  sidecar:
+    rootfs: ROOTFS
+    pid: container:hn-byname-store
+    network_mode: container:hn-byname-store
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 3601 & wait"]
+"""
+
+
+def test_a_container_of_the_project_is_joined_by_its_name(lab: Lab) -> None:
+    lab.write(BY_NAME)
+    lab.composer("up", "-d")
+    seen = {
+        s: lab.exec("hn-byname", s, "sh", "-c", "readlink /proc/self/ns/pid; readlink /proc/self/ns/net")
+        for s in ("db", "sidecar")
+    }
+    assert all(r.returncode == 0 for r in seen.values()), [r.stderr for r in seen.values()]
+    assert seen["sidecar"].stdout == seen["db"].stdout
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "hn-byname") == []

@@ -12,6 +12,7 @@ from composer.kernel import syscalls as sc
 from composer.kernel.process.child import namespace_flags
 from composer.model.build import BuildInputs, build_desired
 from composer.model.container import ContainerConfig
+from composer.model.ids import container_id
 from composer.project.loader import load_project
 from composer.project.refusals import refusals
 from composer.store.layout import ProjectLayout
@@ -69,19 +70,6 @@ def test_a_name_of_its_own_with_uts_host_is_an_error_at_its_line(tmp_path: Path,
     assert path == f"services.s.{field}" and line == 7
     assert "conflicts with `uts: host`" in message
     assert fix == f"remove `{field}:` or `uts: host`"
-
-
-@pytest.mark.parametrize("field", ["pid", "ipc"])
-def test_container_references_are_refused_with_the_service_form(tmp_path: Path, field: str) -> None:
-    found = _refused(tmp_path, f"    {field}: 'container:other'\n")
-    assert [(f, m, fix) for f, _line, m, fix in found] == [
-        (
-            f"services.s.{field}",
-            f"`{field}` of service `s` cannot be honoured: {field} container:NAME joins a container outside"
-            " the project",
-            f"use `{field}: service:NAME`",
-        )
-    ]
 
 
 @pytest.mark.parametrize("value", ["service:other", "container:other"])
@@ -147,8 +135,12 @@ def test_network_mode_of_a_service_makes_it_a_dependency(tmp_path: Path) -> None
     [
         ("pid: service:dbx", "unknown service `dbx`", "did you mean `db`?"),
         ("pid: service:app", "`app` cannot join its own pid namespace", "remove `pid:`"),
-        ("ipc: sharable", "unsupported ipc `sharable`", "use host, private, shareable or service:NAME"),
-        ("pid: private", "unsupported pid `private`", "use host or service:NAME"),
+        (
+            "ipc: sharable",
+            "unsupported ipc `sharable`",
+            "use host, private, shareable, service:NAME or container:NAME",
+        ),
+        ("pid: private", "unsupported pid `private`", "use host, service:NAME or container:NAME"),
     ],
 )
 def test_bad_references_are_errors_at_their_line(tmp_path: Path, field: str, message: str, fix: str) -> None:
@@ -167,4 +159,28 @@ def test_an_owner_scaled_to_zero_is_an_error(tmp_path: Path) -> None:
     loaded = load_project([_two(tmp_path, "ipc: service:db", scale=0)], environ={})
     with pytest.raises(SpecError) as caught:
         build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
-    assert "service `db` has no container whose ipc namespace to join" in str(caught.value)
+    assert "service `db` has no container whose namespace to join" in str(caught.value)
+
+
+def test_a_container_of_the_project_is_joined_by_its_name(tmp_path: Path) -> None:
+    configs = _desired_two(tmp_path, "pid: container:p-db-2\n    network_mode: container:p-db-2", scale=2)
+    app = configs["p-app-1"]
+    assert app.joins == (("pid", "p-db-2"),)
+    assert app.netns_path is not None and app.netns_path.endswith("/p-db-2")  # its network namespace too
+    loaded = load_project([_two(tmp_path, "ipc: container:p-db-1")], environ={})
+    desired = build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    joiner = next(c for c in desired.containers.values() if c.service == "app")
+    assert joiner.depends_on["db"].restart  # the container's service is a dependency, as for service:
+    owner = desired.containers[container_id("p-db-1")]
+    assert joiner.config.shm_path is not None and joiner.config.shm_path == owner.config.shm_path
+
+
+@pytest.mark.parametrize("field", ["pid", "ipc", "network_mode"])
+def test_a_container_outside_the_project_is_an_error_at_its_line(tmp_path: Path, field: str) -> None:
+    loaded = load_project([_two(tmp_path, f"{field}: container:elsewhere")], environ={})
+    with pytest.raises(SpecError) as caught:
+        build_desired(loaded, BuildInputs(ProjectLayout(tmp_path / "state", "p"), {}, {}))
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.line) == (f"services.app.{field}", 10)
+    assert issue.message == "`elsewhere` is not a container of this project"
+    assert "use service:NAME" in issue.hint
