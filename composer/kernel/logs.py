@@ -335,9 +335,13 @@ def read_logs(
     *,
     until: Callable[[], bool] | None = None,
     poll_interval: float = 0.1,
+    on_open: Callable[[], None] | None = None,
 ) -> Iterator[LogLine]:
     """Yield the lines of a container's log; with ``follow``, keep yielding new ones
-    until ``until()`` is true (or forever), across rotations, none lost or repeated."""
+    until ``until()`` is true (or forever), across rotations, none lost or repeated.
+
+    ``on_open`` (with ``follow``) is called once what is there now has been read: what the
+    container writes from then on is yielded (``attach`` starts passing its input then)."""
     if not follow:
         history: Iterator[LogLine] | deque[LogLine]
         history = (line for path in log_files(log_file) for line in _lines_of(path, timestamps))
@@ -349,6 +353,8 @@ def read_logs(
     try:
         older = [line for path in follower.older_files() for line in _lines_of(path, timestamps)]
         lines = older + follower.read()
+        if on_open is not None:
+            on_open()
         yield from lines[-tail:] if tail is not None and tail > 0 else ([] if tail == 0 else lines)
         yield from _follow(follower, until, poll_interval)
     finally:

@@ -26,18 +26,25 @@ def _state(status: ContainerStatus) -> tuple[str, int | None]:
 
 
 def follow_until_exit(
-    layout: ProjectLayout, host: HostFacts, name: str, *, poll_interval: float = 0.05, tail: int | None = None
+    layout: ProjectLayout,
+    host: HostFacts,
+    name: str,
+    *,
+    poll_interval: float = 0.05,
+    tail: int | None = None,
+    on_open: Callable[[], None] | None = None,
 ) -> Iterator[LogLine]:
     """The container's log lines as they come (after the last ``tail`` already there; all when None),
-    until it has exited and every line is read."""
+    until it has exited and every line is read; ``on_open`` once the log is open (see read_logs)."""
 
     def finished() -> bool:
         status = host.container_status(layout, name)
         return has_finished(status.state, status.exit_code)
 
     yield from read_logs(
-        str(layout.container(name).log), tail=tail, follow=True, until=finished, poll_interval=poll_interval
-    )
+        str(layout.container(name).log), tail=tail, follow=True, until=finished,
+        poll_interval=poll_interval, on_open=on_open,
+    )  # fmt: skip
 
 
 def exit_code(layout: ProjectLayout, host: HostFacts, name: str) -> int:

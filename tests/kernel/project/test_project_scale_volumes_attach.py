@@ -72,3 +72,23 @@ def test_attach_follows_until_exit(lab: Lab) -> None:
     stopped = lab.composer("attach", "job", check=False)
     assert stopped.returncode == 1 and "not running" in stopped.stderr
     lab.composer("down", "-v")
+
+
+READER = """\
+name: vb-attach-in
+services:
+  reader:
+    rootfs: ROOTFS
+    stdin_open: true
+    command: [sh, -c, "while read line; do echo got-$$line; [ $$line = quit ] && exit 4; done"]
+"""
+
+
+def test_attach_passes_its_stdin_to_a_stdin_open_container(lab: Lab) -> None:
+    lab.write(READER)
+    lab.composer("up", "-d")
+    result = lab.composer("attach", "reader", check=False, timeout=30, input="hello\nquit\n")
+    assert result.returncode == 4, result.stderr
+    assert result.stdout.split() == ["got-hello", "got-quit"]
+    lab.composer("down", "-t", "1")
+    assert project_leftovers(lab.root, "vb-attach-in") == []
