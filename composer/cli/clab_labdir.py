@@ -3,6 +3,8 @@
 Only a project of one containerlab topology file has one.  ``down`` removes
 only what ``up`` wrote (``topology-data.json`` and the empty node folders),
 so files a user put in the lab directory stay, and so does the directory then.
+The folder is named after the lab; ``up -p NAME`` writes NAME in a marker file
+there, so that ``down -p NAME`` knows the folder is its project's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from composer.model.desired import DesiredState
 
 DATA_FILE = "topology-data.json"
+PROJECT_FILE = ".composer-project"  # the project that wrote the folder, when not named like the lab
 # a top-level "topology:" key: a compose file has none, so it is not parsed a second time
 _TOPOLOGY_KEY = re.compile(
     rb"""^["']?topology["']?\s*:""", re.MULTILINE
@@ -76,6 +79,8 @@ def write(files: Sequence[Path], desired: DesiredState) -> str:
         partial = folder / f".{DATA_FILE}.tmp"
         partial.write_text(json.dumps(content, indent=2) + "\n")
         os.replace(partial, folder / DATA_FILE)  # a reader never sees half a file
+        if desired.project != data["name"]:
+            (folder / PROJECT_FILE).write_text(desired.project + "\n")
     except OSError as error:
         return f"cannot write the lab directory {folder}: {error.strerror or error}"
     return ""
@@ -84,16 +89,26 @@ def write(files: Sequence[Path], desired: DesiredState) -> str:
 def remove(files: Sequence[Path], project: str) -> None:
     """The lab directory of ``project``'s topology file (another lab's is left alone)."""
     found = _topology(files)
-    if found is None or found[1]["name"] != project:
+    if found is None:
         return
     from composer.project import clab
 
     file, data = found
     folder = clab.lab_directory(file.absolute(), str(data["name"]))
+    if data["name"] != project and _writer(folder) != project:
+        return
     (folder / DATA_FILE).unlink(missing_ok=True)
+    (folder / PROJECT_FILE).unlink(missing_ok=True)
     for name in data["topology"].get("nodes") or {}:
         _remove_empty(folder / str(name))
     _remove_empty(folder)
+
+
+def _writer(folder: Path) -> str:
+    try:
+        return (folder / PROJECT_FILE).read_text().strip()
+    except OSError:
+        return ""
 
 
 def _remove_empty(folder: Path) -> None:

@@ -44,3 +44,13 @@ def test_a_folder_it_cannot_write_is_reported_not_raised(tmp_path: Path) -> None
     file.write_text(TOPOLOGY)
     (tmp_path / "clab-ld").write_text("a file where the folder should be")
     assert "cannot write the lab directory" in clab_labdir.write([file], DesiredState.empty("ld"))
+
+
+def test_a_project_named_apart_from_its_lab_removes_its_folder_and_no_other_does(tmp_path: Path) -> None:
+    file = tmp_path / "ld.clab.yml"
+    file.write_text(TOPOLOGY)
+    assert clab_labdir.write([file], DesiredState.empty("renamed")) == ""  # up -p renamed
+    clab_labdir.remove([file], "third")
+    assert (tmp_path / "clab-ld" / "topology-data.json").exists()
+    clab_labdir.remove([file], "renamed")  # down -p renamed
+    assert not (tmp_path / "clab-ld").exists()
