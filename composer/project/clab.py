@@ -32,7 +32,8 @@ error of the project file applies to it:
   Without root these links are refused (the host's namespace would be the
   project's own);
 * ``exec`` commands run in the node after its links are up and before its own
-  command, which then needs to be known (``cmd``);
+  command, which then needs to be known (``cmd``); ``startup-delay: N`` starts
+  that command N seconds after the node is made (its links are up meanwhile);
 * ``wait-for`` (a list of nodes) and ``stages.create.wait-for`` become
   ``depends_on``: another node's ``create`` stage is ``service_started``, its
   ``healthy`` stage ``service_healthy``;
@@ -47,7 +48,7 @@ foreign containers), keys of a bridge node other than ``kind``, ``group`` and
 ``labels``, link types ``mgmt-net``, ``dummy`` and ``vxlan``, ``mgmt-net:`` and
 ``ovs-bridge`` endpoints, waits in stages other than ``create`` or on stages
 other than ``create``/``healthy``, and node keys composer does not honour
-(``startup-delay``, ``publish``, ...).
+(``publish``, ...).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ _SAME_MEANING = {
     "memory": "mem_limit", "cpu": "cpus", "user": "user", "restart-policy": "restart",
     "network-mode": "network_mode", "dns": "dns",
 }  # fmt: skip
-_HANDLED = {"kind", "group", "cmd", "exec", "mgmt-ipv4", "mgmt-ipv6", "healthcheck", "stages", "wait-for",
-            *_SAME_MEANING}  # fmt: skip
+_HANDLED = {"kind", "group", "cmd", "exec", "startup-delay", "mgmt-ipv4", "mgmt-ipv6", "healthcheck",
+            "stages", "wait-for", *_SAME_MEANING}  # fmt: skip
 # the stage of another node a node's creation can wait for -> compose's depends_on condition
 _WAIT_CONDITION = {"create": "service_started", "healthy": "service_healthy"}
 _LINK_REFUSAL = {
@@ -238,8 +239,8 @@ def _service(
     depends_on = _depends_on(name, node, nodes, issues)
     if depends_on:
         service["depends_on"] = depends_on
-    if node.get("exec"):
-        _wrap_exec(service, node, path, issues)
+    if node.get("exec") or node.get("startup-delay"):
+        _wrap_command(service, node, path, issues)
     if "network_mode" not in service:
         attach: dict[str, Any] = {}
         if node.get("mgmt-ipv4"):
@@ -291,17 +292,24 @@ def _depends_on(
     return result
 
 
-def _wrap_exec(service: dict[str, Any], node: Mapping[str, Any], path: str, issues: _Issues) -> None:
-    """``exec`` runs before the node's own command (its links are up by then): sh -c 'exec...; exec "$@"'."""
+def _wrap_command(service: dict[str, Any], node: Mapping[str, Any], path: str, issues: _Issues) -> None:
+    """``startup-delay`` and ``exec`` come before the node's own command (its links are up by then):
+    sh -c 'sleep N; exec...; exec "$@"'."""
+    key = "exec" if node.get("exec") else "startup-delay"
+    delay = node.get("startup-delay") or 0
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+        issues.add(f"{path}.startup-delay", f"startup-delay must be a whole number of seconds, not {delay!r}")
+        return
     if node.get("cmd") is None:
-        hint = "give cmd: (the command the image would run), so that exec can run before it"
-        issues.add(f"{path}.exec", "exec needs the node's cmd", hint)
+        hint = f"give cmd: (the command the image would run), so that {key} can run before it"
+        issues.add(f"{path}.{key}", f"{key} needs the node's cmd", hint)
         return
     original = node.get("entrypoint")
     command = node["cmd"]
     argv = shlex.split(original) if isinstance(original, str) else list(original or [])
     argv += shlex.split(command) if isinstance(command, str) else list(command)
-    script = "; ".join(str(line) for line in node["exec"]) + '; exec "$@"'
+    steps = ([f"sleep {delay}"] if delay else []) + [str(line) for line in node.get("exec") or []]
+    script = "; ".join([*steps, 'exec "$@"'])
     service["entrypoint"] = ["/bin/sh", "-c", script, "sh"]
     service["command"] = argv
 

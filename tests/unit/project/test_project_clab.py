@@ -81,7 +81,7 @@ topology:
         load(path)
     lines = error.value.render().splitlines()[1:]
     assert [line.split(": ", 2)[1] for line in lines] == [
-        "topology.nodes.srl.kind", "topology.nodes.l1.startup-delay", "topology.nodes.l1.exec",
+        "topology.nodes.srl.kind", "topology.nodes.l1.exec",
         "topology.links.0.endpoints.1", "topology.links.1.type",
     ]  # fmt: skip
     assert "kind 'nokia_srlinux' is not supported" in lines[0] and lines[0].strip().startswith(
@@ -338,3 +338,30 @@ def test_topology_data_names_host_and_macvlan_ends_as_containerlab_does(tmp_path
     assert pairs[:2] == [("r1", "host", "r1-eth1"), ("r2", "host", "r2-eth1")]
     assert pairs[5] == ("r2", "macvlan", "enp0s3")
     assert content["nodes"]["br-lan"]["kind"] == "bridge" and content["nodes"]["br-lan"]["mgmt-net"] == ""
+
+
+def test_startup_delay_starts_the_nodes_command_later() -> None:
+    data = {
+        "name": "sd",
+        "topology": {
+            "nodes": {
+                "late": {"kind": "linux", "image": "alpine", "cmd": "sleep 60", "startup-delay": 3},
+                "both": {"kind": "linux", "image": "alpine", "cmd": ["top"], "startup-delay": 2,
+                         "exec": ["ip link set eth1 up"]},
+                "bad": {"kind": "linux", "image": "alpine", "cmd": "true", "startup-delay": "5s"},
+            }
+        },
+    }  # fmt: skip
+    with pytest.raises(SpecError) as caught:
+        to_compose(data)
+    assert [issue.path for issue in caught.value.issues] == ["topology.nodes.bad.startup-delay"]
+    del data["topology"]["nodes"]["bad"]  # type: ignore[attr-defined]
+    services = to_compose(data)["services"]
+    assert services["late"]["entrypoint"] == ["/bin/sh", "-c", 'sleep 3; exec "$@"', "sh"]
+    assert services["late"]["command"] == ["sleep", "60"]
+    assert services["both"]["entrypoint"] == [
+        "/bin/sh",
+        "-c",
+        'sleep 2; ip link set eth1 up; exec "$@"',
+        "sh",
+    ]
