@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from composer.model.container import MountConfig
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+SSH_AGENT_TARGET_PREFIX = "/run/buildkit/ssh_agent."  # BuildKit's default targets of type=ssh mounts
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
@@ -90,6 +91,8 @@ class BuildRequest:
     # RUN --mount=type=secret,id=ID: the file holding each secret, or its value (kept out of repr and keys)
     secret_files: Mapping[str, Path] = field(default_factory=dict)
     secret_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # RUN --mount=type=ssh,id=ID: the SSH agent socket given for each id (build.ssh, --ssh)
+    ssh_agents: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -527,9 +530,11 @@ class Builder:
             )
         scratch: list[Path] = []  # folders of environment secrets, removed after the step
         mounts, targets = self._run_mounts(parsed, state, ins, scratch)
+        agent = next((m.target for m in mounts if m.target.startswith(SSH_AGENT_TARGET_PREFIX)), None)
+        run_env = {**env_map, "SSH_AUTH_SOCK": agent} if agent and "SSH_AUTH_SOCK" not in env_map else env_map
         spec = RunSpec(
             argv=argv,
-            env=tuple(env_map.items()),
+            env=tuple(run_env.items()),
             user=str(state.config.get("User") or ""),
             working_dir=str(state.config.get("WorkingDir") or "/"),
             network=network,
@@ -579,6 +584,26 @@ class Builder:
             )
         return None
 
+    def _ssh_mount(
+        self, parsed: Dockerfile, ins: Instruction, spec: dict[str, str], index: int
+    ) -> MountConfig | None:
+        """The SSH agent socket given for the id (default ``default``) at its target, as BuildKit mounts it
+        (``/run/buildkit/ssh_agent.N``, and SSH_AUTH_SOCK pointing there); None when optional and absent."""
+        from composer.model.container import MountConfig
+
+        ident = spec.get("id") or "default"
+        target = spec.get("target") or spec.get("dst") or f"{SSH_AGENT_TARGET_PREFIX}{index}"
+        socket_path = self.request.ssh_agents.get(ident)
+        if socket_path is None:
+            if spec.get("required") in ("true", "True", "1"):
+                raise BuildError(
+                    f"{parsed.source}:{ins.line}: RUN needs the SSH agent {ident!r},"
+                    " which the build was not given",
+                    hint=f"give it under build.ssh ({ident}=SOCKET, or default for $SSH_AUTH_SOCK)",
+                )
+            return None
+        return MountConfig("bind", target, str(socket_path), create_host_path=False)
+
     def _run_mounts(
         self, parsed: Dockerfile, state: StageState, ins: Instruction, scratch: list[Path]
     ) -> tuple[list[MountConfig], list[str]]:
@@ -594,6 +619,10 @@ class Builder:
                 secret = self._secret_mount(parsed, ins, spec, scratch)
                 if secret is not None:
                     mounts.append(secret)
+            elif kind == "ssh":
+                agent = self._ssh_mount(parsed, ins, spec, len(mounts))
+                if agent is not None:
+                    mounts.append(agent)
             elif kind == "tmpfs" and target:
                 mounts.append(MountConfig("tmpfs", target))
             elif kind == "cache" and target:
@@ -616,7 +645,7 @@ class Builder:
             else:
                 raise BuildError(
                     f"{parsed.source}:{ins.line}: RUN --mount={_mount_text(spec)} is not supported",
-                    hint="composer supports --mount=type=cache, tmpfs, secret, and bind from the context",
+                    hint="composer supports --mount=type=cache, tmpfs, secret, ssh and bind from the context",
                 )
         return mounts, [m.target for m in mounts]
 

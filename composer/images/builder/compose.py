@@ -5,8 +5,9 @@ the long form with ``context``, ``dockerfile``, ``dockerfile_inline``, ``args``
 (map, or list of ``K=V``; a key without a value takes the project
 environment's), ``target``, ``labels`` (map or list), ``tags``, ``network``
 (``default``, ``host``, ``none``), ``extra_hosts``, ``shm_size``, ``pull``,
-``no_cache`` and ``platforms`` (this host's platform only).  ``ssh``,
-``secrets``, ``cache_from``/``cache_to``, ``additional_contexts``,
+``no_cache``, ``platforms`` (this host's platform only), ``secrets`` and ``ssh``
+(``default`` for $SSH_AUTH_SOCK, or ``ID=SOCKET``: an agent's socket, bound for
+``RUN --mount=type=ssh``).  ``cache_from``/``cache_to``, ``additional_contexts``,
 ``privileged``, ``entitlements``, ``ulimits`` and ``isolation`` are refused with
 their place in the file.  A git URL as context is refused: this host has no
 internet, and composer does not clone.
@@ -35,11 +36,10 @@ if TYPE_CHECKING:
 SUPPORTED = frozenset(
     {
         "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "tags", "network",
-        "extra_hosts", "shm_size", "pull", "no_cache", "platforms", "secrets",
+        "extra_hosts", "shm_size", "pull", "no_cache", "platforms", "secrets", "ssh",
     }
 )  # fmt: skip
 REFUSED = {
-    "ssh": "SSH agent forwarding into builds is not supported",
     "cache_from": "external build caches are not read: composer's own cache is used",
     "cache_to": "external build caches are not written: composer's own cache is used",
     "additional_contexts": "additional build contexts are not supported yet",
@@ -166,6 +166,7 @@ def _request(loaded: LoadedProject, name: str, spec: Any, issues: list[SpecIssue
     if len(issues) > before:
         return None
     files, values = _secrets(loaded, section.get("secrets") or [], bad)
+    agents = _ssh_agents(section.get("ssh"), loaded, bad)
     if len(issues) > before:
         return None
     dockerfile = section.get("dockerfile")
@@ -185,6 +186,7 @@ def _request(loaded: LoadedProject, name: str, spec: Any, issues: list[SpecIssue
         source_date_epoch=_epoch(loaded.environment),
         secret_files=files,
         secret_values=values,
+        ssh_agents=agents,
     )
 
 
@@ -214,6 +216,36 @@ def _secrets(
                 continue
             values[ident] = value
     return files, values
+
+
+def _ssh_agents(raw: Any, loaded: LoadedProject, bad: Callable[[str, str, str], None]) -> dict[str, Path]:
+    """build.ssh: ``default`` ($SSH_AUTH_SOCK) or ``ID=PATH`` of an agent's socket, per id.
+
+    BuildKit also takes key files and runs an agent of its own for them; composer forwards an agent
+    that runs already, so a key is refused with the command that loads it into one.
+    """
+    entries = [f"{k}={v}" if v else str(k) for k, v in raw.items()] if isinstance(raw, Mapping) else raw
+    agents: dict[str, Path] = {}
+    for entry in entries or []:
+        ident, eq, value = str(entry).partition("=")
+        if not eq:
+            value = loaded.environment.get("SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", ""))
+            if not value:
+                bad(
+                    "ssh",
+                    f"build ssh {ident!r}: $SSH_AUTH_SOCK is not set",
+                    "start an agent (eval $(ssh-agent))",
+                )
+                continue
+        path = Path(os.path.expanduser(value))
+        if not path.is_absolute():
+            path = loaded.project_directory / path
+        if not path.is_socket():
+            hint = f"load the key into an agent (ssh-add {path}) and give its socket, $SSH_AUTH_SOCK"
+            bad("ssh", f"build ssh {ident!r}: {path} is not an agent's socket", hint)
+            continue
+        agents[ident] = path
+    return agents
 
 
 def _args(raw: Any, environment: Mapping[str, str]) -> dict[str, str | None]:

@@ -360,6 +360,33 @@ def test_secret_mounts_are_readable_in_run_and_absent_from_the_layer(
         build(store, context, BASE + "RUN --mount=type=secret,id=absent,required=true true\n")
 
 
+def test_ssh_mounts_bind_the_agent_socket_and_point_ssh_auth_sock_at_it(
+    store: ImageStore, context: Path, tmp_path: Path
+) -> None:
+    """The agent is a listening socket of the test's (an agent's protocol is not what is tested)."""
+    import socket
+
+    agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    agent.bind(str(tmp_path / "agent.sock"))
+    agent.listen(1)
+    try:
+        text = BASE + (
+            'RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /seen-default\n'
+            "RUN --mount=type=ssh,id=work,target=/agent test -S /agent && echo yes > /seen-work\n"
+            "RUN --mount=type=ssh,id=absent ls /run/buildkit > /listing 2>&1 || echo none > /listing\n"
+        )
+        agents = {"default": tmp_path / "agent.sock", "work": tmp_path / "agent.sock"}
+        build(store, context, text, ssh_agents=agents)
+    finally:
+        agent.close()
+    view = view_of(store, "bd-test:1")
+    assert view.read_file("/seen-default") == b"/run/buildkit/ssh_agent.0\n"
+    assert view.read_file("/seen-work") == b"yes\n"
+    assert view.read_file("/listing") == b"none\n"  # an optional agent not given is not mounted
+    with pytest.raises(BuildError, match="needs the SSH agent 'absent'"):
+        build(store, context, BASE + "RUN --mount=type=ssh,id=absent,required=true true\n")
+
+
 CORPUS = [
     # (Dockerfile body after FROM scratch, build args, check on the image config's `config`)
     ('ENV A=1\nENV B=${A}2 C="$A $A"\n', {}, lambda c: {"B=12", "C=1 1"} <= set(c["Env"])),

@@ -63,7 +63,7 @@ def test_refusals_name_the_file_line_and_field(tmp_path: Path) -> None:
               web:
                 build:
                   context: app
-                  ssh: [default]
+                  cache_from: [type=registry]
                   platforms: [linux/s390x-not-this-host]
                   network: bridge0
               remote:
@@ -71,7 +71,7 @@ def test_refusals_name_the_file_line_and_field(tmp_path: Path) -> None:
             """,
         )
     text = caught.value.render()
-    assert "services.web.build.ssh" in text and "SSH agent forwarding" in text
+    assert "services.web.build.cache_from" in text and "external build caches" in text
     assert "services.web.build.platforms" in text and "builds for this host" in text
     assert "services.web.build.network" in text
     assert "services.remote.build.context" in text and "remote repository" in text
@@ -108,3 +108,23 @@ def test_build_secrets_from_files_and_the_environment(
     assert "t0k" not in repr(build.request)  # secret values stay out of logs and cache keys
     with pytest.raises(SpecError, match="not declared under the top-level"):
         builds_of(tmp_path, "services:\n  web:\n    build: {context: app, secrets: [nope]}\n")
+
+
+def test_build_ssh_names_agent_sockets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as agent:
+        agent.bind(str(tmp_path / "agent.sock"))
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
+        (build,) = builds_of(
+            tmp_path, "services:\n  web:\n    build: {context: app, ssh: [default, work=./agent.sock]}\n"
+        )
+        assert dict(build.request.ssh_agents) == {
+            "default": tmp_path / "agent.sock", "work": tmp_path / "agent.sock"
+        }  # fmt: skip
+        (tmp_path / "id_ed25519").write_text("a key")
+        with pytest.raises(SpecError, match=r"is not an agent's socket.*ssh-add"):
+            builds_of(tmp_path, "services:\n  web:\n    build: {context: app, ssh: [k=./id_ed25519]}\n")
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with pytest.raises(SpecError, match=r"\$SSH_AUTH_SOCK is not set"):
+            builds_of(tmp_path, "services:\n  web:\n    build: {context: app, ssh: [default]}\n")
