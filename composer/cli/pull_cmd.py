@@ -1,4 +1,5 @@
-"""``composer pull [SERVICE...]``: fetch the images of the project's services into the store.
+"""``composer pull [SERVICE...]``: fetch the images of the project's services into the store,
+and the sources of their ``type: image`` mounts.
 
 Services built from a ``rootfs:`` folder or tarball have no image and are skipped,
 as are services whose ``pull_policy`` is ``never`` or ``build``, and with
@@ -66,6 +67,10 @@ def _images_to_pull(
         if ignore_buildable and getattr(spec, "build", None) is not None:
             continue
         targets.setdefault(spec.image, (policy or "always", getattr(spec, "platform", None)))
+    for name in sorted(wanted or services):  # the sources of type: image mounts, which up needs too
+        for volume in getattr(services[name], "volumes", None) or []:
+            if volume.type == "image" and volume.source:
+                targets.setdefault(volume.source, (policy or "always", None))
     return targets
 
 

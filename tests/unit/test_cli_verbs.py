@@ -39,3 +39,26 @@ def test_every_registered_verb_is_in_the_map() -> None:
 )
 def test_the_verb_is_found_after_global_options(argv: list[str], verb: str | None) -> None:
     assert main.verb_in(argv) == verb
+
+
+def test_pull_fetches_the_sources_of_image_mounts_once(tmp_path: Path) -> None:
+    from composer.cli.pull_cmd import _images_to_pull
+    from tests.support.projects import load, write_project
+
+    loaded = load(
+        write_project(
+            tmp_path,
+            """
+            services:
+              web:
+                image: web:1
+                volumes: [{type: image, source: "assets:2", target: /srv/assets}]
+              worker:
+                rootfs: .
+                volumes: [{type: image, source: "assets:2", target: /a}, {type: image, source: "models:3", target: /m}]
+            """,
+        )
+    )
+    targets = _images_to_pull(loaded.spec.services, [], None)
+    assert sorted(targets) == ["assets:2", "models:3", "web:1"]
+    assert sorted(_images_to_pull(loaded.spec.services, ["web"], "missing")) == ["assets:2", "web:1"]
