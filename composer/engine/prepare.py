@@ -203,20 +203,25 @@ def _images(
             continue
         if not svc.image or svc.rootfs is not None:
             continue
-        if not pull:
-            image = host.lookup_image(svc.image)
-            if image is None:
-                raise PlanError(
-                    f"service {name}: image {svc.image} is not pulled yet",
-                    hint="run composer pull, or up without --dry-run",
-                )
-        else:
-            events(Event(f"image:{svc.image}", "Pulling"))
-            image = host.ensure_image(svc.image, override or svc.pull_policy)
-            events(Event(f"image:{svc.image}", "Pulled"))
-            host.pin_image(loaded.name, image.image_id)
-        result[name] = image
+        what = f"service {name}: image {svc.image}"
+        result[name] = _resolve(loaded, host, events, svc.image, override or svc.pull_policy, pull, what)
     return result
+
+
+def _resolve(
+    loaded: LoadedProject, host: Host, events: EventSink, reference: str, policy: str, pull: bool, what: str
+) -> ImageLike:
+    """The image ``reference``: pulled as ``policy`` says and pinned, or (not ``pull``) as in the store."""
+    if not pull:
+        found = host.lookup_image(reference)
+        if found is None:
+            raise PlanError(f"{what} is not pulled yet", hint="run composer pull, or up without --dry-run")
+        return found
+    events(Event(f"image:{reference}", "Pulling"))
+    image = host.ensure_image(reference, policy)
+    events(Event(f"image:{reference}", "Pulled"))
+    host.pin_image(loaded.name, image.image_id)
+    return image
 
 
 def _mount_images(
@@ -233,22 +238,11 @@ def _mount_images(
     for name in services:
         for volume in loaded.spec.services[name].volumes:
             reference = volume.source or ""
-            if volume.type != "image" or reference in result:
-                continue
-            if not pull:
-                found = host.lookup_image(reference)
-                if found is None:
-                    raise PlanError(
-                        f"service {name}: image {reference} of a type: image mount is not pulled yet",
-                        hint="run composer pull, or up without --dry-run",
-                    )
-                result[reference] = found
-                continue
-            events(Event(f"image:{reference}", "Pulling"))
-            image = host.ensure_image(reference, override or "missing")
-            events(Event(f"image:{reference}", "Pulled"))
-            host.pin_image(loaded.name, image.image_id)
-            result[reference] = image
+            if volume.type == "image" and reference not in result:
+                what = f"service {name}: image {reference} of a type: image mount"
+                result[reference] = _resolve(
+                    loaded, host, events, reference, override or "missing", pull, what
+                )
     return result
 
 
