@@ -31,11 +31,11 @@ def _feed_stdin(fifo: Path) -> None:
 
 
 def _copy(source: int, target: int) -> None:
+    from composer.cli.terminal import write_all
+
     try:
         while data := os.read(source, 65536):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(target, view) :]
+            write_all(target, data)
     except OSError:  # the container exited (no reader left), or stdin was closed
         pass
     finally:

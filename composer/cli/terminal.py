@@ -74,16 +74,16 @@ def _pump(master: int, stdin: int, stdout: int) -> None:
                 return
             if not data:
                 return
-            _write_all(stdout, data)
+            write_all(stdout, data)
         if stdin in ready:
             data = os.read(stdin, _CHUNK)
             if data:
-                _write_all(master, data)
+                write_all(master, data)
             else:  # composer's stdin ended: the container keeps its terminal, output still comes
                 sources.remove(stdin)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

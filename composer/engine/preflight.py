@@ -149,6 +149,7 @@ def _outside_ends(
     kind: bridge node names a bridge the user made).
     """
     issues = []
+    recorded = {ifalias(desired.project, rid) for rid in observed.links}
     for index, side, link in _outside_links(loaded, desired):
         assert link.outside is not None
         outside = link.outside
@@ -156,8 +157,7 @@ def _outside_ends(
         name, bridge = outside.host_ifname, outside.bridge
         if name:
             found = host.host_interface(name)
-            ours = {ifalias(desired.project, rid) for rid in (link.rid, *observed.links)}
-            if found is not None and found[1] not in ours:
+            if found is not None and found[1] not in recorded | {ifalias(desired.project, link.rid)}:
                 issues.append(SpecIssue.at(
                     place, path, f"host interface {name} already exists and is not this link's",
                     "composer takes no interface it did not make: name the host end otherwise, or remove"

@@ -424,11 +424,6 @@ def block_device_number(path: str) -> str:
     return f"{os.major(info.st_rdev)}:{os.minor(info.st_rdev)}"
 
 
-def weighs_io(folder: Path, version: int) -> bool:
-    """The kernel has an I/O weight file in the cgroup ``folder`` (else weights are ignored, as Docker)."""
-    return _first_file(folder, _V1_WEIGHT if version == 1 else _V2_WEIGHT) is not None
-
-
 def _first_file(folder: Path, names: Sequence[str]) -> Path | None:
     return next((folder / name for name in names if (folder / name).exists()), None)
 

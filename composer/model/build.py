@@ -15,6 +15,7 @@ import ipaddress
 import os
 import signal
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -131,6 +132,7 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
     addressing = _plan_addressing(spec, names, inputs)
     networks = _networks(project, spec.networks, addressing)
     hosts_by_container = _hosts_blocks(spec, names, addressing)
+    ipc_owners = {_referenced_container(svc.ipc, names) for svc in spec.services.values()} - {""}
     containers: dict[ResourceId, DesiredContainer] = {}
     issues: list[SpecIssue] = []
     for service, svc in sorted(spec.services.items()):
@@ -149,6 +151,7 @@ def build_desired(loaded: LoadedLike, inputs: BuildInputs) -> DesiredState:
                     addressing,
                     networks,
                     hosts_by_container,
+                    ipc_owners,
                 )
             except _Problem as problem:
                 issues.append(problem.issue(loaded))
@@ -428,15 +431,18 @@ def blkio_devices(svc: ServiceSpec) -> tuple[tuple[str, str, int], ...] | None:
 
 
 def shared_shm_path(
-    spec: Any, svc: ServiceSpec, name: str, names: Mapping[str, list[str]], paths: ProjectPaths
+    svc: ServiceSpec,
+    name: str,
+    names: Mapping[str, list[str]],
+    ipc_owners: AbstractSet[str],
+    paths: ProjectPaths,
 ) -> str | None:
-    """Where the shared /dev/shm of an ipc namespace lives: in its owner's folder, for owner and joiners."""
-    target = _referenced_container(svc.ipc, names)
-    if target:
-        return str(paths.container(target).folder / "shm")
-    if any(_referenced_container(other.ipc, names) == name for other in spec.services.values()):
-        return str(paths.container(name).folder / "shm")
-    return None
+    """Where the shared /dev/shm of an ipc namespace lives: in its owner's folder, for owner and joiners.
+
+    ``ipc_owners`` are the containers whose ipc namespace another one joins.
+    """
+    owner = _referenced_container(svc.ipc, names) or (name if name in ipc_owners else "")
+    return str(paths.container(owner).folder / "shm") if owner else None
 
 
 def _container(
@@ -450,6 +456,7 @@ def _container(
     addressing: Mapping[str, NetworkAddressing],
     networks: Mapping[ResourceId, DesiredNetwork],
     hosts_by_container: Mapping[str, list[str]],
+    ipc_owners: AbstractSet[str],
 ) -> DesiredContainer:
     base = f"services.{service}"
     image = inputs.images.get(service)
@@ -488,7 +495,7 @@ def _container(
         netns_path=str(netns_path) if netns_path else None,
         host_namespaces=host_namespaces(svc),
         joins=joined_namespaces(svc, names, base),
-        shm_path=shared_shm_path(loaded.spec, svc, name, names, inputs.paths),
+        shm_path=shared_shm_path(svc, name, names, ipc_owners, inputs.paths),
         cgroup=CgroupLimits(
             memory=svc.memory_limit,
             memory_swap=svc.memswap_limit,

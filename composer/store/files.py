@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     import tempfile  # on first write: the read-only verbs (ps, exec, logs) never load it
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # see is_unfinished_write
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
@@ -25,6 +26,15 @@ def atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def is_unfinished_write(name: str) -> bool:
+    """A temporary sibling of atomic_write (``.NAME.`` and mkstemp's 8 characters) never renamed:
+    its writer was killed. Only under the lock of the folder's writers is it surely debris."""
+    return _UNFINISHED.match(name) is not None
+
+
+_UNFINISHED = re.compile(r"^\..+\.[A-Za-z0-9_]{8}$")
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

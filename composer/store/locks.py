@@ -12,12 +12,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from composer.errors import StateError
+from composer.store.files import is_unfinished_write
 from composer.store.journal import ProjectStore
 from composer.store.layout import ProjectLayout, StateRoot
 
@@ -147,9 +147,8 @@ def _remove_empty_project_dir(store: ProjectStore) -> None:
         return
     folder = store.layout.dir
     leftovers = [p for p in folder.iterdir() if p != store.layout.lock] if folder.exists() else []
-    # A temporary sibling of an atomic write (files.atomic_write) whose writer was killed before
-    # its rename: the lock held here means no writer is left, so it is debris, not state.
-    debris = [p for p in leftovers if p.is_file() and _TEMPORARY.match(p.name)]
+    # the lock held here means no writer is left: a write it cut short is debris, not state
+    debris = [p for p in leftovers if p.is_file() and is_unfinished_write(p.name)]
     if len(debris) != len(leftovers):
         return
     with contextlib.suppress(OSError):
@@ -157,6 +156,3 @@ def _remove_empty_project_dir(store: ProjectStore) -> None:
             path.unlink()
         store.layout.lock.unlink()
         folder.rmdir()
-
-
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}$")  # tempfile.mkstemp(prefix=".NAME.")

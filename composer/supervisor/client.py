@@ -33,6 +33,8 @@ from composer.supervisor.protocol import (
     build_id,
     decode_reply,
     encode_request,
+    read_line,
+    send_line,
     socket_address,
 )
 
@@ -64,13 +66,8 @@ class SupervisorClient:
         try:
             with socket_address(self.project_dir) as address:
                 sock.connect(address)
-            data = encode_request(request)
-            if fds:
-                sent = socket.send_fds(sock, [data], list(fds))
-                sock.sendall(data[sent:])
-            else:
-                sock.sendall(data)
-            data, passed = _read_answer(sock)
+            send_line(sock, encode_request(request), fds)
+            data, passed = read_line(sock)
             if received is not None:
                 received += passed
             else:
@@ -193,19 +190,6 @@ class SupervisorClient:
         self._seen_running = False  # it answered this command before, but it is gone now
         self.ensure_running()
         return True
-
-
-def _read_answer(sock: socket.socket) -> tuple[bytes, list[int]]:
-    """The answer's line and the fds passed with it."""
-    data = b""
-    fds: list[int] = []
-    while not data.endswith(b"\n"):
-        chunk, passed, _flags, _address = socket.recv_fds(sock, 65536, 4)
-        fds += passed
-        if not chunk:
-            break
-        data += chunk
-    return data, fds
 
 
 def _exists(pid: int) -> bool:

@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -124,6 +125,26 @@ class Reply:
     @classmethod
     def failed(cls, error: str) -> Reply:
         return cls(ok=False, error=error)
+
+
+def send_line(sock: socket.socket, data: bytes, fds: tuple[int, ...] = ()) -> None:
+    """Send an encoded request or reply, with ``fds`` passed along (SCM_RIGHTS) when there are any."""
+    if fds:
+        data = data[socket.send_fds(sock, [data], list(fds)) :]
+    sock.sendall(data)
+
+
+def read_line(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One request or reply line, and the fds passed with it (a Start's stdin, a terminal's master)."""
+    data = b""
+    fds: list[int] = []
+    while not data.endswith(b"\n"):
+        chunk, passed, _flags, _address = socket.recv_fds(sock, 65536, 4)
+        fds += passed
+        if not chunk:
+            break
+        data += chunk
+    return data, fds
 
 
 def encode_request(request: Request) -> bytes:

@@ -66,6 +66,8 @@ from composer.supervisor.protocol import (
     build_id,
     decode_request,
     encode_reply,
+    read_line,
+    send_line,
     socket_address,
 )
 
@@ -214,7 +216,7 @@ class Supervisor:
         self.selector.unregister(conn)
         fds: list[int] = []
         try:
-            line, fds = _read_request(conn)
+            line, fds = read_line(conn)
             keep_open = self._dispatch(conn, decode_request(line), fds)
         except ProtocolError as error:
             _reply(conn, Reply.failed(str(error)))
@@ -722,19 +724,6 @@ def _decode(wait_status: int) -> int:
     return os.waitstatus_to_exitcode(wait_status)
 
 
-def _read_request(conn: socket.socket) -> tuple[bytes, list[int]]:
-    """One request line, and the fds passed with it (SCM_RIGHTS: a Start's stdin)."""
-    chunks = b""
-    fds: list[int] = []
-    while not chunks.endswith(b"\n"):
-        chunk, passed, _flags, _address = socket.recv_fds(conn, 65536, 4)
-        fds += passed
-        if not chunk:
-            break
-        chunks += chunk
-    return chunks, fds
-
-
 def _close(fd: int) -> None:
     if fd >= 0:
         os.close(fd)
@@ -746,10 +735,7 @@ def _health_of(text: str) -> policy.Health:
 
 def _reply(conn: socket.socket, reply: Reply, fds: tuple[int, ...] = ()) -> None:
     with contextlib.suppress(OSError):
-        data = encode_reply(reply)
-        if fds:
-            data = data[socket.send_fds(conn, [data], list(fds)) :]
-        conn.sendall(data)
+        send_line(conn, encode_reply(reply), fds)
 
 
 def main(argv: list[str] | None = None) -> None:

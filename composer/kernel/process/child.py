@@ -82,7 +82,7 @@ def container_child(args: SpawnArgs, stage: Stage) -> NoReturn:
     join_cgroup(args.procs_files)
     stage.name = "stdio"
     stdin_fifo = os.path.join(cfg.state_dir, "stdin.fifo") if cfg.stdin_open else None
-    _open_stdio(args.stdout, args.stderr, stdin_fifo, terminal=cfg.tty, stdin_fd=args.stdin_fd)
+    _open_stdio(args.stdout, args.stderr, stdin_fifo, stdin_fd=args.stdin_fd)
     if cfg.netns_path:
         stage.name = "netns"
         fd = os.open(cfg.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -201,14 +201,13 @@ def _open_stdio(
     stderr: str | int,
     stdin_fifo: str | None = None,
     *,
-    terminal: bool = False,
     stdin_fd: int = -1,
 ) -> None:
     """stdin is /dev/null, or with ``stdin_open`` a FIFO opened read-write: reads wait, never see EOF.
 
     ``stdin_fd`` (``run`` in the foreground) is the caller's stdin instead: a pipe's end reaches the
-    command as EOF. With ``terminal`` (``tty: true``) ``stdout`` is the slave of the supervisor's
-    pseudo-terminal: it becomes stdin too (unless either of those) and the controlling terminal.
+    command as EOF. A ``tty: true`` container replaces all three later with its own terminal
+    (_open_console).
     """
     if stdin_fifo is not None and stdin_fd < 0:
         with contextlib.suppress(FileExistsError):
@@ -217,8 +216,6 @@ def _open_stdio(
         fds = [os.dup(stdin_fd)]
     elif stdin_fifo is not None:
         fds = [os.open(stdin_fifo, os.O_RDWR)]
-    elif terminal and isinstance(stdout, int):
-        fds = [os.dup(stdout)]
     else:
         fds = [os.open("/dev/null", os.O_RDONLY)]
     for target in (stdout, stderr):
@@ -228,8 +225,6 @@ def _open_stdio(
     for fd in fds:
         if fd > 2:
             os.close(fd)
-    if terminal and isinstance(stdout, int):
-        fcntl.ioctl(1, termios.TIOCSCTTY, 0)
 
 
 # <asm-generic/ioctls.h>: the pty number of a master, and unlockpt (Python's termios has neither)

@@ -126,7 +126,6 @@ def start_container(
     console_r, console_w = -1, -1
     if console:
         console_r, console_w = (s.detach() for s in socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
-        os.set_inheritable(console_r, False)
     if cfg.userns:
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
